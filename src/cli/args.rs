@@ -1,0 +1,146 @@
+//! The command line as clap sees it: raw flags only. Turning them into a validated plan happens in
+//! the parent module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalog::Region;
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pinscope",
+    version,
+    about = "Checks whether the TLS connections Apple devices and MDM agents make leave this network untouched",
+    long_about = None,
+    after_help = "Exit codes: 0 every target passed; 1 at least one intercepted; 3 no interception but some target failed; 2 usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe the catalog (or the given targets) and judge every chain.
+    Audit(AuditArgs),
+    /// Print the catalog of hosts devices must reach.
+    Catalog(CatalogArgs),
+    /// Judge a PEM chain from a file, as the audit would.
+    Inspect(InspectArgs),
+}
+
+/// Which catalog rows to use.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// A catalog file whose entries add to or replace built-in rows (same format as the built-in).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Only rows in these sections (repeatable or comma-separated; see `pinscope catalog`).
+    #[arg(long, value_name = "SECTION", value_delimiter = ',')]
+    pub section: Vec<String>,
+    /// Only rows whose host (or wildcard) matches; `*` matches any run of characters.
+    #[arg(long = "host", value_name = "GLOB", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Kandji/Iru tenant UUID: adds the tenant's device domains.
+    #[arg(long, value_name = "UUID", requires = "region")]
+    pub kandji_tenant: Option<String>,
+    /// Kandji/Iru tenant subdomain: adds the web app, API and identity domains.
+    #[arg(long, value_name = "NAME", requires = "region")]
+    pub kandji_subdomain: Option<String>,
+    /// Kandji/Iru region of the tenant.
+    #[arg(long, value_enum, value_name = "REGION")]
+    pub region: Option<Region>,
+}
+
+impl clap::ValueEnum for Region {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Us, Self::Eu]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            Self::Us => "us",
+            Self::Eu => "eu",
+        }))
+    }
+}
+
+/// Which trust stores judge the chains.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Replace the public roots (webpki-roots) with the certificates in this PEM or DER file.
+    #[arg(long, value_name = "PEM")]
+    pub public_roots: Option<PathBuf>,
+    /// Replace this machine's native trust store with the certificates in this PEM or DER file.
+    #[arg(long, value_name = "PEM")]
+    pub native_roots: Option<PathBuf>,
+}
+
+/// Where and how results are written.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Targets as host[:port] (port 443 when omitted; IPv6 as [addr]:port). Without targets, the
+    /// built-in catalog is audited.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub targets: Vec<String>,
+    /// Read targets from a file: one host[:port] per line, `#` starts a comment.
+    #[arg(long = "targets", value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Targets probed at once.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub concurrency: usize,
+    /// Deadline per target in seconds, covering DNS, connect and handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Resolve HOST:PORT to ADDR instead of asking DNS (curl's syntax; HOST may be `*`; IPv6 in
+    /// brackets; several addresses comma-separated). Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A chain in PEM (leaf first, as `openssl s_client -showcerts` prints it) or a single DER
+    /// certificate.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The host name the chain was presented for.
+    #[arg(long)]
+    pub host: String,
+    /// The port it was presented on.
+    #[arg(long, default_value_t = 443)]
+    pub port: u16,
+    /// Judge the chain as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

@@ -1,0 +1,483 @@
+//! The network side: resolve, connect and (for TLS targets) handshake, recording what the server
+//! presents. Nothing here judges a chain; every network fault becomes part of the [`Observation`], never
+//! an error, and every target yields exactly one observation within its deadline.
+
+pub mod danger;
+pub mod resolve;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use rustls::ClientConfig;
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsConnector;
+
+use crate::observation::{Captured, Failure, FailureKind, Observation, Outcome, Phase, TlsParams};
+use crate::target::{ProbeKind, Target};
+use resolve::Resolve;
+
+/// How many bytes of a non-TLS answer are kept to show the user what came back instead.
+const PEEK_BYTES: usize = 48;
+
+/// Settings shared by every probe of a run.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// One deadline per target, covering resolution, connection and handshake.
+    pub timeout: Duration,
+    /// Targets in flight at once.
+    pub concurrency: usize,
+    pub resolver: Arc<dyn Resolve>,
+    /// ALPN protocols offered in the ClientHello.
+    pub alpn: Vec<Vec<u8>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ProbeConfig {
+    pub fn new(timeout: Duration, concurrency: usize, resolver: Arc<dyn Resolve>) -> Self {
+        Self {
+            timeout,
+            concurrency: concurrency.max(1),
+            resolver,
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        }
+    }
+}
+
+/// Probes every target with at most `config.concurrency` in flight. `on_done` sees each observation
+/// as it finishes; the returned list is in the targets' order.
+pub async fn probe_all(
+    targets: Vec<Target>,
+    config: &ProbeConfig,
+    mut on_done: impl FnMut(&Observation),
+) -> Vec<Observation> {
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    let config = Arc::new(config.clone());
+    let mut set = JoinSet::new();
+    let mut task_index = HashMap::new();
+    let mut slots: Vec<Option<Observation>> = vec![None; targets.len()];
+    for (i, target) in targets.iter().cloned().enumerate() {
+        let permits = Arc::clone(&permits);
+        let config = Arc::clone(&config);
+        let handle = set.spawn(async move {
+            // The semaphore is never closed, so acquiring only fails if it were; treat that as
+            // "run unthrottled" rather than losing the target.
+            let _permit = permits.acquire_owned().await.ok();
+            probe_one(target, &config).await
+        });
+        task_index.insert(handle.id(), i);
+    }
+    while let Some(joined) = set.join_next_with_id().await {
+        let (i, obs) = match joined {
+            Ok((id, obs)) => (task_index.get(&id).copied(), obs),
+            Err(e) => {
+                // A panicking probe is a bug, but the target must still be reported.
+                let i = task_index.get(&e.id()).copied();
+                let Some(target) = i.and_then(|i| targets.get(i)).cloned() else {
+                    continue;
+                };
+                (i, internal_failure(target, &e.to_string()))
+            }
+        };
+        if let Some(i) = i {
+            on_done(&obs);
+            slots[i] = Some(obs);
+        }
+    }
+    slots
+        .into_iter()
+        .zip(targets)
+        .map(|(slot, target)| slot.unwrap_or_else(|| internal_failure(target, "probe lost")))
+        .collect()
+}
+
+fn internal_failure(target: Target, detail: &str) -> Observation {
+    Observation {
+        target,
+        addresses: Vec::new(),
+        address_used: None,
+        sni: None,
+        outcome: Outcome::Failed {
+            failure: Failure {
+                kind: FailureKind::Io,
+                phase: Phase::Connect,
+                detail: format!("internal error: {detail}"),
+            },
+            captured: None,
+        },
+        elapsed: Duration::ZERO,
+    }
+}
+
+/// What a probe has learned so far. Kept outside the probe's future so a deadline that cancels the
+/// future still reports the phase it reached, the addresses and any chain already captured.
+#[derive(Debug)]
+struct Trace {
+    phase: Phase,
+    addresses: Vec<IpAddr>,
+    address_used: Option<SocketAddr>,
+    captured: Arc<Mutex<Option<Captured>>>,
+    peeked: Arc<Mutex<Peek>>,
+}
+
+#[derive(Debug, Default)]
+struct Peek {
+    first_bytes: Vec<u8>,
+    total: usize,
+}
+
+/// Probes one target; never fails, never outlives `config.timeout` by more than scheduling slack.
+pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
+    let started = Instant::now();
+    let kind = target.kind();
+    let sni = match (&kind, ServerName::try_from(target.host.as_str())) {
+        (ProbeKind::Tls, Ok(ServerName::DnsName(_))) => Some(target.host.clone()),
+        _ => None,
+    };
+    if let ProbeKind::Skip(reason) = kind {
+        return Observation {
+            target,
+            addresses: Vec::new(),
+            address_used: None,
+            sni: None,
+            outcome: Outcome::Skipped(reason),
+            elapsed: started.elapsed(),
+        };
+    }
+    let trace = Arc::new(Mutex::new(Trace {
+        phase: Phase::Resolve,
+        addresses: Vec::new(),
+        address_used: None,
+        captured: Arc::new(Mutex::new(None)),
+        peeked: Arc::new(Mutex::new(Peek::default())),
+    }));
+    let run = attempt(&target, &kind, config, Arc::clone(&trace));
+    let result = tokio::time::timeout(config.timeout, run).await;
+
+    let trace = lock(&trace);
+    let captured = lock(&trace.captured).clone();
+    let outcome = match result {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(failure)) => Outcome::Failed { failure, captured },
+        Err(_elapsed) => Outcome::Failed {
+            failure: Failure {
+                kind: FailureKind::Timeout,
+                phase: trace.phase,
+                detail: timeout_detail(trace.phase, config.timeout, &lock(&trace.peeked)),
+            },
+            captured,
+        },
+    };
+    Observation {
+        addresses: trace.addresses.clone(),
+        address_used: trace.address_used,
+        sni,
+        outcome,
+        elapsed: started.elapsed(),
+        target,
+    }
+}
+
+fn timeout_detail(phase: Phase, timeout: Duration, peek: &Peek) -> String {
+    let secs = timeout.as_secs_f64();
+    match phase {
+        Phase::Resolve => format!("name resolution did not finish within {secs}s"),
+        Phase::Connect => format!("no TCP connection within {secs}s"),
+        Phase::Handshake if peek.total == 0 => {
+            format!("connected, but the server sent nothing within {secs}s")
+        }
+        Phase::Handshake => format!(
+            "handshake did not finish within {secs}s ({} bytes received)",
+            peek.total
+        ),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only records that a holder panicked; the probe state stays usable for reporting.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn attempt(
+    target: &Target,
+    kind: &ProbeKind,
+    config: &ProbeConfig,
+    trace: Arc<Mutex<Trace>>,
+) -> Result<Outcome, Failure> {
+    let deadline = tokio::time::Instant::now() + config.timeout;
+    let addrs: Vec<SocketAddr> = match target.host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, target.port)],
+        Err(_) => config
+            .resolver
+            .resolve(&target.host, target.port)
+            .await
+            .map_err(|e| Failure {
+                kind: FailureKind::Dns,
+                phase: Phase::Resolve,
+                detail: e.to_string(),
+            })?,
+    };
+    {
+        let mut t = lock(&trace);
+        t.addresses = addrs.iter().map(SocketAddr::ip).collect();
+        t.phase = Phase::Connect;
+    }
+
+    let stream = connect_any(&addrs, deadline).await?;
+    let (captured_slot, peek_slot) = {
+        let mut t = lock(&trace);
+        t.address_used = stream.peer_addr().ok();
+        t.phase = Phase::Handshake;
+        (Arc::clone(&t.captured), Arc::clone(&t.peeked))
+    };
+    if *kind == ProbeKind::Tcp {
+        return Ok(Outcome::Connected);
+    }
+
+    let verifier = danger::CapturingVerifier::new(Arc::clone(&config.provider), captured_slot);
+    let mut tls_config = ClientConfig::builder_with_provider(Arc::clone(&config.provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure {
+            kind: FailureKind::TlsProtocol,
+            phase: Phase::Handshake,
+            detail: format!("TLS configuration: {e}"),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls_config.alpn_protocols = config.alpn.clone();
+    let server_name = ServerName::try_from(target.host.clone()).map_err(|e| Failure {
+        kind: FailureKind::TlsProtocol,
+        phase: Phase::Handshake,
+        detail: format!("'{}' cannot be sent as a TLS server name: {e}", target.host),
+    })?;
+
+    let recording = Recording {
+        inner: stream,
+        peek: Arc::clone(&peek_slot),
+    };
+    let connector = TlsConnector::from(Arc::new(tls_config));
+    match connector.connect(server_name, recording).await {
+        Ok(tls) => {
+            let (_, conn) = tls.get_ref();
+            let params = TlsParams {
+                version: conn
+                    .protocol_version()
+                    .map(version_name)
+                    .unwrap_or_else(|| "unknown".into()),
+                cipher_suite: conn
+                    .negotiated_cipher_suite()
+                    .map(|s| {
+                        s.suite()
+                            .as_str()
+                            .map_or_else(|| format!("{:?}", s.suite()), str::to_owned)
+                    })
+                    .unwrap_or_else(|| "unknown".into()),
+                alpn: conn
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
+            };
+            let captured = lock(&lock(&trace).captured).take().unwrap_or_default();
+            Ok(Outcome::Handshake { params, captured })
+        }
+        Err(e) => Err(classify_handshake_error(&e, &lock(&peek_slot))),
+    }
+}
+
+/// Tries each address in turn; each attempt gets an equal share of the time left, so one
+/// black-holed address cannot use up the whole deadline before the others are tried.
+async fn connect_any(
+    addrs: &[SocketAddr],
+    deadline: tokio::time::Instant,
+) -> Result<TcpStream, Failure> {
+    let mut last = None;
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        match tokio::time::timeout(share, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Some(classify_connect_error(*addr, &e)),
+            Err(_) => {
+                last = Some(Failure {
+                    kind: FailureKind::Timeout,
+                    phase: Phase::Connect,
+                    detail: format!("{addr}: no answer to the connection attempt"),
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or(Failure {
+        kind: FailureKind::Dns,
+        phase: Phase::Resolve,
+        detail: "no addresses to connect to".into(),
+    }))
+}
+
+fn classify_connect_error(addr: SocketAddr, e: &io::Error) -> Failure {
+    use io::ErrorKind as K;
+    let kind = match e.kind() {
+        K::ConnectionRefused => FailureKind::Refused,
+        K::ConnectionReset | K::ConnectionAborted => FailureKind::Reset,
+        K::TimedOut => FailureKind::Timeout,
+        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
+            FailureKind::Unreachable
+        }
+        _ => FailureKind::Io,
+    };
+    Failure {
+        kind,
+        phase: Phase::Connect,
+        detail: format!("{addr}: {e}"),
+    }
+}
+
+fn classify_handshake_error(e: &io::Error, peek: &Peek) -> Failure {
+    use io::ErrorKind as K;
+    let tls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let (kind, detail) = match tls_error {
+        Some(rustls::Error::AlertReceived(alert)) => (
+            FailureKind::TlsAlert(format!("{alert:?}")),
+            format!("the server sent a TLS alert: {alert:?}"),
+        ),
+        Some(err @ rustls::Error::InvalidMessage(_)) if !looks_like_tls(&peek.first_bytes) => (
+            FailureKind::NotTls,
+            format!(
+                "the server did not answer with TLS ({err}); it sent {}",
+                describe_bytes(&peek.first_bytes)
+            ),
+        ),
+        Some(err) => (FailureKind::TlsProtocol, err.to_string()),
+        None => match e.kind() {
+            K::UnexpectedEof if peek.total == 0 => (
+                FailureKind::Closed,
+                "the connection was closed right after the ClientHello, before any reply".into(),
+            ),
+            K::UnexpectedEof => (
+                FailureKind::Closed,
+                format!(
+                    "the connection was closed during the handshake after {} bytes",
+                    peek.total
+                ),
+            ),
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => (
+                FailureKind::Reset,
+                format!(
+                    "the connection was reset during the handshake ({} bytes received)",
+                    peek.total
+                ),
+            ),
+            _ => (FailureKind::Io, e.to_string()),
+        },
+    };
+    Failure {
+        kind,
+        phase: Phase::Handshake,
+        detail,
+    }
+}
+
+/// A TLS record starts with a content type of 20-24 and major version 3.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [20..=24, 3, ..])
+}
+
+fn describe_bytes(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "nothing".into();
+    }
+    let printable = bytes
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n' || (0x20..0x7f).contains(&b))
+        .count();
+    if printable * 2 >= bytes.len() {
+        let text = String::from_utf8_lossy(&bytes[..printable]);
+        let line = text.lines().next().unwrap_or_default();
+        format!("'{line}'")
+    } else {
+        let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("bytes {}", hex.join(" "))
+    }
+}
+
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+        rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".into(),
+        rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Passes bytes through while keeping the first few and a count, so a failed handshake can say
+/// what the server sent instead of TLS and how far it got.
+struct Recording<S> {
+    inner: S,
+    peek: Arc<Mutex<Peek>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = poll {
+            let new = &buf.filled()[before..];
+            let mut peek = lock(&self.peek);
+            peek.total += new.len();
+            let room = PEEK_BYTES.saturating_sub(peek.first_bytes.len());
+            peek.first_bytes
+                .extend_from_slice(&new[..room.min(new.len())]);
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_tls_answers_are_described() {
+        assert!(looks_like_tls(&[22, 3, 3, 0, 5]));
+        assert!(!looks_like_tls(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(
+            describe_bytes(b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n"),
+            "'HTTP/1.1 400 Bad Request'"
+        );
+        assert_eq!(describe_bytes(&[0, 1, 2, 255]), "bytes 00 01 02 ff");
+    }
+}

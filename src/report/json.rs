@@ -1,0 +1,136 @@
+//! The JSON document (`--format json`). These wire types are the schema described in
+//! docs/json-schema.md; `tests/json_contract.rs` deserialises real output against a mirror of it.
+
+use serde::Serialize;
+
+use super::{RunReport, Summary, TargetResult};
+use crate::analysis::chain::CertSummary;
+use crate::analysis::{Finding, Verdict};
+use crate::catalog::{Row, Transport};
+use crate::observation::Outcome;
+
+/// Bumped when a field changes meaning or disappears; additions do not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    tool: &'static str,
+    version: &'static str,
+    schema_version: u32,
+    started_at: &'a str,
+    finished_at: &'a str,
+    targets: Vec<Target<'a>>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Target<'a> {
+    host: &'a str,
+    port: u16,
+    transport: Transport,
+    section: Option<&'a str>,
+    representative: bool,
+    pattern: Option<&'a str>,
+    legacy: bool,
+    sni: Option<&'a str>,
+    addresses: Vec<String>,
+    address_used: Option<String>,
+    verdict: Verdict,
+    findings: &'a [Finding],
+    explanation: &'a str,
+    tls: Option<Tls<'a>>,
+    anchor: Option<&'a str>,
+    chain: Vec<Cert<'a>>,
+    elapsed_ms: u64,
+}
+
+#[derive(Serialize)]
+struct Tls<'a> {
+    version: &'a str,
+    cipher_suite: &'a str,
+    alpn: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Cert<'a> {
+    subject: &'a str,
+    issuer: &'a str,
+    serial: &'a str,
+    not_before: &'a str,
+    not_after: &'a str,
+    sha256: &'a str,
+    spki_sha256: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parse_error: Option<&'a str>,
+}
+
+impl<'a> From<&'a CertSummary> for Cert<'a> {
+    fn from(c: &'a CertSummary) -> Self {
+        Self {
+            subject: &c.subject,
+            issuer: &c.issuer,
+            serial: &c.serial,
+            not_before: &c.not_before,
+            not_after: &c.not_after,
+            sha256: &c.sha256,
+            spki_sha256: &c.spki_sha256,
+            parse_error: c.parse_error.as_deref(),
+        }
+    }
+}
+
+fn target(r: &TargetResult) -> Target<'_> {
+    let obs = &r.observation;
+    let row: Option<&Row> = obs.target.row.as_ref();
+    let tls = match &obs.outcome {
+        Outcome::Handshake { params, .. } => Some(Tls {
+            version: &params.version,
+            cipher_suite: &params.cipher_suite,
+            alpn: params.alpn.as_deref(),
+        }),
+        _ => None,
+    };
+    Target {
+        host: &obs.target.host,
+        port: obs.target.port,
+        transport: obs.target.transport,
+        section: row.map(|r| r.section.as_str()),
+        representative: row.is_some_and(|r| r.representative),
+        pattern: row.and_then(|r| r.pattern.as_deref()),
+        legacy: row.is_some_and(|r| r.legacy),
+        sni: obs.sni.as_deref(),
+        addresses: obs.addresses.iter().map(ToString::to_string).collect(),
+        address_used: obs.address_used.map(|a| a.ip().to_string()),
+        verdict: r.assessment.verdict,
+        findings: &r.assessment.findings,
+        explanation: &r.assessment.explanation,
+        tls,
+        anchor: r.assessment.anchor.as_deref(),
+        chain: r.assessment.chain.iter().map(Cert::from).collect(),
+        elapsed_ms: u64::try_from(obs.elapsed.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+pub fn render(run: &RunReport) -> String {
+    let doc = Document {
+        tool: "pinscope",
+        version: env!("CARGO_PKG_VERSION"),
+        schema_version: SCHEMA_VERSION,
+        started_at: &run.started_at,
+        finished_at: &run.finished_at,
+        targets: run.results.iter().map(target).collect(),
+        summary: run.summary(),
+    };
+    // Serialising plain structs of strings and numbers cannot fail; fall back to an empty object
+    // rather than panic if that ever changes.
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
+    out.push('\n');
+    out
+}
+
+/// The catalog as JSON: one object per host:port:transport.
+pub fn render_catalog(rows: &[&Row]) -> String {
+    let mut out = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into());
+    out.push('\n');
+    out
+}

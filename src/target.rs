@@ -1,0 +1,170 @@
+//! What gets probed: a host, port and transport, with the catalog row it came from (if any), and how
+//! it is probed. Also the parser for the `host[:port]` syntax of the command line and `--targets`.
+
+use std::net::IpAddr;
+
+use rustls_pki_types::ServerName;
+
+use crate::catalog::{Row, Transport};
+
+/// The port a target gets when none is written.
+pub const DEFAULT_PORT: u16 = 443;
+
+/// One thing to probe.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    /// The catalog row behind this target, when the host:port is in the catalog.
+    pub row: Option<Row>,
+}
+
+/// How a target is probed, derived from its transport, port and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// A TLS handshake with the chain captured.
+    Tls,
+    /// A plain TCP connect (plain-HTTP ports).
+    Tcp,
+    /// Not probed; the reason is reported as the row's finding.
+    Skip(String),
+}
+
+impl Target {
+    pub fn from_row(row: &Row) -> Self {
+        Self {
+            host: row.host.clone(),
+            port: row.port,
+            transport: row.transport,
+            row: Some(row.clone()),
+        }
+    }
+
+    pub fn kind(&self) -> ProbeKind {
+        if self.host.starts_with("*.") {
+            return ProbeKind::Skip(format!(
+                "no concrete host name is known under {}; add one with --catalog to probe it",
+                self.host
+            ));
+        }
+        match (self.transport, self.port) {
+            (Transport::Tcp, 80) => ProbeKind::Tcp,
+            (Transport::Tcp, _) => ProbeKind::Tls,
+            (Transport::Udp, 123) => {
+                ProbeKind::Skip("UDP 123 (NTP) is not probed by this version".into())
+            }
+            (Transport::Udp, _) => ProbeKind::Skip(format!(
+                "UDP {} (QUIC) is not probed by this version",
+                self.port
+            )),
+            (Transport::Ssh, _) => ProbeKind::Skip("SSH is not probed by this version".into()),
+        }
+    }
+
+    /// `host:port` with IPv6 literals bracketed.
+    pub fn label(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The catalog section, or "-" for targets not in the catalog.
+    pub fn section(&self) -> &str {
+        self.row.as_ref().map_or("-", |r| r.section.as_str())
+    }
+}
+
+/// Why a `host[:port]` could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetError {
+    #[error("'{0}': empty host")]
+    EmptyHost(String),
+    #[error("'{spec}': '{port}' is not a port (1-65535)")]
+    BadPort { spec: String, port: String },
+    #[error("'{0}': not a valid host name or IP address")]
+    BadHost(String),
+    #[error("'{0}': an IPv6 address with a port must be bracketed, as [::1]:443")]
+    UnbracketedIpv6(String),
+}
+
+/// Parses `host`, `host:port`, `[v6]`, `[v6]:port` (or a bare IPv6 literal).
+pub fn parse_spec(spec: &str) -> Result<(String, u16), TargetError> {
+    let s = spec.trim();
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((h, after)) = rest.split_once(']') else {
+            return Err(TargetError::BadHost(spec.to_owned()));
+        };
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(TargetError::BadHost(spec.to_owned())),
+        };
+        (h, port)
+    } else if s.matches(':').count() > 1 {
+        if s.parse::<IpAddr>().is_ok() {
+            (s, None)
+        } else {
+            return Err(TargetError::UnbracketedIpv6(spec.to_owned()));
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(TargetError::EmptyHost(spec.to_owned()));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(TargetError::BadPort {
+                    spec: spec.to_owned(),
+                    port: p.to_owned(),
+                });
+            }
+        },
+    };
+    if ServerName::try_from(host).is_err() {
+        return Err(TargetError::BadHost(spec.to_owned()));
+    }
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_with_default_port() {
+        assert_eq!(
+            parse_spec("gdmf.apple.com"),
+            Ok(("gdmf.apple.com".into(), 443))
+        );
+        assert_eq!(
+            parse_spec("Courier.push.apple.com:5223"),
+            Ok(("courier.push.apple.com".into(), 5223))
+        );
+        assert_eq!(parse_spec("[::1]:8443"), Ok(("::1".into(), 8443)));
+        assert_eq!(parse_spec("::1"), Ok(("::1".into(), 443)));
+        assert!(matches!(
+            parse_spec("host:0"),
+            Err(TargetError::BadPort { .. })
+        ));
+        assert!(matches!(
+            parse_spec("host:http"),
+            Err(TargetError::BadPort { .. })
+        ));
+        assert!(matches!(parse_spec(":443"), Err(TargetError::EmptyHost(_))));
+        assert!(matches!(
+            parse_spec("bad host:443"),
+            Err(TargetError::BadHost(_))
+        ));
+    }
+}

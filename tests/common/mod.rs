@@ -1,0 +1,277 @@
+//! Test support: lab PKIs made with rcgen, real TLS servers on 127.0.0.1, listeners that misbehave in
+//! the ways networks do, and a runner for the built binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A certificate authority made for a test.
+pub struct Ca {
+    pub cert_der: CertificateDer<'static>,
+    pub pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A leaf (or intermediate) with its key and the chain to serve.
+pub struct Leaf {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    pub pem: String,
+}
+
+fn name(cn: &str, org: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, org);
+    dn
+}
+
+fn validity(params: &mut CertificateParams) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(30);
+}
+
+impl Ca {
+    /// A self-signed root.
+    pub fn root(cn: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.distinguished_name = name(cn, "pinscope lab");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        validity(&mut params);
+        let cert = params.self_signed(&key).unwrap();
+        let pem = cert.pem();
+        let cert_der = cert.der().clone();
+        Self {
+            cert_der,
+            pem,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for `names`, signed by this CA; the served chain is leaf + this CA
+    /// unless `send_ca` is false.
+    pub fn leaf(&self, names: &[&str], send_ca: bool) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name = name(names[0], "pinscope lab server");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        validity(&mut params);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let mut chain = vec![cert.der().clone()];
+        let mut pem = cert.pem();
+        if send_ca {
+            chain.push(self.cert_der.clone());
+            pem.push_str(&self.pem);
+        }
+        Leaf {
+            chain,
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            pem,
+        }
+    }
+}
+
+/// A self-signed server certificate (no CA at all).
+pub fn self_signed_leaf(host: &str) -> Leaf {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![host.to_string()]).unwrap();
+    params.distinguished_name = name(host, "self-signed");
+    validity(&mut params);
+    let cert = params.self_signed(&key).unwrap();
+    Leaf {
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        pem: cert.pem(),
+    }
+}
+
+/// Serves TLS with the given chain on 127.0.0.1 until the test process ends; returns the port.
+pub fn tls_server(leaf: &Leaf) -> u16 {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+    });
+    port
+}
+
+/// A port with nothing listening: connections are refused.
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A listener that accepts (the kernel completes the TCP handshake) but never says anything.
+pub fn silent_listener() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+/// Answers every connection with an HTTP response instead of TLS.
+pub fn http_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    port
+}
+
+/// Reads the ClientHello and closes without a word (what SNI filters do).
+pub fn closing_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            drop(s);
+        }
+    });
+    port
+}
+
+/// A temporary directory that holds the files a test hands to pinscope.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The result of running the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub fn pinscope<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let started = Instant::now();
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_pinscope"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run pinscope");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `--resolve host:port:127.0.0.1`
+pub fn resolve(host: &str, port: u16) -> String {
+    format!("--resolve={host}:{port}:127.0.0.1")
+}
+
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The folder of real certificates beside the project, or `None` (with the reason printed) when
+/// it is absent and not required. With PINSCOPE_REQUIRE_REFERENCE=1 its absence fails the test.
+pub fn reference() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("PINSCOPE_REQUIRE_REFERENCE").is_ok_and(|v| v == "1") {
+        panic!(
+            "PINSCOPE_REQUIRE_REFERENCE=1 but {} does not exist",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} is absent (set PINSCOPE_REQUIRE_REFERENCE=1 to require it)",
+        dir.display()
+    );
+    None
+}
