@@ -112,7 +112,8 @@ impl Document {
         };
         let wire: Wire = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let (field, message) = split_field(e.message());
+            let message = e.message().trim().replace('\n', " ");
+            let field = field_name(text, span.start, &message);
             doc.error_at(span, &field, message)
         })?;
         if *wire.version.get_ref() != FORMAT_VERSION {
@@ -168,17 +169,27 @@ impl Document {
     }
 }
 
-/// toml's messages name the offending key inside backticks; pull it out so the one-line error can
-/// say "field: message" like the semantic checks do.
-fn split_field(message: &str) -> (String, String) {
-    let one_line = message.trim().replace('\n', " ");
-    let field = one_line
-        .split('`')
-        .nth(1)
-        .filter(|f| !f.is_empty() && !f.contains(' '))
-        .unwrap_or("entry")
-        .to_owned();
-    (field, one_line)
+/// The key a TOML error is about, so the one-line error can say "field: message" like the semantic
+/// checks do. Missing and unknown keys are named in the message; for bad values the key is the one
+/// assigned on the line the error points at.
+fn field_name(text: &str, offset: usize, message: &str) -> String {
+    if (message.starts_with("missing field") || message.starts_with("unknown field"))
+        && let Some(name) = message.split('`').nth(1)
+    {
+        return name.to_owned();
+    }
+    let start = text
+        .get(..offset)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line = text
+        .get(start..)
+        .and_then(|t| t.lines().next())
+        .unwrap_or("");
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() => key.trim().trim_matches('"').to_owned(),
+        _ => "entry".to_owned(),
+    }
 }
 
 impl RawEntry {

@@ -126,10 +126,10 @@ pub struct CatalogArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A chain in PEM (leaf first, as `openssl s_client -showcerts` prints it) or a single DER
-    /// certificate.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// The chain, leaf first: a PEM file as `openssl s_client -showcerts` prints it, or several
+    /// files (PEM or DER) whose certificates are taken in order.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
     /// The host name the chain was presented for.
     #[arg(long)]
     pub host: String,

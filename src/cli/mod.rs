@@ -141,7 +141,10 @@ fn catalog(args: CatalogArgs) -> anyhow::Result<u8> {
 }
 
 fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
-    let chain = input::load_certs(&args.file)?;
+    let mut chain = Vec::new();
+    for file in &args.files {
+        chain.extend(input::load_certs(file)?);
+    }
     let host = args.host.trim().to_ascii_lowercase();
     if ServerName::try_from(host.as_str()).is_err() {
         bail!(

@@ -1,0 +1,163 @@
+//! `pinscope inspect`: the same engine on chains from files, at a chosen time, including real Apple
+//! certificates from `../shared/reference`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+
+#[test]
+fn pem_chain_is_judged_like_a_live_one() {
+    let scratch = Scratch::new();
+    let public = Ca::root("Lab Public Root");
+    let inspection = Ca::root("Lab Inspection Root");
+    let public_pem = scratch.file("public.pem", &public.pem);
+    let native_pem = scratch.file("native.pem", &inspection.pem);
+    let genuine = scratch.file("genuine.pem", &public.leaf(&["gdmf.apple.com"], true).pem);
+    let forged = scratch.file(
+        "forged.pem",
+        &inspection.leaf(&["gdmf.apple.com"], true).pem,
+    );
+    let roots = [
+        format!("--public-roots={}", public_pem.display()),
+        format!("--native-roots={}", native_pem.display()),
+    ];
+
+    let run = pinscope([
+        "inspect".as_ref(),
+        genuine.as_os_str(),
+        "--host=gdmf.apple.com".as_ref(),
+        "--format=json".as_ref(),
+        roots[0].as_ref(),
+        roots[1].as_ref(),
+    ] as [&std::ffi::OsStr; 6]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["verdict"], "pass");
+    assert_eq!(
+        t["section"], "device-management",
+        "gdmf.apple.com:443 is a catalog row"
+    );
+    assert!(t["tls"].is_null());
+
+    let run = pinscope([
+        "inspect".as_ref(),
+        forged.as_os_str(),
+        "--host=gdmf.apple.com".as_ref(),
+        "--format=json".as_ref(),
+        roots[0].as_ref(),
+        roots[1].as_ref(),
+    ] as [&std::ffi::OsStr; 6]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json()["targets"][0]["verdict"], "intercepted");
+}
+
+#[test]
+fn self_signed_leaf_is_intercepted() {
+    let scratch = Scratch::new();
+    let leaf = scratch.file("self.pem", &self_signed_leaf("albert.apple.com").pem);
+    let run = pinscope([
+        "inspect",
+        leaf.to_str().unwrap(),
+        "--host=albert.apple.com",
+        "--format=json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["verdict"], "intercepted");
+    assert_eq!(t["findings"][0]["code"], "anchor_in_no_store");
+    assert!(
+        t["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("self-signed")
+    );
+}
+
+/// A real iCloud chain (2021-2022) through Apple IST CA 2's Baltimore cross-certificate, judged
+/// inside its validity against Baltimore as the only public root: genuine. Judged today it is
+/// expired, and the verdict says so without mistaking it for interception.
+#[test]
+fn real_icloud_chain_passes_at_its_own_time_and_is_expired_today() {
+    let Some(reference) = reference() else { return };
+    let pki = reference.join("apple-pki");
+    let leaf = pki.join("ckdatabasews.cer");
+    let intermediate = pki.join("AppleISTCA2G1-Baltimore.cer");
+    let root = format!(
+        "--public-roots={}",
+        pki.join("BaltimoreCyberTrustRoot.cer").display()
+    );
+    let native = format!(
+        "--native-roots={}",
+        pki.join("GeoTrustGlobalCA.cer").display()
+    );
+    let args = |at: Option<&str>| {
+        let mut a = vec![
+            "inspect".to_string(),
+            leaf.display().to_string(),
+            intermediate.display().to_string(),
+            "--host=ckdatabasews.icloud.com".into(),
+            root.clone(),
+            native.clone(),
+            "--format=json".into(),
+        ];
+        if let Some(at) = at {
+            a.push(format!("--at={at}"));
+        }
+        a
+    };
+    let then = pinscope(args(Some("2022-01-01T00:00:00Z")));
+    assert_eq!(then.code, 0, "{}", then.stdout);
+    let t = &then.json()["targets"][0];
+    assert_eq!(t["verdict"], "pass");
+    assert_eq!(t["anchor"], "Baltimore CyberTrust Root");
+    assert_eq!(
+        t["chain"][0]["sha256"],
+        "8e8a98bc05afbb1871d6246d7fb8f0728b154c22f3b2e8119eb978328900b342"
+    );
+
+    let now = pinscope(args(None));
+    assert_eq!(now.code, 3);
+    let t = &now.json()["targets"][0];
+    assert_eq!(t["verdict"], "untrusted");
+    let codes: Vec<&str> = t["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"expired"), "{codes:?}");
+    assert_eq!(
+        t["anchor"], "Baltimore CyberTrust Root",
+        "trust is still established at a time the chain was valid"
+    );
+}
+
+#[test]
+fn a_chain_for_another_host_fails_the_name_check() {
+    let Some(reference) = reference() else { return };
+    let pki = reference.join("apple-pki");
+    let run = pinscope([
+        "inspect".to_string(),
+        pki.join("ckdatabasews.cer").display().to_string(),
+        pki.join("AppleISTCA2G1-Baltimore.cer")
+            .display()
+            .to_string(),
+        "--host=gdmf.apple.com".into(),
+        format!(
+            "--public-roots={}",
+            pki.join("BaltimoreCyberTrustRoot.cer").display()
+        ),
+        "--at=2022-01-01T00:00:00Z".into(),
+        "--format=json".into(),
+    ]);
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["verdict"], "untrusted");
+    assert!(
+        t["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "name_mismatch")
+    );
+}
