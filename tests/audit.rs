@@ -62,7 +62,7 @@ fn codes(t: &serde_json::Value) -> Vec<String> {
 #[test]
 fn chain_under_a_public_root_passes_and_records_the_handshake() {
     let lab = Lab::new();
-    let host = "gdmf.apple.com";
+    let host = "deviceenrollment.apple.com";
     let port = tls_server(&lab.public.leaf(&[host], true));
     let mut args = vec![
         "audit".to_string(),
@@ -115,7 +115,13 @@ fn chain_under_a_root_only_the_native_store_trusts_is_intercepted() {
     assert!(codes(t).contains(&"anchor_native_only".to_string()));
     let explanation = t["explanation"].as_str().unwrap();
     assert!(
-        explanation.starts_with(&format!("Exempt {host}:{port} from HTTPS inspection")),
+        explanation.starts_with(&format!(
+            "The chain {host}:{port} presented ends at 'Corp SSL Inspection CA'"
+        )),
+        "{explanation}"
+    );
+    assert!(
+        explanation.ends_with(&format!("Exempt {host}:{port} from SSL inspection.")),
         "{explanation}"
     );
     assert!(
@@ -310,7 +316,7 @@ fn unresolvable_name_is_a_dns_error_and_ip_targets_skip_dns() {
 #[test]
 fn exit_codes_follow_the_worst_verdict() {
     let lab = Lab::new();
-    let good = tls_server(&lab.public.leaf(&["gdmf.apple.com"], true));
+    let good = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));
     let forged = tls_server(&lab.inspection.leaf(&["albert.apple.com"], true));
     let closed = closed_port();
     let run_with = |targets: &[(&str, u16)]| {
@@ -322,13 +328,17 @@ fn exit_codes_follow_the_worst_verdict() {
         args.extend(lab.trust());
         pinscope(&args)
     };
-    assert_eq!(run_with(&[("gdmf.apple.com", good)]).code, 0);
+    assert_eq!(run_with(&[("deviceenrollment.apple.com", good)]).code, 0);
     assert_eq!(
-        run_with(&[("gdmf.apple.com", good), ("vpp.itunes.apple.com", closed)]).code,
+        run_with(&[
+            ("deviceenrollment.apple.com", good),
+            ("vpp.itunes.apple.com", closed)
+        ])
+        .code,
         3
     );
     let all = run_with(&[
-        ("gdmf.apple.com", good),
+        ("deviceenrollment.apple.com", good),
         ("albert.apple.com", forged),
         ("vpp.itunes.apple.com", closed),
     ]);
@@ -389,15 +399,15 @@ fn catalog_section_audit_reports_every_row_including_skipped_ones() {
 #[test]
 fn targets_file_with_comments_is_read() {
     let lab = Lab::new();
-    let port = tls_server(&lab.public.leaf(&["gdmf.apple.com"], true));
+    let port = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));
     let list = lab.scratch.file(
         "targets.txt",
-        &format!("# lab targets\n\ngdmf.apple.com:{port}   # the lab server\n"),
+        &format!("# lab targets\n\ndeviceenrollment.apple.com:{port}   # the lab server\n"),
     );
     let mut args = vec![
         "audit".to_string(),
         format!("--targets={}", list.display()),
-        resolve("gdmf.apple.com", port),
+        resolve("deviceenrollment.apple.com", port),
         "--format=json".into(),
     ];
     args.extend(lab.trust());
@@ -409,12 +419,12 @@ fn targets_file_with_comments_is_read() {
 #[test]
 fn output_file_holds_the_report_and_table_is_the_default() {
     let lab = Lab::new();
-    let port = tls_server(&lab.public.leaf(&["gdmf.apple.com"], true));
+    let port = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));
     let out = lab.scratch.path("report.json");
     let mut args = vec![
         "audit".to_string(),
-        format!("gdmf.apple.com:{port}"),
-        resolve("gdmf.apple.com", port),
+        format!("deviceenrollment.apple.com:{port}"),
+        resolve("deviceenrollment.apple.com", port),
         "--format=json".into(),
         format!("--output={}", out.display()),
     ];
@@ -428,13 +438,17 @@ fn output_file_holds_the_report_and_table_is_the_default() {
 
     let mut args = vec![
         "audit".to_string(),
-        format!("gdmf.apple.com:{port}"),
-        resolve("gdmf.apple.com", port),
+        format!("deviceenrollment.apple.com:{port}"),
+        resolve("deviceenrollment.apple.com", port),
     ];
     args.extend(lab.trust());
     let table = pinscope(&args);
     assert!(table.stdout.starts_with("TARGET"), "{}", table.stdout);
-    assert!(table.stdout.contains(&format!("gdmf.apple.com:{port}")));
+    assert!(
+        table
+            .stdout
+            .contains(&format!("deviceenrollment.apple.com:{port}"))
+    );
     assert!(
         table.stdout.trim_end().ends_with("1 target: 1 pass"),
         "{}",

@@ -13,10 +13,13 @@ fn pem_chain_is_judged_like_a_live_one() {
     let inspection = Ca::root("Lab Inspection Root");
     let public_pem = scratch.file("public.pem", &public.pem);
     let native_pem = scratch.file("native.pem", &inspection.pem);
-    let genuine = scratch.file("genuine.pem", &public.leaf(&["gdmf.apple.com"], true).pem);
+    let genuine = scratch.file(
+        "genuine.pem",
+        &public.leaf(&["deviceenrollment.apple.com"], true).pem,
+    );
     let forged = scratch.file(
         "forged.pem",
-        &inspection.leaf(&["gdmf.apple.com"], true).pem,
+        &inspection.leaf(&["deviceenrollment.apple.com"], true).pem,
     );
     let roots = [
         format!("--public-roots={}", public_pem.display()),
@@ -26,7 +29,7 @@ fn pem_chain_is_judged_like_a_live_one() {
     let run = pinscope([
         "inspect".as_ref(),
         genuine.as_os_str(),
-        "--host=gdmf.apple.com".as_ref(),
+        "--host=deviceenrollment.apple.com".as_ref(),
         "--format=json".as_ref(),
         roots[0].as_ref(),
         roots[1].as_ref(),
@@ -36,14 +39,14 @@ fn pem_chain_is_judged_like_a_live_one() {
     assert_eq!(t["verdict"], "pass");
     assert_eq!(
         t["section"], "device-management",
-        "gdmf.apple.com:443 is a catalog row"
+        "deviceenrollment.apple.com:443 is a catalog row"
     );
     assert!(t["tls"].is_null());
 
     let run = pinscope([
         "inspect".as_ref(),
         forged.as_os_str(),
-        "--host=gdmf.apple.com".as_ref(),
+        "--host=deviceenrollment.apple.com".as_ref(),
         "--format=json".as_ref(),
         roots[0].as_ref(),
         roots[1].as_ref(),
@@ -143,7 +146,7 @@ fn a_chain_for_another_host_fails_the_name_check() {
         pki.join("AppleISTCA2G1-Baltimore.cer")
             .display()
             .to_string(),
-        "--host=gdmf.apple.com".into(),
+        "--host=deviceenrollment.apple.com".into(),
         format!(
             "--public-roots={}",
             pki.join("BaltimoreCyberTrustRoot.cer").display()

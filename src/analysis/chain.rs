@@ -5,7 +5,7 @@ use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
+use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate, X509Name};
 
 /// One presented certificate, described.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,14 +34,84 @@ pub struct CertFacts {
     pub issuer_der: Vec<u8>,
     pub subject_cn: String,
     pub issuer_cn: String,
+    /// Subject organisation and country attributes, as Apple's pinning checks read them.
+    pub subject_o: Vec<String>,
+    pub subject_c: Vec<String>,
+    pub issuer_o: Vec<String>,
     pub not_before: i64,
     pub not_after: i64,
+    /// Every extension: dotted OID and raw value.
+    pub extensions: Vec<(String, Vec<u8>)>,
+    /// Certificate policy OIDs.
+    pub policies: Vec<String>,
+    pub is_ca: bool,
 }
+
+/// Embedded Signed Certificate Timestamps (RFC 6962).
+pub const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 
 impl CertFacts {
     pub fn self_issued(&self) -> bool {
         self.subject_der == self.issuer_der
     }
+
+    pub fn has_extension(&self, oid: &str) -> bool {
+        self.extensions.iter().any(|(o, _)| o == oid)
+    }
+
+    /// A marker as Apple's pinning rules write it: `OID` (the extension is present) or
+    /// `EXT=VALUE` (extension EXT carries the OID VALUE, DER-encoded or as text).
+    pub fn has_marker(&self, marker: &str) -> bool {
+        match marker.split_once('=') {
+            None => self.has_extension(marker),
+            Some((ext, value)) => {
+                let der = oid_der(value);
+                self.extensions.iter().any(|(o, v)| {
+                    o == ext
+                        && (der.as_ref().is_some_and(|d| contains(v, d))
+                            || contains(v, value.as_bytes()))
+                })
+            }
+        }
+    }
+
+    /// The subject's CN and O, the attributes people and products name CAs by.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.subject_cn.as_str()).chain(self.subject_o.iter().map(String::as_str))
+    }
+
+    /// The issuer's CN and O.
+    pub fn issuer_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.issuer_cn.as_str()).chain(self.issuer_o.iter().map(String::as_str))
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The DER content octets of a dotted OID (without tag and length), or `None` if malformed.
+pub fn oid_der(dotted: &str) -> Option<Vec<u8>> {
+    let arcs: Vec<u64> = dotted
+        .split('.')
+        .map(|a| a.parse().ok())
+        .collect::<Option<_>>()?;
+    let (&first, rest) = arcs.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    if first > 2 || (first < 2 && second > 39) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for arc in std::iter::once(first * 40 + second).chain(rest.iter().copied()) {
+        let mut groups = vec![(arc & 0x7f) as u8];
+        let mut v = arc >> 7;
+        while v > 0 {
+            groups.push((v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        out.extend(groups.iter().rev());
+    }
+    Some(out)
 }
 
 /// Describes a certificate; a certificate x509-parser cannot read still gets its hashes.
@@ -65,8 +135,27 @@ pub fn facts(der: &CertificateDer<'_>) -> CertFacts {
                 issuer_der: cert.issuer().as_raw().to_vec(),
                 subject_cn: display_name(cert.subject()),
                 issuer_cn: display_name(cert.issuer()),
+                subject_o: attr_strings(cert.subject().iter_organization()),
+                subject_c: attr_strings(cert.subject().iter_country()),
+                issuer_o: attr_strings(cert.issuer().iter_organization()),
                 not_before: validity.not_before.timestamp(),
                 not_after: validity.not_after.timestamp(),
+                extensions: cert
+                    .extensions()
+                    .iter()
+                    .map(|e| (e.oid.to_id_string(), e.value.to_vec()))
+                    .collect(),
+                policies: cert
+                    .extensions()
+                    .iter()
+                    .filter_map(|e| match e.parsed_extension() {
+                        ParsedExtension::CertificatePolicies(p) => Some(p),
+                        _ => None,
+                    })
+                    .flatten()
+                    .map(|i| i.policy_id.to_id_string())
+                    .collect(),
+                is_ca: cert.is_ca(),
             }
         }
         Err(e) => CertFacts {
@@ -84,10 +173,24 @@ pub fn facts(der: &CertificateDer<'_>) -> CertFacts {
             issuer_der: Vec::new(),
             subject_cn: "(unparseable)".into(),
             issuer_cn: "(unparseable)".into(),
+            subject_o: Vec::new(),
+            subject_c: Vec::new(),
+            issuer_o: Vec::new(),
             not_before: i64::MIN,
             not_after: i64::MAX,
+            extensions: Vec::new(),
+            policies: Vec::new(),
+            is_ca: false,
         },
     }
+}
+
+fn attr_strings<'a>(
+    attrs: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
+) -> Vec<String> {
+    attrs
+        .filter_map(|a| a.as_str().ok().map(str::to_owned))
+        .collect()
 }
 
 /// The common name, or the whole name when it has none: what people call a CA.
@@ -152,6 +255,19 @@ mod tests {
         let long = wrap_sequence(&[0u8; 300]);
         assert_eq!(&long[..4], &[0x30, 0x82, 0x01, 0x2c]);
         assert_eq!(long.len(), 304);
+    }
+
+    #[test]
+    fn oids_encode_like_der() {
+        // 1.2.840.113635.100.6.2.12, Apple's intermediate marker.
+        assert_eq!(
+            oid_der("1.2.840.113635.100.6.2.12"),
+            Some(vec![
+                0x2a, 0x86, 0x48, 0x86, 0xf7, 0x63, 0x64, 0x06, 0x02, 0x0c
+            ])
+        );
+        assert_eq!(oid_der("2.5.29.15"), Some(vec![0x55, 0x1d, 0x0f]));
+        assert_eq!(oid_der("nonsense"), None);
     }
 
     #[test]

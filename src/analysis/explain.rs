@@ -1,19 +1,22 @@
-//! Turning a verdict and its findings into what an admin reads: what is wrong, what it breaks, and
-//! what to change.
+//! Turning a verdict and its findings into what an admin reads: what the device demands, what the
+//! chain here is, what that breaks, and what to change.
 
-use super::{Code, Context, Judgement, Severity, Verdict};
+use super::apple::PinningResult;
+use super::verdict::Judgement;
+use super::{Code, Context, Severity, Verdict};
 use crate::observation::{Observation, Outcome};
 
 pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> String {
     let target = obs.target.label();
     let host = &obs.target.host;
-    let purpose = obs
-        .target
-        .row
+    let listed = purpose(obs);
+    // For drops: ", which breaks what Apple lists it for: …"; for other failures, a sentence.
+    let purpose = listed
         .as_ref()
-        .map(|r| r.description.trim())
-        .filter(|d| !d.is_empty())
-        .map(|d| format!(" Apple lists it for: {d}."))
+        .map(|(who, what)| format!(", which breaks what {who} lists it for: {what}"))
+        .unwrap_or_default();
+    let listed = listed
+        .map(|(who, what)| format!(" {who} lists it for: {what}."))
         .unwrap_or_default();
     let worst = j
         .findings
@@ -22,65 +25,98 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
         .max_by_key(|f| f.severity)
         .map(|f| f.message.as_str())
         .unwrap_or("");
+    let pin = j.pinning.as_ref().map(|p| pin_clause(host, p, ctx));
     match j.verdict {
         Verdict::Pass if matches!(obs.outcome, Outcome::Connected) => format!(
             "{target} accepted a TCP connection. This port carries plain HTTP, so there is no \
              certificate to check."
         ),
-        Verdict::Pass => format!(
-            "{target} presented a chain that is valid against the public roots{}. Nothing on this \
-             path re-signed the connection.",
-            j.anchor
+        Verdict::Pass => {
+            let anchor = j
+                .anchor
                 .as_deref()
                 .map(|a| format!(" and ends at '{a}'"))
-                .unwrap_or_default()
-        ),
+                .unwrap_or_default();
+            let mut text = match &pin {
+                Some(pin) => format!(
+                    "{pin} The chain {target} presented satisfies that{anchor}: devices accept it, and nothing on this path re-signed the connection."
+                ),
+                None => format!(
+                    "{target} presented a chain Apple devices accept{anchor}. Nothing on this path re-signed the connection."
+                ),
+            };
+            if let Some(w) = j.findings.iter().find(|f| f.code == Code::UnexpectedIssuer) {
+                text.push_str(&format!(" Note: {}.", w.message));
+            }
+            text
+        }
         Verdict::Intercepted => {
             let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
-            let why = if j
-                .findings
-                .iter()
-                .any(|f| f.code == Code::IssuerSignatureMismatch)
-            {
-                format!("carries a trusted CA's name but was not signed by its key ({worst})")
+            let product = j
+                .interception
+                .as_ref()
+                .and_then(|i| i.product.as_deref())
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            let copied = if j.has(Code::AppleNamesCopied) || j.has(Code::IssuerSignatureMismatch) {
+                " It carries names of CAs devices trust, but not their keys."
             } else {
-                format!("is signed by '{signer}', which no public root trusts")
+                ""
+            };
+            let chain = match pin {
+                Some(p) => format!("{p} The chain here"),
+                None => format!("The chain {target} presented"),
             };
             format!(
-                "Exempt {target} from HTTPS inspection: the chain presented {why}. Apple devices \
-                 refuse it and drop the connection.{purpose}"
+                "{chain} ends at '{signer}'{product}, which no public or Apple root trusts.{copied} Devices drop this connection{purpose}. Exempt {target} from SSL inspection."
+            )
+        }
+        Verdict::Untrusted if j.has(Code::PinningFailed) => {
+            let lead = pin.unwrap_or_default();
+            let failure = j
+                .pinning
+                .as_ref()
+                .and_then(PinningResult::closest_failure)
+                .unwrap_or(worst);
+            format!(
+                "{lead} The chain here fails it: {failure}. Devices refuse it{purpose}; no sign of interception was found, so check what serves {host} on this network."
             )
         }
         Verdict::Untrusted => format!(
             "{target} presented a chain that devices will not accept: {worst}. No sign of \
-             interception was found; check the server, or what answers for it on this network."
+             interception was found; check the server, or what answers for it on this network.{listed}"
         ),
         Verdict::Blocked => format!(
             "{target} could not be reached: {worst}. Allow outbound {} {} to {host} on the \
-             firewall or proxy.{purpose}",
+             firewall or proxy.{}",
             obs.target.transport.to_string().to_uppercase(),
-            obs.target.port
+            obs.target.port,
+            listed
         ),
         Verdict::Timeout => format!(
-            "{target} did not answer within {}s: {worst}. A firewall that silently drops the \
-             traffic looks like this; allow outbound {} {} to {host}.{purpose}",
-            ctx.timeout.as_secs_f64(),
+            "{target} did not answer in time: {worst}. A firewall that silently drops the \
+             traffic looks like this; allow outbound {} {} to {host}.{}",
             obs.target.transport.to_string().to_uppercase(),
-            obs.target.port
+            obs.target.port,
+            listed
         ),
         Verdict::DnsError => format!(
             "{host} does not resolve from here: {worst}. Devices cannot reach it; check DNS \
-             filtering or the resolver this machine uses.{purpose}"
+             filtering or the resolver this machine uses.{}",
+            listed
         ),
         Verdict::TlsError => {
-            let hint = if j.findings.iter().any(|f| f.code == Code::NotTls) {
+            let hint = if j.has(Code::NotTls) {
                 "Something that is not a TLS server answers on this port: a proxy or block page \
                  in the path, or the wrong service."
             } else {
                 "A middlebox that filters by server name, or a server that refuses this client, \
                  causes this."
             };
-            format!("{target} did not complete a TLS handshake: {worst}. {hint}{purpose}")
+            format!(
+                "{target} did not complete a TLS handshake: {worst}. {hint}{}",
+                listed
+            )
         }
         Verdict::Skipped => {
             let reason = j
@@ -92,4 +128,36 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             format!("{target} was not checked: {reason}.")
         }
     }
+}
+
+/// "Apple devices pin gdmf.apple.com (policy Pallas) to Apple Root CA with an Apple-marked
+/// intermediate."
+fn pin_clause(host: &str, result: &PinningResult, ctx: &Context<'_>) -> String {
+    let demand = ctx
+        .knowledge
+        .pinning
+        .by_name(&result.policy)
+        .map(PinningResult::demand)
+        .unwrap_or_else(|| "a pinned chain".into());
+    format!(
+        "Apple devices pin {host} (policy {}) to {demand}.",
+        result.policy
+    )
+}
+
+/// Who lists this row and what for, when the catalog row says.
+fn purpose(obs: &Observation) -> Option<(&'static str, String)> {
+    let row = obs.target.row.as_ref()?;
+    let description = row.description.trim().trim_end_matches('.');
+    if description.is_empty() {
+        return None;
+    }
+    let lister = if row.source.starts_with("iru") || row.section == "kandji" {
+        "Iru (Kandji)"
+    } else if row.source.starts_with("apns") {
+        "the APNs networking note"
+    } else {
+        "Apple"
+    };
+    Some((lister, description.to_owned()))
 }

@@ -2,20 +2,25 @@
 //! verdict with graded findings and an explanation comes out. No I/O, no clock, no tokio, so every
 //! result can be reproduced from checked-in certificates at any later date.
 //!
-//! The verdict logic lives in [`assess`] and the functions it calls in this file, and nowhere else.
+//! The types live here; the verdict logic lives in `verdict.rs` and nowhere else.
 
+pub mod apple;
 pub mod chain;
 mod explain;
+pub mod knowledge;
 pub mod trust;
+mod verdict;
 
 use std::time::Duration;
 
-use rustls_pki_types::{CertificateDer, UnixTime};
+use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
-use crate::observation::{Captured, Failure, FailureKind, Observation, Outcome};
-use chain::{CertFacts, CertSummary};
-use trust::{AnchorInfo, TrustContext, check_name, verify_path};
+use crate::observation::{Observation, Outcome};
+use apple::PinningResult;
+use chain::CertSummary;
+use knowledge::{Knowledge, Policy};
+use trust::TrustContext;
 
 /// The answer for one target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -99,6 +104,22 @@ pub enum Code {
     NameMismatch,
     /// Any other reason the path is invalid.
     ChainInvalid,
+    /// Apple pins this host and the chain satisfies the policy.
+    PinningSatisfied,
+    /// Apple pins this host and the chain fails every rule set of the policy.
+    PinningFailed,
+    /// A CA name or marker of Apple's appears on a key that is not Apple's.
+    AppleNamesCopied,
+    /// The leaf has its issuer's key (mitmproxy and squid sign every forged leaf with their CA key).
+    LeafKeyEqualsIssuerKey,
+    /// A CA in the chain belongs to a known SSL-inspection product.
+    KnownInspectionProduct,
+    /// The leaf embeds no Signed Certificate Timestamps.
+    MissingSct,
+    /// The TLS parameters are ones the real server cannot produce.
+    TlsProfileMismatch,
+    /// A publicly valid chain from a CA family not expected for this host.
+    UnexpectedIssuer,
     MalformedCertificate,
     EmptyChain,
     ConnectionRefused,
@@ -127,6 +148,14 @@ impl Code {
             Self::NotYetValid => "not_yet_valid",
             Self::NameMismatch => "name_mismatch",
             Self::ChainInvalid => "chain_invalid",
+            Self::PinningSatisfied => "pinning_satisfied",
+            Self::PinningFailed => "pinning_failed",
+            Self::AppleNamesCopied => "apple_names_copied",
+            Self::LeafKeyEqualsIssuerKey => "leaf_key_equals_issuer_key",
+            Self::KnownInspectionProduct => "known_inspection_product",
+            Self::MissingSct => "missing_sct",
+            Self::TlsProfileMismatch => "tls_profile_mismatch",
+            Self::UnexpectedIssuer => "unexpected_issuer",
             Self::MalformedCertificate => "malformed_certificate",
             Self::EmptyChain => "empty_chain",
             Self::ConnectionRefused => "connection_refused",
@@ -174,6 +203,20 @@ pub struct Assessment {
     pub chain: Vec<CertSummary>,
     /// The CA the chain ends at (trusted or not), when known.
     pub anchor: Option<String>,
+    /// Apple's pinning policy for this host and how the chain fares (None: Apple does not pin it).
+    pub pinning: Option<PinningResult>,
+    /// For intercepted targets: who, and on what evidence.
+    pub interception: Option<Interception>,
+}
+
+/// Why a target is judged intercepted (JSON `interception`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Interception {
+    /// The inspection product, when the chain identifies one.
+    pub product: Option<String>,
+    pub anchor_subject: Option<String>,
+    /// The finding codes that are evidence of interception.
+    pub evidence: Vec<Code>,
 }
 
 impl Assessment {
@@ -183,20 +226,23 @@ impl Assessment {
     }
 }
 
-/// Settings of the run that explanations refer to.
+/// What a judgement depends on besides the observation.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
     pub trust: &'a TrustContext,
+    pub knowledge: &'a Knowledge,
     /// The moment the chain is judged at.
     pub now: UnixTime,
     /// The per-target deadline used by the probe.
     pub timeout: Duration,
+    /// Judge every chain under this pinning policy instead of the one Apple applies to its host.
+    pub policy: Option<&'a Policy>,
 }
 
 /// Judges one observation.
 pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
-    let mut judged = match &obs.outcome {
-        Outcome::Skipped(reason) => Judgement::new(
+    let judged = match &obs.outcome {
+        Outcome::Skipped(reason) => verdict::Judgement::new(
             Verdict::Skipped,
             vec![Finding::new(
                 Code::NotProbed,
@@ -204,7 +250,7 @@ pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
                 reason.clone(),
             )],
         ),
-        Outcome::Connected => Judgement::new(
+        Outcome::Connected => verdict::Judgement::new(
             Verdict::Pass,
             vec![Finding::new(
                 Code::TcpConnected,
@@ -215,384 +261,14 @@ pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
                 },
             )],
         ),
-        Outcome::Handshake { captured, .. } | Outcome::Offline { captured } => {
-            judge_chain(captured, &obs.target.host, ctx)
+        Outcome::Handshake { captured, params } => {
+            verdict::judge_chain(captured, obs, Some(params), ctx)
         }
+        Outcome::Offline { captured } => verdict::judge_chain(captured, obs, None, ctx),
         Outcome::Failed { failure, captured } => {
-            judge_failure(failure, captured.as_ref(), obs, ctx)
+            verdict::judge_failure(failure, captured.as_ref(), obs, ctx)
         }
     };
     let explanation = explain::explain(obs, &judged, ctx);
-    Assessment {
-        verdict: judged.verdict,
-        findings: std::mem::take(&mut judged.findings),
-        explanation,
-        chain: judged.chain.iter().map(|f| f.summary.clone()).collect(),
-        anchor: judged.anchor,
-    }
-}
-
-/// The verdict logic's working state.
-struct Judgement {
-    verdict: Verdict,
-    findings: Vec<Finding>,
-    chain: Vec<CertFacts>,
-    anchor: Option<String>,
-}
-
-impl Judgement {
-    fn new(verdict: Verdict, findings: Vec<Finding>) -> Self {
-        Self {
-            verdict,
-            findings,
-            chain: Vec::new(),
-            anchor: None,
-        }
-    }
-}
-
-fn judge_failure(
-    failure: &Failure,
-    captured: Option<&Captured>,
-    obs: &Observation,
-    ctx: &Context<'_>,
-) -> Judgement {
-    let (verdict, code) = match &failure.kind {
-        FailureKind::Dns => (Verdict::DnsError, Code::DnsFailure),
-        FailureKind::Refused => (Verdict::Blocked, Code::ConnectionRefused),
-        FailureKind::Reset => (Verdict::Blocked, Code::ConnectionReset),
-        FailureKind::Closed => (Verdict::Blocked, Code::ConnectionClosed),
-        FailureKind::Unreachable => (Verdict::Blocked, Code::Unreachable),
-        FailureKind::Io => (Verdict::Blocked, Code::IoError),
-        FailureKind::Timeout => (Verdict::Timeout, Code::Timeout),
-        FailureKind::TlsAlert(_) => (Verdict::TlsError, Code::TlsAlert),
-        FailureKind::NotTls => (Verdict::TlsError, Code::NotTls),
-        FailureKind::TlsProtocol => (Verdict::TlsError, Code::TlsProtocolError),
-    };
-    let failed = Finding::new(
-        code,
-        Severity::Error,
-        format!("{}: {}", failure.phase.as_str(), failure.detail),
-    );
-    let Some(captured) = captured.filter(|c| !c.chain.is_empty()) else {
-        return Judgement::new(verdict, vec![failed]);
-    };
-    // A chain arrived before the failure: judge it too. Evidence of interception outranks the
-    // failure (a middlebox that forges and then drops is still the cause); otherwise the failure is
-    // the verdict and the chain's findings are context.
-    let mut j = judge_chain(captured, &obs.target.host, ctx);
-    if j.verdict != Verdict::Intercepted {
-        j.verdict = verdict;
-        j.findings
-            .retain(|f| f.code != Code::ChainValid || f.severity > Severity::Info);
-        j.findings.insert(0, failed);
-    } else {
-        j.findings.push(failed);
-    }
-    j
-}
-
-fn judge_chain(captured: &Captured, host: &str, ctx: &Context<'_>) -> Judgement {
-    let chain = &captured.chain;
-    let facts: Vec<CertFacts> = chain.iter().map(chain::facts).collect();
-    let mut findings: Vec<Finding> = facts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            f.summary.parse_error.as_ref().map(|e| {
-                Finding::new(
-                    Code::MalformedCertificate,
-                    Severity::Warning,
-                    format!("certificate {i} in the chain could not be parsed: {e}"),
-                )
-            })
-        })
-        .collect();
-    let Some(leaf) = chain.first() else {
-        findings.push(Finding::new(
-            Code::EmptyChain,
-            Severity::Error,
-            "the server presented no certificate",
-        ));
-        return Judgement::new(Verdict::Untrusted, findings);
-    };
-
-    let name_finding = check_name(leaf, host).err().map(|e| {
-        Finding::new(
-            Code::NameMismatch,
-            Severity::Error,
-            format!(
-                "the leaf '{}' is not valid for {host} ({})",
-                facts[0].subject_cn,
-                webpki_reason(&e)
-            ),
-        )
-    });
-    let trust = ctx.trust;
-    let public = verify_path(chain, &trust.public, ctx.now);
-    let native = verify_path(chain, &trust.native, ctx.now);
-
-    let mut j = match (public, native) {
-        (Ok(anchor), _) => {
-            judge_publicly_valid(anchor, host, name_finding.is_none(), &trust.public.label)
-        }
-        (Err(_), Ok(anchor)) => native_only(anchor, &trust.native.label),
-        (Err(public_err), Err(_)) if is_time_error(&public_err) => {
-            judge_out_of_time(chain, &facts, ctx)
-        }
-        (Err(public_err), Err(_)) => judge_unanchored(&public_err, &facts, trust),
-    };
-    findings.append(&mut j.findings);
-    if let Some(f) = name_finding {
-        if j.verdict == Verdict::Pass {
-            j.verdict = Verdict::Untrusted;
-        }
-        findings.push(f);
-    }
-    j.findings = findings;
-    j.chain = facts;
-    j
-}
-
-fn judge_publicly_valid(anchor: AnchorInfo, host: &str, name_ok: bool, label: &str) -> Judgement {
-    let message = if name_ok {
-        format!(
-            "the chain is valid for {host} against the {label}; it ends at '{}'",
-            anchor.subject
-        )
-    } else {
-        format!(
-            "the chain is valid against the {label} and ends at '{}'",
-            anchor.subject
-        )
-    };
-    let mut j = Judgement::new(
-        Verdict::Pass,
-        vec![Finding::new(Code::ChainValid, Severity::Info, message)],
-    );
-    j.anchor = Some(anchor.subject);
-    j
-}
-
-fn native_only(anchor: AnchorInfo, label: &str) -> Judgement {
-    let mut j = Judgement::new(
-        Verdict::Intercepted,
-        vec![Finding::new(
-            Code::AnchorNativeOnly,
-            Severity::Error,
-            format!(
-                "the chain ends at '{}', which only the {label} trusts and no public root does: \
-                 a CA installed on this machine, as SSL-inspection products install theirs",
-                anchor.subject
-            ),
-        )],
-    );
-    j.anchor = Some(anchor.subject);
-    j
-}
-
-fn is_time_error(e: &webpki::Error) -> bool {
-    matches!(
-        e,
-        webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }
-    )
-}
-
-/// webpki reports an expired certificate before it looks for the issuer, so an expired chain says
-/// nothing yet about who signed it. Judge the trust at an instant when every presented certificate
-/// was valid, and report the time problem separately.
-fn judge_out_of_time(
-    chain: &[CertificateDer<'static>],
-    facts: &[CertFacts],
-    ctx: &Context<'_>,
-) -> Judgement {
-    let now = i64::try_from(ctx.now.as_secs()).unwrap_or(i64::MAX);
-    let mut time_findings: Vec<Finding> = facts
-        .iter()
-        .filter_map(|f| {
-            if f.not_after < now {
-                Some(Finding::new(
-                    Code::Expired,
-                    Severity::Error,
-                    format!("'{}' expired on {}", f.subject_cn, f.summary.not_after),
-                ))
-            } else if f.not_before > now {
-                Some(Finding::new(
-                    Code::NotYetValid,
-                    Severity::Error,
-                    format!(
-                        "'{}' is not valid before {}",
-                        f.subject_cn, f.summary.not_before
-                    ),
-                ))
-            } else {
-                None
-            }
-        })
-        .collect();
-    let latest_start = facts.iter().map(|f| f.not_before).max().unwrap_or(0);
-    let earliest_end = facts.iter().map(|f| f.not_after).min().unwrap_or(0);
-    let instant = (latest_start <= earliest_end)
-        .then(|| u64::try_from(latest_start.saturating_add(1).min(earliest_end)).ok())
-        .flatten()
-        .map(|s| UnixTime::since_unix_epoch(Duration::from_secs(s)));
-
-    let mut j = match instant {
-        Some(at) => match (
-            verify_path(chain, &ctx.trust.public, at),
-            verify_path(chain, &ctx.trust.native, at),
-        ) {
-            (Ok(anchor), _) => {
-                let mut j = Judgement::new(Verdict::Untrusted, Vec::new());
-                j.anchor = Some(anchor.subject);
-                j
-            }
-            (Err(_), Ok(anchor)) => native_only(anchor, &ctx.trust.native.label),
-            (Err(e), Err(_)) => judge_unanchored(&e, facts, ctx.trust),
-        },
-        None => Judgement::new(Verdict::Untrusted, Vec::new()),
-    };
-    if time_findings.is_empty() {
-        time_findings.push(Finding::new(
-            Code::Expired,
-            Severity::Error,
-            "a certificate in the chain is outside its validity period",
-        ));
-    }
-    j.findings.append(&mut time_findings);
-    j
-}
-
-/// Neither store accepts the chain: decide whether it ends at a CA that is not public (a forgery)
-/// or is merely broken (incomplete, or invalid for another reason).
-fn judge_unanchored(err: &webpki::Error, facts: &[CertFacts], trust: &TrustContext) -> Judgement {
-    if matches!(err, webpki::Error::InvalidSignatureForPublicKey) {
-        return Judgement::new(
-            Verdict::Intercepted,
-            vec![Finding::new(
-                Code::IssuerSignatureMismatch,
-                Severity::Error,
-                "a certificate in the chain names a trusted CA as its issuer, but that CA's key \
-                 did not sign it: the issuer's name was copied onto a forged certificate",
-            )],
-        );
-    }
-    if !matches!(err, webpki::Error::UnknownIssuer) {
-        return Judgement::new(
-            Verdict::Untrusted,
-            vec![Finding::new(
-                Code::ChainInvalid,
-                Severity::Error,
-                format!("the chain is invalid: {}", webpki_reason(err)),
-            )],
-        );
-    }
-    let top_index = top_of_chain(facts);
-    let top = &facts[top_index];
-    if top.self_issued() {
-        let message = if top_index == 0 {
-            format!(
-                "the server presented a self-signed certificate '{}' that no trust store holds",
-                top.subject_cn
-            )
-        } else {
-            format!(
-                "the chain ends at '{}', a self-signed CA that no trust store holds \
-                 (neither the {} nor the {})",
-                top.subject_cn, trust.public.label, trust.native.label
-            )
-        };
-        let mut j = Judgement::new(
-            Verdict::Intercepted,
-            vec![Finding::new(
-                Code::AnchorInNoStore,
-                Severity::Error,
-                message,
-            )],
-        );
-        j.anchor = Some(top.subject_cn.clone());
-        j
-    } else if trust.public.has_subject(&top.issuer_der) || trust.native.has_subject(&top.issuer_der)
-    {
-        Judgement::new(
-            Verdict::Intercepted,
-            vec![Finding::new(
-                Code::IssuerSignatureMismatch,
-                Severity::Error,
-                format!(
-                    "'{}' names '{}' as its issuer, a CA this machine trusts, but that CA's key did \
-                     not sign it: the issuer's name was copied",
-                    top.subject_cn, top.issuer_cn
-                ),
-            )],
-        )
-    } else {
-        let mut j = Judgement::new(
-            Verdict::Untrusted,
-            vec![Finding::new(
-                Code::UnknownIssuer,
-                Severity::Error,
-                format!(
-                    "'{}' was issued by '{}', which the server did not send and no trust store \
-                     holds: the chain is incomplete, or it comes from a private CA",
-                    top.subject_cn, top.issuer_cn
-                ),
-            )],
-        );
-        j.anchor = Some(top.issuer_cn.clone());
-        j
-    }
-}
-
-/// Follows issuer names from the leaf through the presented certificates, as far as they go, and
-/// returns the index of the last one reached. Each certificate is visited once, so loops end.
-fn top_of_chain(facts: &[CertFacts]) -> usize {
-    let mut current = 0;
-    let mut visited = vec![false; facts.len()];
-    visited[0] = true;
-    while !facts[current].self_issued() {
-        let issuer = &facts[current].issuer_der;
-        let next = (0..facts.len()).find(|&i| !visited[i] && facts[i].subject_der == *issuer);
-        match next {
-            Some(i) => {
-                visited[i] = true;
-                current = i;
-            }
-            None => break,
-        }
-    }
-    current
-}
-
-/// webpki's errors, in words.
-fn webpki_reason(e: &webpki::Error) -> String {
-    use webpki::Error as E;
-    match e {
-        E::CertNotValidForName(ctx) => {
-            let presented: Vec<&str> = ctx.presented.iter().map(String::as_str).collect();
-            if presented.is_empty() {
-                "it names no host".to_owned()
-            } else {
-                format!("it is for {}", presented.join(", "))
-            }
-        }
-        E::CertExpired { .. } => "expired".into(),
-        E::CertNotValidYet { .. } => "not yet valid".into(),
-        E::UnknownIssuer => "unknown issuer".into(),
-        E::CaUsedAsEndEntity => "a CA certificate is used as the server certificate".into(),
-        E::EndEntityUsedAsCa => "a server certificate is used as a CA".into(),
-        E::RequiredEkuNotFoundContext(_) => "not issued for TLS server authentication".into(),
-        E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            "signed with an algorithm that is not accepted (for example SHA-1)".into()
-        }
-        E::NameConstraintViolation => "a CA's name constraints forbid this name".into(),
-        E::PathLenConstraintViolated => "a CA's path length constraint is violated".into(),
-        E::MaximumPathDepthExceeded
-        | E::MaximumPathBuildCallsExceeded
-        | E::MaximumSignatureChecksExceeded => {
-            "path building gave up (too many candidates or too deep)".into()
-        }
-        other => format!("{other:?}"),
-    }
+    judged.into_assessment(explanation)
 }

@@ -36,6 +36,9 @@ pub struct RootSet {
     /// How the set is described to users ("public roots (webpki-roots)", "native store", a file).
     pub label: String,
     anchors: Vec<TrustAnchor<'static>>,
+    /// The certificate behind each anchor, when it came from one (webpki-roots carries only names
+    /// and keys).
+    certs: Vec<Option<CertificateDer<'static>>>,
 }
 
 /// A certificate that could not serve as a trust anchor.
@@ -49,29 +52,18 @@ pub struct RejectedAnchor {
 impl RootSet {
     /// Mozilla's roots as shipped by webpki-roots: what "publicly trusted" means here.
     pub fn webpki_roots() -> Self {
+        let anchors = webpki_roots::TLS_SERVER_ROOTS.to_vec();
         Self {
             label: "public roots (webpki-roots)".into(),
-            anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            certs: vec![None; anchors.len()],
+            anchors,
         }
     }
 
     /// Anchors from certificates; those webpki cannot use are reported, not fatal.
     pub fn from_certs(label: &str, certs: &[CertificateDer<'_>]) -> (Self, Vec<RejectedAnchor>) {
-        let mut anchors = Vec::with_capacity(certs.len());
-        let mut rejected = Vec::new();
-        for (index, cert) in certs.iter().enumerate() {
-            match webpki::anchor_from_trusted_cert(cert) {
-                Ok(anchor) => anchors.push(anchor.to_owned()),
-                Err(e) => rejected.push(RejectedAnchor {
-                    index,
-                    reason: format!("{e:?}"),
-                }),
-            }
-        }
-        let set = Self {
-            label: label.to_owned(),
-            anchors,
-        };
+        let mut set = Self::empty(label);
+        let rejected = set.add(certs);
         (set, rejected)
     }
 
@@ -79,7 +71,34 @@ impl RootSet {
         Self {
             label: label.to_owned(),
             anchors: Vec::new(),
+            certs: Vec::new(),
         }
+    }
+
+    /// Adds certificates as anchors; returns those that cannot serve as one.
+    pub fn add(&mut self, certs: &[CertificateDer<'_>]) -> Vec<RejectedAnchor> {
+        let mut rejected = Vec::new();
+        for (index, cert) in certs.iter().enumerate() {
+            match webpki::anchor_from_trusted_cert(cert) {
+                Ok(anchor) => {
+                    self.anchors.push(anchor.to_owned());
+                    self.certs.push(Some(cert.clone().into_owned()));
+                }
+                Err(e) => rejected.push(RejectedAnchor {
+                    index,
+                    reason: format!("{e:?}"),
+                }),
+            }
+        }
+        rejected
+    }
+
+    /// This set plus the given certificates, under another label.
+    pub fn extended(&self, label: &str, certs: &[CertificateDer<'_>]) -> Self {
+        let mut set = self.clone();
+        set.label = label.to_owned();
+        set.add(certs);
+        set
     }
 
     pub fn len(&self) -> usize {
@@ -105,13 +124,19 @@ pub struct TrustContext {
     pub public: RootSet,
     /// What this machine trusts: where an inspection CA, pushed by policy, shows up.
     pub native: RootSet,
+    /// What an Apple device trusts, as far as this machine can tell (see [`DeviceStore`]).
+    pub device: RootSet,
 }
 
-/// The anchor a valid path ended at.
+/// The anchor a valid path ended at, and the path that led there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnchorInfo {
     pub subject: String,
     pub spki_sha256: String,
+    /// The anchor's certificate, when the store had it.
+    pub cert: Option<CertificateDer<'static>>,
+    /// The intermediates webpki used, in path order (leaf's issuer first).
+    pub intermediates: Vec<CertificateDer<'static>>,
 }
 
 /// Whether the chain (leaf first, the rest as candidate intermediates) leads to an anchor in `roots`
@@ -133,11 +158,24 @@ pub fn verify_path(
         None,
     )?;
     let anchor = path.anchor();
+    let cert = roots
+        .anchors
+        .iter()
+        .position(|a| {
+            a.subject_public_key_info == anchor.subject_public_key_info
+                && a.subject == anchor.subject
+        })
+        .and_then(|i| roots.certs.get(i).cloned().flatten());
     Ok(AnchorInfo {
         subject: name_from_contents(anchor.subject.as_ref()),
         spki_sha256: hex(&Sha256::digest(wrap_sequence(
             anchor.subject_public_key_info.as_ref(),
         ))),
+        cert,
+        intermediates: path
+            .intermediate_certificates()
+            .map(|c| c.der().into_owned())
+            .collect(),
     })
 }
 

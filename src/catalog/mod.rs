@@ -110,6 +110,8 @@ pub struct Row {
     pub source: String,
     pub sources: Vec<String>,
     pub note: Option<String>,
+    /// The highest TLS version the real server speaks ("1.2"), when its operator documents one.
+    pub tls_max: Option<String>,
 }
 
 impl Row {
@@ -323,6 +325,9 @@ fn merge_into(row: &mut Row, other: Row) {
         if !row.sources.contains(&s) {
             row.sources.push(s);
         }
+    }
+    if row.tls_max.is_none() {
+        row.tls_max = other.tls_max;
     }
     match (&mut row.note, other.note) {
         (Some(a), Some(b)) if !a.contains(&b) => *a = format!("{a} {b}"),

@@ -17,7 +17,7 @@ const MAX_RANGE: u32 = 1000;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogError {
-    #[error("cannot read catalog {path}: {source}")]
+    #[error("cannot read catalog {path}")]
     Read {
         path: String,
         #[source]
@@ -83,6 +83,7 @@ pub(super) struct RawEntry {
     pattern: Option<Spanned<String>>,
     region: Option<Region>,
     note: Option<String>,
+    tls_max: Option<Spanned<String>>,
 }
 
 fn unknown_proxy() -> ProxySupport {
@@ -238,6 +239,18 @@ impl RawEntry {
                 ));
             }
         }
+        if let Some(v) = &self.tls_max
+            && !["1.0", "1.1", "1.2", "1.3"].contains(&v.get_ref().as_str())
+        {
+            return Err(doc.error_at(
+                v.span(),
+                "tls_max",
+                format!(
+                    "'{}' is not a TLS version (1.0, 1.1, 1.2 or 1.3)",
+                    v.get_ref()
+                ),
+            ));
+        }
         if self.hosts.is_empty() && self.pattern.is_none() {
             return Err(doc.error_at(entry_span, "hosts", "an entry needs hosts or a pattern"));
         }
@@ -296,6 +309,7 @@ impl RawEntry {
                         source: self.source.get_ref().clone(),
                         sources: vec![self.source.get_ref().clone()],
                         note: self.note.clone(),
+                        tls_max: self.tls_max.as_ref().map(|v| v.get_ref().clone()),
                     });
                 }
             }

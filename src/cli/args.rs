@@ -70,12 +70,19 @@ impl clap::ValueEnum for Region {
 /// Which trust stores judge the chains.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Replace the public roots (webpki-roots) with the certificates in this PEM or DER file.
+    /// Replace the public roots (webpki-roots) with the certificates in these PEM or DER files
+    /// (repeatable).
     #[arg(long, value_name = "PEM")]
-    pub public_roots: Option<PathBuf>,
-    /// Replace this machine's native trust store with the certificates in this PEM or DER file.
+    pub public_roots: Vec<PathBuf>,
+    /// Replace this machine's native trust store with the certificates in these PEM or DER files
+    /// (repeatable).
     #[arg(long, value_name = "PEM")]
-    pub native_roots: Option<PathBuf>,
+    pub native_roots: Vec<PathBuf>,
+    /// Apple's root certificates (Apple Root CA, G2, G3) as a PEM or DER file, so Apple-anchored
+    /// chains are verified up to the root itself. Without it, pinscope uses Apple's roots from the
+    /// native store, and otherwise verifies up to Apple's known CA keys.
+    #[arg(long, value_name = "PEM")]
+    pub apple_roots: Vec<PathBuf>,
 }
 
 /// Where and how results are written.
@@ -139,6 +146,10 @@ pub struct InspectArgs {
     /// Judge the chain as of this time (RFC 3339) instead of now.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
+    /// Judge the chain under this Apple pinning policy (e.g. GS, Escrow, APN) instead of the one
+    /// Apple applies to --host.
+    #[arg(long, value_name = "POLICY")]
+    pub apple_policy: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]

@@ -18,6 +18,8 @@ use rustls_pki_types::{ServerName, UnixTime};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::analysis::chain;
+use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::{RootSet, TrustContext};
 use crate::analysis::{Context, assess};
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
@@ -59,13 +61,18 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
+            // clap spreads some messages over several lines ("the following required arguments
+            // were not provided:" then the flags); keep everything before the usage block.
             let text = e.render().to_string();
-            let first = text
+            let message: Vec<&str> = text
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("pinscope: error: {first} (see pinscope --help)");
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let message = message.join(" ");
+            let message = message.trim_start_matches("error: ");
+            eprintln!("pinscope: error: {message} (see pinscope --help)");
             ExitCode::from(exit::USAGE)
         }
     }
@@ -90,7 +97,8 @@ fn audit(args: AuditArgs) -> anyhow::Result<u8> {
         .map(|r| r.parse::<ResolveRule>())
         .collect::<Result<Vec<_>, _>>()?;
     let targets = select_targets(&args, &catalog)?;
-    let trust = trust_context(&args.trust)?;
+    let knowledge = Knowledge::builtin()?;
+    let trust = trust_context(&args.trust, &knowledge)?;
     let sink = Sink::open(args.output.output.as_deref())?;
 
     let resolver = Arc::new(OverrideResolver::new(rules, Arc::new(SystemResolver)));
@@ -108,8 +116,10 @@ fn audit(args: AuditArgs) -> anyhow::Result<u8> {
 
     let ctx = Context {
         trust: &trust,
+        knowledge: &knowledge,
         now: UnixTime::now(),
         timeout,
+        policy: None,
     };
     let results = observations
         .into_iter()
@@ -132,9 +142,12 @@ fn catalog(args: CatalogArgs) -> anyhow::Result<u8> {
     let filter = filter(&args.selection, &catalog)?;
     let rows: Vec<_> = catalog.rows.iter().filter(|r| filter.matches(r)).collect();
     let sink = Sink::open(args.output.output.as_deref())?;
+    let knowledge = Knowledge::builtin()?;
     let text = match args.output.format {
         Format::Table => table::render_catalog(&rows),
-        Format::Json => json::render_catalog(&rows),
+        Format::Json => json::render_catalog(&rows, |host| {
+            knowledge.pinning.lookup(host).map(|p| p.name.clone())
+        }),
     };
     sink.write(&text)?;
     Ok(exit::OK)
@@ -159,7 +172,24 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         Some(at) => parse_at(at)?,
         None => UnixTime::now(),
     };
-    let trust = trust_context(&args.trust)?;
+    let knowledge = Knowledge::builtin()?;
+    let policy = match &args.apple_policy {
+        Some(name) => Some(knowledge.pinning.by_name(name).ok_or_else(|| {
+            let mut known: Vec<&str> = knowledge
+                .pinning
+                .policies
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            known.dedup();
+            anyhow!(
+                "--apple-policy '{name}': no such policy (known: {})",
+                known.join(", ")
+            )
+        })?),
+        None => None,
+    };
+    let trust = trust_context(&args.trust, &knowledge)?;
     let sink = Sink::open(args.output.output.as_deref())?;
     let catalog = Catalog::load(None, &TenantValues::default())?;
     let target = Target {
@@ -183,8 +213,10 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
     };
     let ctx = Context {
         trust: &trust,
+        knowledge: &knowledge,
         now,
         timeout: Duration::ZERO,
+        policy,
     };
     let stamp = now_rfc3339();
     let report = RunReport {
@@ -294,37 +326,63 @@ fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Vec<Tar
     Ok(targets)
 }
 
-fn trust_context(args: &TrustArgs) -> anyhow::Result<TrustContext> {
-    let public = match &args.public_roots {
-        Some(path) => roots_from_file(path, "public roots")?,
-        None => RootSet::webpki_roots(),
+fn trust_context(args: &TrustArgs, knowledge: &Knowledge) -> anyhow::Result<TrustContext> {
+    let public = if args.public_roots.is_empty() {
+        RootSet::webpki_roots()
+    } else {
+        roots_from_files(&args.public_roots, "public roots")?.0
     };
-    let native = match &args.native_roots {
-        Some(path) => roots_from_file(path, "native store")?,
-        None => {
-            // rustls-native-certs honours SSL_CERT_FILE and SSL_CERT_DIR. Unreadable entries in a
-            // system store are the system's business: use what loads.
-            let loaded = rustls_native_certs::load_native_certs();
-            let (set, _rejected) = RootSet::from_certs("native store", &loaded.certs);
-            set
-        }
+    let (native, native_certs) = if !args.native_roots.is_empty() {
+        roots_from_files(&args.native_roots, "native store")?
+    } else {
+        // rustls-native-certs honours SSL_CERT_FILE and SSL_CERT_DIR. Unreadable entries in a
+        // system store are the system's business: use what loads.
+        let loaded = rustls_native_certs::load_native_certs();
+        let (set, _rejected) = RootSet::from_certs("native store", &loaded.certs);
+        (set, loaded.certs)
     };
-    Ok(TrustContext { public, native })
+    // An Apple device trusts the public roots and Apple's own; take Apple's roots (and the other
+    // roots Apple trusts) from wherever this machine has them, never the rest of the native store,
+    // which may hold an inspection CA.
+    let mut apple: Vec<_> = native_certs
+        .into_iter()
+        .filter(|c| {
+            let spki = chain::facts(c).summary.spki_sha256;
+            knowledge.cas.is_apple_root(&spki) || knowledge.cas.is_trusted_key(&spki)
+        })
+        .collect();
+    if !args.apple_roots.is_empty() {
+        apple.extend(roots_from_files(&args.apple_roots, "Apple roots")?.1);
+    }
+    let device = public.extended("public and Apple roots", &apple);
+    Ok(TrustContext {
+        public,
+        native,
+        device,
+    })
 }
 
-fn roots_from_file(path: &Path, role: &str) -> anyhow::Result<RootSet> {
-    let certs = input::load_certs(path)?;
-    let label = format!("{role} ({})", path.display());
-    let (set, rejected) = RootSet::from_certs(&label, &certs);
-    if let Some(r) = rejected.first() {
-        bail!(
-            "{}: certificate {} cannot be a trust anchor: {}",
-            path.display(),
-            r.index + 1,
-            r.reason
-        );
+/// Trust anchors from files; a certificate that cannot be an anchor is an input error naming it.
+fn roots_from_files(
+    paths: &[PathBuf],
+    role: &str,
+) -> anyhow::Result<(RootSet, Vec<rustls_pki_types::CertificateDer<'static>>)> {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut set = RootSet::empty(&format!("{role} ({})", shown.join(", ")));
+    let mut all = Vec::new();
+    for path in paths {
+        let certs = input::load_certs(path)?;
+        if let Some(r) = set.add(&certs).first() {
+            bail!(
+                "{}: certificate {} cannot be a trust anchor: {}",
+                path.display(),
+                r.index + 1,
+                r.reason
+            );
+        }
+        all.extend(certs);
     }
-    Ok(set)
+    Ok((set, all))
 }
 
 fn now_rfc3339() -> String {
@@ -366,10 +424,24 @@ impl Sink {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        if !dir.is_dir() {
+            bail!(
+                "cannot write --output {}: the directory {} does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
+        // The temporary file's own name means nothing to the user; report the destination.
         let temp = tempfile::Builder::new()
             .prefix(".pinscope-")
             .tempfile_in(&dir)
-            .with_context(|| format!("cannot write --output {}", path.display()))?;
+            .map_err(|e| {
+                anyhow!(
+                    "cannot write --output {}: {}",
+                    path.display(),
+                    std::io::Error::from(e.kind())
+                )
+            })?;
         Ok(Self {
             file: Some((path.to_path_buf(), temp)),
         })

@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::{RunReport, Summary, TargetResult};
+use crate::analysis::apple::PinningResult;
 use crate::analysis::chain::CertSummary;
-use crate::analysis::{Finding, Verdict};
+use crate::analysis::{Finding, Interception, Verdict};
 use crate::catalog::{Row, Transport};
 use crate::observation::Outcome;
 
@@ -41,6 +42,8 @@ struct Target<'a> {
     tls: Option<Tls<'a>>,
     anchor: Option<&'a str>,
     chain: Vec<Cert<'a>>,
+    apple_pinning: Option<&'a PinningResult>,
+    interception: Option<&'a Interception>,
     elapsed_ms: u64,
 }
 
@@ -107,6 +110,8 @@ fn target(r: &TargetResult) -> Target<'_> {
         tls,
         anchor: r.assessment.anchor.as_deref(),
         chain: r.assessment.chain.iter().map(Cert::from).collect(),
+        apple_pinning: r.assessment.pinning.as_ref(),
+        interception: r.assessment.interception.as_ref(),
         elapsed_ms: u64::try_from(obs.elapsed.as_millis()).unwrap_or(u64::MAX),
     }
 }
@@ -128,9 +133,27 @@ pub fn render(run: &RunReport) -> String {
     out
 }
 
-/// The catalog as JSON: one object per host:port:transport.
-pub fn render_catalog(rows: &[&Row]) -> String {
-    let mut out = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into());
+/// The catalog as JSON: one object per host:port:transport, with the Apple pinning policy that
+/// applies to its host (`pinning` gives it by host name).
+pub fn render_catalog(rows: &[&Row], pinning: impl Fn(&str) -> Option<String>) -> String {
+    #[derive(Serialize)]
+    struct CatalogRow<'a> {
+        #[serde(flatten)]
+        row: &'a Row,
+        apple_pinning_policy: Option<String>,
+    }
+    let rows: Vec<CatalogRow<'_>> = rows
+        .iter()
+        .map(|row| CatalogRow {
+            row,
+            apple_pinning_policy: if row.is_unresolved_pattern() {
+                None
+            } else {
+                pinning(&row.host)
+            },
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into());
     out.push('\n');
     out
 }

@@ -10,15 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// A certificate authority made for a test.
 pub struct Ca {
     pub cert_der: CertificateDer<'static>,
     pub pem: String,
+    key_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -42,44 +44,158 @@ fn validity(params: &mut CertificateParams) {
     params.not_after = now + time::Duration::days(30);
 }
 
+/// A private key from PEM in PKCS#8, PKCS#1 (RSA) or SEC1 form. ring, behind rcgen, reads only
+/// PKCS#8, so an RSA key in PKCS#1 is wrapped first.
+fn key_from_pem(pem: &str) -> KeyPair {
+    let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let pkcs8 = match &der {
+        PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
+        PrivateKeyDer::Pkcs1(k) => {
+            // PrivateKeyInfo ::= SEQUENCE { version 0, AlgorithmIdentifier rsaEncryption, OCTET STRING key }
+            let alg = [
+                0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+                0x00,
+            ];
+            let mut body = vec![0x02, 0x01, 0x00];
+            body.extend_from_slice(&alg);
+            body.extend(der_tlv(0x04, k.secret_pkcs1_der()));
+            der_tlv(0x30, &body)
+        }
+        other => panic!("unsupported key form {other:?}"),
+    };
+    KeyPair::try_from(pkcs8.as_slice()).unwrap()
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A dotted OID as rcgen wants it.
+fn arcs(oid: &str) -> Vec<u64> {
+    oid.split('.').map(|a| a.parse().unwrap()).collect()
+}
+
+/// An extension carrying no value (ASN.1 NULL), as Apple's marker extensions do.
+pub fn marker(oid: &str) -> CustomExtension {
+    CustomExtension::from_oid_content(&arcs(oid), vec![0x05, 0x00])
+}
+
+fn ca_params(cn: &str, org: &str, extensions: Vec<CustomExtension>) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(cn, org);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.custom_extensions = extensions;
+    validity(&mut params);
+    params
+}
+
 impl Ca {
     /// A self-signed root.
     pub fn root(cn: &str) -> Self {
+        Self::root_with(cn, "pinscope lab", Vec::new())
+    }
+
+    /// A self-signed root with the given organisation and extensions.
+    pub fn root_with(cn: &str, org: &str, extensions: Vec<CustomExtension>) -> Self {
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = name(cn, "pinscope lab");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        validity(&mut params);
+        let params = ca_params(cn, org, extensions);
         let cert = params.self_signed(&key).unwrap();
-        let pem = cert.pem();
-        let cert_der = cert.der().clone();
+        Self {
+            cert_der: cert.der().clone(),
+            pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// An intermediate CA signed by this one.
+    pub fn intermediate(&self, cn: &str, org: &str, extensions: Vec<CustomExtension>) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params(cn, org, extensions);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Self {
+            cert_der: cert.der().clone(),
+            pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A real CA whose certificate and private key are given (PEM), e.g. an interception product's.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Self {
+        let key = key_from_pem(key_pem);
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key).unwrap();
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
         Self {
             cert_der,
-            pem,
-            issuer: Issuer::new(params, key),
+            pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+            issuer,
         }
     }
 
     /// A server certificate for `names`, signed by this CA; the served chain is leaf + this CA
     /// unless `send_ca` is false.
     pub fn leaf(&self, names: &[&str], send_ca: bool) -> Leaf {
+        let chain = if send_ca { vec![self] } else { Vec::new() };
+        self.leaf_with(names, Vec::new(), chain)
+    }
+
+    /// A server certificate with extensions; `chain` lists the CA certificates sent after it.
+    pub fn leaf_with(
+        &self,
+        names: &[&str],
+        extensions: Vec<CustomExtension>,
+        chain: Vec<&Ca>,
+    ) -> Leaf {
         let key = KeyPair::generate().unwrap();
+        self.sign_leaf(names, extensions, chain, key)
+    }
+
+    /// A leaf whose key is this CA's own key, as mitmproxy and squid make them; chain: leaf + CA.
+    pub fn leaf_reusing_ca_key(&self, names: &[&str]) -> Leaf {
+        let key = key_from_pem(&self.key_pem);
+        self.sign_leaf(names, Vec::new(), vec![self], key)
+    }
+
+    fn sign_leaf(
+        &self,
+        names: &[&str],
+        extensions: Vec<CustomExtension>,
+        chain: Vec<&Ca>,
+        key: KeyPair,
+    ) -> Leaf {
         let mut params =
             CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .unwrap();
         params.distinguished_name = name(names[0], "pinscope lab server");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.custom_extensions = extensions;
         validity(&mut params);
         let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let mut chain = vec![cert.der().clone()];
+        let mut ders = vec![cert.der().clone()];
         let mut pem = cert.pem();
-        if send_ca {
-            chain.push(self.cert_der.clone());
-            pem.push_str(&self.pem);
+        for ca in chain {
+            ders.push(ca.cert_der.clone());
+            pem.push_str(&ca.pem);
         }
         Leaf {
-            chain,
+            chain: ders,
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
             pem,
         }
