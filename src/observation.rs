@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
+use serde::Serialize;
 
 use crate::target::Target;
 
@@ -20,6 +21,10 @@ pub struct Observation {
     pub sni: Option<String>,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// The proxy the connection went through, credentials redacted.
+    pub proxy: Option<String>,
+    /// OCSP and CRL fetches made for this target's chain (empty with `--no-revocation`).
+    pub revocation: Vec<RevocationFetch>,
 }
 
 /// How the probe ended.
@@ -41,6 +46,76 @@ pub enum Outcome {
     Skipped(String),
     /// A chain read from a file rather than from the network (`pinscope inspect`).
     Offline { captured: Captured },
+    /// A non-TLS service answered (HTTP, NTP, SSH, QUIC).
+    Service(ServiceAnswer),
+}
+
+/// What a non-TLS service said (JSON `service`, tagged by `protocol`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum ServiceAnswer {
+    Http(HttpAnswer),
+    Ntp(NtpAnswer),
+    Ssh(SshAnswer),
+    Quic(QuicAnswer),
+}
+
+/// A plain-HTTP response (status line and headers; the body is not kept).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub reason: String,
+    /// Header names lower-cased, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+/// An SNTP reply, measured against this machine's clock.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NtpAnswer {
+    pub stratum: u8,
+    pub leap: u8,
+    pub version: u8,
+    /// Reference identifier: a four-letter source for stratum 1, a kiss code for stratum 0.
+    pub reference_id: String,
+    /// The server's clock minus this machine's, in milliseconds.
+    pub offset_ms: f64,
+    pub round_trip_ms: f64,
+}
+
+/// The identification line an SSH server sends first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SshAnswer {
+    pub banner: String,
+}
+
+/// A QUIC Version Negotiation packet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QuicAnswer {
+    pub versions: Vec<u32>,
+}
+
+/// One OCSP or CRL fetch, unjudged.
+#[derive(Clone, Debug)]
+pub struct RevocationFetch {
+    pub kind: RevocationKind,
+    pub url: String,
+    /// SHA-256 of the certificate whose status is asked for.
+    pub cert_sha256: String,
+    pub outcome: Result<FetchedBody, Failure>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationKind {
+    Ocsp,
+    Crl,
+}
+
+/// An HTTP response body fetched within the caps.
+#[derive(Clone, Debug)]
+pub struct FetchedBody {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 impl Outcome {
@@ -49,7 +124,7 @@ impl Outcome {
         match self {
             Self::Handshake { captured, .. } | Self::Offline { captured } => Some(captured),
             Self::Failed { captured, .. } => captured.as_ref(),
-            Self::Connected | Self::Skipped(_) => None,
+            Self::Connected | Self::Skipped(_) | Self::Service(_) => None,
         }
     }
 }
@@ -76,6 +151,8 @@ pub struct TlsParams {
 pub enum Phase {
     Resolve,
     Connect,
+    /// The HTTP CONNECT exchange with a proxy.
+    Proxy,
     Handshake,
 }
 
@@ -84,6 +161,7 @@ impl Phase {
         match self {
             Self::Resolve => "resolve",
             Self::Connect => "connect",
+            Self::Proxy => "proxy",
             Self::Handshake => "handshake",
         }
     }
@@ -119,6 +197,10 @@ pub enum FailureKind {
     NotTls,
     /// Any other TLS protocol failure.
     TlsProtocol,
+    /// A non-TLS service answered with something other than its protocol.
+    UnexpectedAnswer,
+    /// The HTTP proxy refused or broke the tunnel (its status, when it gave one).
+    Proxy(Option<u16>),
     /// Any other I/O failure.
     Io,
 }

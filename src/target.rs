@@ -25,10 +25,23 @@ pub struct Target {
 pub enum ProbeKind {
     /// A TLS handshake with the chain captured.
     Tls,
-    /// A plain TCP connect (plain-HTTP ports).
-    Tcp,
+    /// A plain-HTTP request (TCP 80).
+    Http,
+    /// An SNTP query (UDP 123).
+    Ntp,
+    /// The SSH server's banner.
+    Ssh,
+    /// A QUIC packet that a QUIC server answers with Version Negotiation (UDP 443).
+    Quic,
     /// Not probed; the reason is reported as the row's finding.
     Skip(String),
+}
+
+impl ProbeKind {
+    /// Whether the probe runs over UDP (no TCP connection is made).
+    pub fn is_udp(&self) -> bool {
+        matches!(self, Self::Ntp | Self::Quic)
+    }
 }
 
 impl Target {
@@ -49,16 +62,14 @@ impl Target {
             ));
         }
         match (self.transport, self.port) {
-            (Transport::Tcp, 80) => ProbeKind::Tcp,
+            (Transport::Tcp, 80) => ProbeKind::Http,
             (Transport::Tcp, _) => ProbeKind::Tls,
-            (Transport::Udp, 123) => {
-                ProbeKind::Skip("UDP 123 (NTP) is not probed by this version".into())
-            }
-            (Transport::Udp, _) => ProbeKind::Skip(format!(
-                "UDP {} (QUIC) is not probed by this version",
-                self.port
+            (Transport::Udp, 123) => ProbeKind::Ntp,
+            (Transport::Udp, 443) => ProbeKind::Quic,
+            (Transport::Udp, port) => ProbeKind::Skip(format!(
+                "UDP {port} carries no protocol pinscope knows how to probe"
             )),
-            (Transport::Ssh, _) => ProbeKind::Skip("SSH is not probed by this version".into()),
+            (Transport::Ssh, _) => ProbeKind::Ssh,
         }
     }
 

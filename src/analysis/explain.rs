@@ -118,6 +118,13 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                 listed
             )
         }
+        Verdict::ProxyError => format!(
+            "{target} could not be reached through the proxy {}: {worst}. Fix the proxy's policy for {host}, or exempt it from the proxy.{listed}",
+            obs.proxy.as_deref().unwrap_or("in use")
+        ),
+        Verdict::ProtocolError => format!(
+            "{target} answered, but not with the protocol devices expect: {worst}. Something in the path answers in its place.{listed}"
+        ),
         Verdict::Skipped => {
             let reason = j
                 .findings

@@ -8,6 +8,8 @@ pub mod apple;
 pub mod chain;
 mod explain;
 pub mod knowledge;
+pub mod revocation;
+mod services;
 pub mod trust;
 mod verdict;
 
@@ -40,12 +42,16 @@ pub enum Verdict {
     DnsError,
     /// The TLS handshake failed (alert, not TLS, protocol error).
     TlsError,
+    /// The HTTP proxy refused, failed or broke the tunnel.
+    ProxyError,
+    /// A non-TLS service (HTTP, NTP, SSH, QUIC) answered with something other than its protocol.
+    ProtocolError,
     /// Not probed.
     Skipped,
 }
 
 impl Verdict {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Pass,
         Self::Intercepted,
         Self::Untrusted,
@@ -53,6 +59,8 @@ impl Verdict {
         Self::Timeout,
         Self::DnsError,
         Self::TlsError,
+        Self::ProxyError,
+        Self::ProtocolError,
         Self::Skipped,
     ];
 
@@ -65,6 +73,8 @@ impl Verdict {
             Self::Timeout => "timeout",
             Self::DnsError => "dns_error",
             Self::TlsError => "tls_error",
+            Self::ProxyError => "proxy_error",
+            Self::ProtocolError => "protocol_error",
             Self::Skipped => "skipped",
         }
     }
@@ -134,6 +144,47 @@ pub enum Code {
     IoError,
     TcpConnected,
     NotProbed,
+    /// The proxy demands authentication (407).
+    ProxyAuthRequired,
+    /// The proxy refused the tunnel (403 or another 4xx).
+    ProxyRefused,
+    /// The proxy could not reach the target (5xx).
+    ProxyUpstreamError,
+    /// The proxy closed the connection or tunnel, or answered with something that is not HTTP.
+    ProxyClosed,
+    /// A proxy is in use, and the source says this service does not work through one.
+    ProxyNotSupported,
+    /// A non-TLS service answered with something other than its protocol.
+    UnexpectedAnswer,
+    /// A plain-HTTP server answered.
+    HttpAnswered,
+    /// A transparent HTTP proxy answered or forwarded (Via, X-Cache, proxy headers).
+    TransparentProxy,
+    /// A block page: a redirect to another host, or a proxy's own refusal.
+    BlockPage,
+    /// An NTP server answered.
+    NtpAnswered,
+    /// The NTP server's clock differs from this machine's by more than a few seconds.
+    ClockSkew,
+    /// The NTP server sent a kiss-of-death (stratum 0) or an unsynchronised reply.
+    NtpUnsynchronised,
+    /// An SSH server identified itself.
+    SshBanner,
+    /// A QUIC server answered with Version Negotiation.
+    QuicVersionNegotiation,
+    /// What a probe could not verify (for example the TLS inside QUIC).
+    NotVerified,
+    /// OCSP or CRL says the certificate is good.
+    RevocationGood,
+    /// OCSP or CRL says the certificate is revoked.
+    Revoked,
+    /// The responder does not know the certificate, or the CRL is stale.
+    RevocationUnknown,
+    /// The OCSP responder or CRL server could not be reached.
+    RevocationUnreachable,
+    /// What came back is not an OCSP response or CRL (an HTML block page, an error), or its
+    /// signature does not verify.
+    RevocationInvalid,
 }
 
 impl Code {
@@ -170,6 +221,26 @@ impl Code {
             Self::IoError => "io_error",
             Self::TcpConnected => "tcp_connected",
             Self::NotProbed => "not_probed",
+            Self::ProxyAuthRequired => "proxy_auth_required",
+            Self::ProxyRefused => "proxy_refused",
+            Self::ProxyUpstreamError => "proxy_upstream_error",
+            Self::ProxyClosed => "proxy_closed",
+            Self::ProxyNotSupported => "proxy_not_supported",
+            Self::UnexpectedAnswer => "unexpected_answer",
+            Self::HttpAnswered => "http_answered",
+            Self::TransparentProxy => "transparent_proxy",
+            Self::BlockPage => "block_page",
+            Self::NtpAnswered => "ntp_answered",
+            Self::ClockSkew => "clock_skew",
+            Self::NtpUnsynchronised => "ntp_unsynchronised",
+            Self::SshBanner => "ssh_banner",
+            Self::QuicVersionNegotiation => "quic_version_negotiation",
+            Self::NotVerified => "not_verified",
+            Self::RevocationGood => "revocation_good",
+            Self::Revoked => "revoked",
+            Self::RevocationUnknown => "revocation_unknown",
+            Self::RevocationUnreachable => "revocation_unreachable",
+            Self::RevocationInvalid => "revocation_invalid",
         }
     }
 }
@@ -207,6 +278,8 @@ pub struct Assessment {
     pub pinning: Option<PinningResult>,
     /// For intercepted targets: who, and on what evidence.
     pub interception: Option<Interception>,
+    /// What the OCSP responders and CRLs for this chain said.
+    pub revocation: Vec<revocation::RevocationStatus>,
 }
 
 /// Why a target is judged intercepted (JSON `interception`).
@@ -268,7 +341,26 @@ pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
         Outcome::Failed { failure, captured } => {
             verdict::judge_failure(failure, captured.as_ref(), obs, ctx)
         }
+        Outcome::Service(answer) => services::judge_service(answer, obs, ctx),
     };
+    let mut judged = judged;
+    if let (Some(proxy), Some(row)) = (&obs.proxy, &obs.target.row)
+        && row.supports_proxy == crate::catalog::ProxySupport::No
+    {
+        judged.findings.push(Finding::new(
+            Code::ProxyNotSupported,
+            Severity::Warning,
+            format!(
+                "this connection went through the proxy {proxy}, but the source does not list {} as working through proxies; devices may need a direct path",
+                obs.target.host
+            ),
+        ));
+    }
+    let revocation = revocation::judge(obs, &judged.chain, ctx.now);
+    judged.findings.extend(revocation.findings);
+    if revocation.revoked && judged.verdict == Verdict::Pass {
+        judged.verdict = Verdict::Untrusted;
+    }
     let explanation = explain::explain(obs, &judged, ctx);
-    judged.into_assessment(explanation)
+    judged.into_assessment(explanation, revocation.statuses)
 }

@@ -54,8 +54,13 @@ impl Judgement {
         }
     }
 
-    pub fn into_assessment(self, explanation: String) -> Assessment {
+    pub fn into_assessment(
+        self,
+        explanation: String,
+        revocation: Vec<super::revocation::RevocationStatus>,
+    ) -> Assessment {
         Assessment {
+            revocation,
             verdict: self.verdict,
             findings: self.findings,
             explanation,
@@ -88,6 +93,13 @@ pub(super) fn judge_failure(
         FailureKind::TlsAlert(_) => (Verdict::TlsError, Code::TlsAlert),
         FailureKind::NotTls => (Verdict::TlsError, Code::NotTls),
         FailureKind::TlsProtocol => (Verdict::TlsError, Code::TlsProtocolError),
+        FailureKind::UnexpectedAnswer => (Verdict::ProtocolError, Code::UnexpectedAnswer),
+        FailureKind::Proxy(Some(407)) => (Verdict::ProxyError, Code::ProxyAuthRequired),
+        FailureKind::Proxy(Some(500..=599)) => (Verdict::ProxyError, Code::ProxyUpstreamError),
+        FailureKind::Proxy(Some(200)) | FailureKind::Proxy(None) => {
+            (Verdict::ProxyError, Code::ProxyClosed)
+        }
+        FailureKind::Proxy(Some(_)) => (Verdict::ProxyError, Code::ProxyRefused),
     };
     let failed = Finding::new(
         code,

@@ -117,6 +117,19 @@ pub struct AuditArgs {
     /// brackets; several addresses comma-separated). Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
+    /// Ask this DNS server (IP[:PORT], port 53 by default) instead of the system resolver.
+    #[arg(long, value_name = "ADDR")]
+    pub dns_server: Option<String>,
+    /// Tunnel TLS targets through this HTTP proxy (http://[user:pass@]host:port), with CONNECT.
+    /// Without it, HTTPS_PROXY, https_proxy, ALL_PROXY and NO_PROXY are honoured.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// Ignore the proxy environment variables: connect directly.
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// Do not fetch OCSP responses and CRLs for the captured chains.
+    #[arg(long)]
+    pub no_revocation: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]

@@ -24,7 +24,11 @@ use crate::analysis::trust::{RootSet, TrustContext};
 use crate::analysis::{Context, assess};
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::observation::{Captured, Observation, Outcome};
-use crate::probe::resolve::{OverrideResolver, ResolveRule, SystemResolver};
+use crate::probe::proxy::ProxySettings;
+use crate::probe::resolve::{
+    DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
+};
+use crate::probe::revocation::{self, RevocationConfig};
 use crate::probe::{ProbeConfig, probe_all};
 use crate::report::{Format, RunReport, TargetResult, exit, json, table};
 use crate::target::{Target, parse_spec};
@@ -32,6 +36,30 @@ use args::{AuditArgs, CatalogArgs, Cli, Command, InspectArgs, OutputArgs, Select
 
 /// The longest per-target deadline accepted; anything longer is almost certainly a typo.
 const MAX_TIMEOUT_SECS: f64 = 3600.0;
+/// Caps on what a revocation fetch may download and how often it may be redirected.
+const REVOCATION_MAX_BYTES: usize = 10 * 1024 * 1024;
+const REVOCATION_MAX_REDIRECTS: u8 = 3;
+
+/// The proxy for TLS targets: `--proxy`, else the environment (unless `--no-proxy`).
+fn proxy_settings(args: &AuditArgs) -> anyhow::Result<Option<ProxySettings>> {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let bypass: Vec<String> = if args.no_proxy {
+        Vec::new()
+    } else {
+        env(&["NO_PROXY", "no_proxy"]).into_iter().collect()
+    };
+    let url = match (&args.proxy, args.no_proxy) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => None,
+        (None, false) => env(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
+    };
+    url.map(|u| ProxySettings::parse(&u, &bypass).map_err(anyhow::Error::from))
+        .transpose()
+}
 
 /// Runs pinscope with the process's arguments.
 pub fn main() -> ExitCode {
@@ -101,14 +129,31 @@ fn audit(args: AuditArgs) -> anyhow::Result<u8> {
     let trust = trust_context(&args.trust, &knowledge)?;
     let sink = Sink::open(args.output.output.as_deref())?;
 
-    let resolver = Arc::new(OverrideResolver::new(rules, Arc::new(SystemResolver)));
-    let config = ProbeConfig::new(timeout, args.concurrency, resolver);
+    let base: Arc<dyn Resolve> = match &args.dns_server {
+        Some(server) => Arc::new(DnsServerResolver::new(server)?),
+        None => Arc::new(SystemResolver),
+    };
+    let resolver: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
+    let mut config = ProbeConfig::new(timeout, args.concurrency, Arc::clone(&resolver));
+    config.proxy = proxy_settings(&args)?.map(Arc::new);
     let started_at = now_rfc3339();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let observations = runtime.block_on(probe_all(targets, &config, |_| {}));
+    let observations = runtime.block_on(async {
+        let mut observations = probe_all(targets, &config, |_| {}).await;
+        if !args.no_revocation {
+            let revocation = RevocationConfig {
+                timeout,
+                max_bytes: REVOCATION_MAX_BYTES,
+                max_redirects: REVOCATION_MAX_REDIRECTS,
+                resolver: Arc::clone(&resolver),
+            };
+            revocation::fetch_all(&mut observations, &revocation).await;
+        }
+        observations
+    });
     // getaddrinfo cannot be cancelled: lookups that outlived their deadline still hold blocking
     // threads. Their targets are already reported, so do not wait for them.
     runtime.shutdown_background();
@@ -210,6 +255,8 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
             },
         },
         elapsed: Duration::ZERO,
+        proxy: None,
+        revocation: Vec::new(),
     };
     let ctx = Context {
         trust: &trust,

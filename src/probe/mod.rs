@@ -3,7 +3,10 @@
 //! an error, and every target yields exactly one observation within its deadline.
 
 pub mod danger;
+pub mod proxy;
 pub mod resolve;
+pub mod revocation;
+mod services;
 
 use std::collections::HashMap;
 use std::io;
@@ -39,6 +42,8 @@ pub struct ProbeConfig {
     pub resolver: Arc<dyn Resolve>,
     /// ALPN protocols offered in the ClientHello.
     pub alpn: Vec<Vec<u8>>,
+    /// The HTTP proxy TLS targets are tunnelled through, if any.
+    pub proxy: Option<Arc<proxy::ProxySettings>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -49,6 +54,7 @@ impl ProbeConfig {
             concurrency: concurrency.max(1),
             resolver,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            proxy: None,
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
     }
@@ -107,6 +113,8 @@ fn internal_failure(target: Target, detail: &str) -> Observation {
         addresses: Vec::new(),
         address_used: None,
         sni: None,
+        proxy: None,
+        revocation: Vec::new(),
         outcome: Outcome::Failed {
             failure: Failure {
                 kind: FailureKind::Io,
@@ -152,8 +160,14 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
             sni: None,
             outcome: Outcome::Skipped(reason),
             elapsed: started.elapsed(),
+            proxy: None,
+            revocation: Vec::new(),
         };
     }
+    let via_proxy = match kind {
+        ProbeKind::Tls => config.proxy.clone().filter(|p| p.applies_to(&target.host)),
+        _ => None,
+    };
     let trace = Arc::new(Mutex::new(Trace {
         phase: Phase::Resolve,
         addresses: Vec::new(),
@@ -161,7 +175,13 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         captured: Arc::new(Mutex::new(None)),
         peeked: Arc::new(Mutex::new(Peek::default())),
     }));
-    let run = attempt(&target, &kind, config, Arc::clone(&trace));
+    let run = attempt(
+        &target,
+        &kind,
+        via_proxy.as_deref(),
+        config,
+        Arc::clone(&trace),
+    );
     let result = tokio::time::timeout(config.timeout, run).await;
 
     let trace = lock(&trace);
@@ -185,6 +205,8 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         outcome,
         elapsed: started.elapsed(),
         target,
+        proxy: via_proxy.map(|p| p.display.clone()),
+        revocation: Vec::new(),
     }
 }
 
@@ -193,6 +215,7 @@ fn timeout_detail(phase: Phase, timeout: Duration, peek: &Peek) -> String {
     match phase {
         Phase::Resolve => format!("name resolution did not finish within {secs}s"),
         Phase::Connect => format!("no TCP connection within {secs}s"),
+        Phase::Proxy => format!("the proxy did not answer the CONNECT within {secs}s"),
         Phase::Handshake if peek.total == 0 => {
             format!("connected, but the server sent nothing within {secs}s")
         }
@@ -211,37 +234,79 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn attempt(
     target: &Target,
     kind: &ProbeKind,
+    via_proxy: Option<&proxy::ProxySettings>,
     config: &ProbeConfig,
     trace: Arc<Mutex<Trace>>,
 ) -> Result<Outcome, Failure> {
     let deadline = tokio::time::Instant::now() + config.timeout;
-    let addrs: Vec<SocketAddr> = match target.host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, target.port)],
+    // Through a proxy, this machine resolves and connects to the proxy only; the proxy resolves
+    // the target (so `--resolve` can still pin the proxy's own address).
+    let (host, port) = match via_proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (target.host.as_str(), target.port),
+    };
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => config
             .resolver
-            .resolve(&target.host, target.port)
+            .resolve(host, port)
             .await
             .map_err(|e| Failure {
                 kind: FailureKind::Dns,
                 phase: Phase::Resolve,
-                detail: e.to_string(),
+                detail: match via_proxy {
+                    Some(_) => format!("the proxy's name: {e}"),
+                    None => e.to_string(),
+                },
             })?,
     };
     {
         let mut t = lock(&trace);
         t.addresses = addrs.iter().map(SocketAddr::ip).collect();
-        t.phase = Phase::Connect;
+        t.phase = if kind.is_udp() {
+            Phase::Handshake
+        } else {
+            Phase::Connect
+        };
     }
 
-    let stream = connect_any(&addrs, deadline).await?;
+    match kind {
+        ProbeKind::Ntp | ProbeKind::Quic => {
+            let (used, answer) = if *kind == ProbeKind::Ntp {
+                services::ntp(&addrs, deadline).await?
+            } else {
+                services::quic(&addrs, &target.host, deadline).await?
+            };
+            lock(&trace).address_used = Some(used);
+            return Ok(Outcome::Service(answer));
+        }
+        ProbeKind::Skip(reason) => return Ok(Outcome::Skipped(reason.clone())),
+        ProbeKind::Tls | ProbeKind::Http | ProbeKind::Ssh => {}
+    }
+
+    let mut stream = connect_any(&addrs, deadline).await?;
     let (captured_slot, peek_slot) = {
         let mut t = lock(&trace);
         t.address_used = stream.peer_addr().ok();
-        t.phase = Phase::Handshake;
+        t.phase = if via_proxy.is_some() {
+            Phase::Proxy
+        } else {
+            Phase::Handshake
+        };
         (Arc::clone(&t.captured), Arc::clone(&t.peeked))
     };
-    if *kind == ProbeKind::Tcp {
-        return Ok(Outcome::Connected);
+    match kind {
+        ProbeKind::Http => {
+            return services::http(stream, &target.host, target.port)
+                .await
+                .map(Outcome::Service);
+        }
+        ProbeKind::Ssh => return services::ssh(stream).await.map(Outcome::Service),
+        _ => {}
+    }
+    if let Some(p) = via_proxy {
+        stream = proxy::tunnel(stream, p, &target.host, target.port).await?;
+        lock(&trace).phase = Phase::Handshake;
     }
 
     let verifier = danger::CapturingVerifier::new(Arc::clone(&config.provider), captured_slot);
@@ -290,7 +355,22 @@ async fn attempt(
             let captured = lock(&lock(&trace).captured).take().unwrap_or_default();
             Ok(Outcome::Handshake { params, captured })
         }
-        Err(e) => Err(classify_handshake_error(&e, &lock(&peek_slot))),
+        Err(e) => {
+            let failure = classify_handshake_error(&e, &lock(&peek_slot));
+            Err(match via_proxy {
+                // A tunnel that closes before the server says anything was closed by the proxy.
+                Some(_) if lock(&peek_slot).total == 0
+                    && matches!(failure.kind, FailureKind::Closed | FailureKind::Reset) =>
+                {
+                    Failure {
+                        kind: FailureKind::Proxy(Some(200)),
+                        phase: Phase::Proxy,
+                        detail: "the proxy accepted the CONNECT (200) and then closed the tunnel before the server answered".into(),
+                    }
+                }
+                _ => failure,
+            })
+        }
     }
 }
 

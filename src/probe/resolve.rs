@@ -51,6 +51,44 @@ impl Resolve for SystemResolver {
     }
 }
 
+/// Asks one DNS server directly (`--dns-server`).
+#[derive(Debug)]
+pub struct DnsServerResolver {
+    server: SocketAddr,
+}
+
+/// Why a `--dns-server` value could not be used.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--dns-server '{value}': {reason}")]
+pub struct DnsServerError {
+    pub value: String,
+    pub reason: String,
+}
+
+impl DnsServerResolver {
+    pub fn new(value: &str) -> Result<Self, DnsServerError> {
+        let server = value
+            .parse::<SocketAddr>()
+            .or_else(|_| value.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+            .map_err(|_| DnsServerError {
+                value: value.to_owned(),
+                reason: "expected IP or IP:PORT (IPv6 with a port as [addr]:port)".into(),
+            })?;
+        Ok(Self { server })
+    }
+}
+
+impl Resolve for DnsServerResolver {
+    fn resolve<'a>(&'a self, host: &'a str, _port: u16) -> ResolveFuture<'a> {
+        Box::pin(async move {
+            Err(ResolveError::Lookup {
+                host: host.to_owned(),
+                detail: format!("querying {} directly is not implemented yet", self.server),
+            })
+        })
+    }
+}
+
 /// One `--resolve HOST:PORT:ADDR[,ADDR…]` rule (curl's syntax; HOST may be `*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolveRule {

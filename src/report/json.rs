@@ -6,9 +6,10 @@ use serde::Serialize;
 use super::{RunReport, Summary, TargetResult};
 use crate::analysis::apple::PinningResult;
 use crate::analysis::chain::CertSummary;
+use crate::analysis::revocation::RevocationStatus;
 use crate::analysis::{Finding, Interception, Verdict};
 use crate::catalog::{Row, Transport};
-use crate::observation::Outcome;
+use crate::observation::{Outcome, ServiceAnswer};
 
 /// Bumped when a field changes meaning or disappears; additions do not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,6 +35,7 @@ struct Target<'a> {
     pattern: Option<&'a str>,
     legacy: bool,
     sni: Option<&'a str>,
+    proxy: Option<&'a str>,
     addresses: Vec<String>,
     address_used: Option<String>,
     verdict: Verdict,
@@ -44,6 +46,8 @@ struct Target<'a> {
     chain: Vec<Cert<'a>>,
     apple_pinning: Option<&'a PinningResult>,
     interception: Option<&'a Interception>,
+    service: Option<&'a ServiceAnswer>,
+    revocation: &'a [RevocationStatus],
     elapsed_ms: u64,
 }
 
@@ -102,6 +106,7 @@ fn target(r: &TargetResult) -> Target<'_> {
         pattern: row.and_then(|r| r.pattern.as_deref()),
         legacy: row.is_some_and(|r| r.legacy),
         sni: obs.sni.as_deref(),
+        proxy: obs.proxy.as_deref(),
         addresses: obs.addresses.iter().map(ToString::to_string).collect(),
         address_used: obs.address_used.map(|a| a.ip().to_string()),
         verdict: r.assessment.verdict,
@@ -112,6 +117,11 @@ fn target(r: &TargetResult) -> Target<'_> {
         chain: r.assessment.chain.iter().map(Cert::from).collect(),
         apple_pinning: r.assessment.pinning.as_ref(),
         interception: r.assessment.interception.as_ref(),
+        service: match &obs.outcome {
+            Outcome::Service(answer) => Some(answer),
+            _ => None,
+        },
+        revocation: &r.assessment.revocation,
         elapsed_ms: u64::try_from(obs.elapsed.as_millis()).unwrap_or(u64::MAX),
     }
 }

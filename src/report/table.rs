@@ -19,7 +19,12 @@ impl Paint {
             Verdict::Pass => "32",
             Verdict::Intercepted => "1;31",
             Verdict::Untrusted => "33",
-            Verdict::Blocked | Verdict::Timeout | Verdict::DnsError | Verdict::TlsError => "35",
+            Verdict::Blocked
+            | Verdict::Timeout
+            | Verdict::DnsError
+            | Verdict::TlsError
+            | Verdict::ProxyError
+            | Verdict::ProtocolError => "35",
             Verdict::Skipped => "2",
         };
         format!("\x1b[{code}m{text}\x1b[0m")

@@ -1,0 +1,264 @@
+//! HTTP CONNECT proxies: which targets go through one, and opening the tunnel. The proxy resolves
+//! the target's name; the reply is read with a bound on its size, under the target's deadline (the
+//! caller's). A status other than 2xx is a proxy error. A 200 proves nothing: squid answers a
+//! denied CONNECT with 200 and serves its refusal inside a forged TLS session, so the chain check,
+//! not the status, decides what happened after it.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::percent_decode_str;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::observation::{Failure, FailureKind, Phase};
+
+/// The most a CONNECT reply's status line and headers may take.
+const MAX_REPLY_HEADERS: usize = 16 * 1024;
+
+/// A proxy to tunnel TLS targets through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// The proxy URL as shown to users: credentials replaced by `***`.
+    pub display: String,
+    pub host: String,
+    pub port: u16,
+    /// `Basic …` when the URL carries credentials.
+    authorization: Option<String>,
+    /// NO_PROXY entries, lower-cased.
+    bypass: Vec<String>,
+}
+
+/// Why a proxy URL could not be used.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("proxy '{shown}': {reason}")]
+pub struct ProxyUrlError {
+    /// The URL with credentials redacted.
+    pub shown: String,
+    pub reason: String,
+}
+
+impl ProxySettings {
+    /// Reads `http://[user:pass@]host[:port]` (port 8080 when absent is not assumed: HTTP's 80 is).
+    /// `bypass` holds NO_PROXY entries.
+    pub fn parse(raw: &str, bypass: &[String]) -> Result<Self, ProxyUrlError> {
+        let with_scheme = if raw.contains("://") {
+            raw.to_owned()
+        } else {
+            format!("http://{raw}")
+        };
+        let shown = redact(&with_scheme);
+        let err = |reason: &str| ProxyUrlError {
+            shown: shown.clone(),
+            reason: reason.to_owned(),
+        };
+        let url = url::Url::parse(&with_scheme).map_err(|e| err(&e.to_string()))?;
+        if url.scheme() != "http" {
+            return Err(err(&format!(
+                "only http:// proxies (HTTP CONNECT) are supported, not {}://",
+                url.scheme()
+            )));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| err("no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let authorization = if url.username().is_empty() {
+            None
+        } else {
+            let user = percent_decode_str(url.username()).decode_utf8_lossy();
+            let pass = percent_decode_str(url.password().unwrap_or("")).decode_utf8_lossy();
+            Some(format!(
+                "Basic {}",
+                STANDARD.encode(format!("{user}:{pass}"))
+            ))
+        };
+        let display = match &authorization {
+            Some(_) => format!("http://***@{}:{port}", bracket(&host)),
+            None => format!("http://{}:{port}", bracket(&host)),
+        };
+        Ok(Self {
+            display,
+            host,
+            port,
+            authorization,
+            bypass: bypass
+                .iter()
+                .flat_map(|b| b.split(','))
+                .map(|b| b.trim().to_ascii_lowercase())
+                .filter(|b| !b.is_empty())
+                .collect(),
+        })
+    }
+
+    /// Whether a target goes through the proxy: not when NO_PROXY names it (an entry matches the
+    /// host and its subdomains; `*` matches everything).
+    pub fn applies_to(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        !self.bypass.iter().any(|entry| {
+            let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+            entry == "*" || host == entry || host.ends_with(&format!(".{entry}"))
+        })
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+/// Replaces `user:pass@` in a URL-ish string with `***@`, without parsing it (it may be invalid).
+pub fn redact(raw: &str) -> String {
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let prefix = if scheme.is_empty() {
+                String::new()
+            } else {
+                format!("{scheme}://")
+            };
+            format!("{prefix}***@{}", &rest[at + 1..])
+        }
+        None => raw.to_owned(),
+    }
+}
+
+/// Sends CONNECT and reads the reply; on 2xx the stream is the tunnel.
+pub async fn tunnel(
+    mut stream: TcpStream,
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, Failure> {
+    let authority = format!("{}:{port}", bracket(host));
+    let mut request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: pinscope/{}\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(auth) = &proxy.authorization {
+        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| failure(None, format!("sending CONNECT to the proxy failed: {e}")))?;
+
+    // Read one byte at a time up to the blank line: anything after it belongs to the tunnel.
+    let mut reply = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !reply.ends_with(b"\r\n\r\n") {
+        if reply.len() >= MAX_REPLY_HEADERS {
+            return Err(failure(
+                None,
+                format!("the proxy's reply headers exceed {MAX_REPLY_HEADERS} bytes"),
+            ));
+        }
+        match stream.read(&mut byte).await {
+            Ok(0) => {
+                return Err(failure(
+                    None,
+                    if reply.is_empty() {
+                        "the proxy closed the connection without answering the CONNECT".into()
+                    } else {
+                        "the proxy closed the connection in the middle of its reply".into()
+                    },
+                ));
+            }
+            Ok(_) => reply.push(byte[0]),
+            Err(e) => {
+                return Err(failure(
+                    None,
+                    format!("reading the proxy's reply failed: {e}"),
+                ));
+            }
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let parsed = response.parse(&reply);
+    let (Ok(httparse::Status::Complete(_)), Some(status)) = (parsed, response.code) else {
+        let first = String::from_utf8_lossy(&reply);
+        return Err(failure(
+            None,
+            format!(
+                "the proxy answered the CONNECT with something that is not HTTP: '{}'",
+                first
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            ),
+        ));
+    };
+    let reason = response.reason.unwrap_or("").to_owned();
+    match status {
+        200..=299 => Ok(stream),
+        407 => Err(failure(
+            Some(status),
+            format!(
+                "the proxy demands authentication ({status} {reason}); Apple services fail when a proxy requires authentication, so exempt {host} from proxy authentication"
+            ),
+        )),
+        403 => Err(failure(
+            Some(status),
+            format!("the proxy refused the tunnel to {authority} ({status} {reason})"),
+        )),
+        500..=599 => Err(failure(
+            Some(status),
+            format!("the proxy could not open a tunnel to {authority} ({status} {reason})"),
+        )),
+        _ => Err(failure(
+            Some(status),
+            format!("the proxy answered the CONNECT with {status} {reason}"),
+        )),
+    }
+}
+
+fn failure(status: Option<u16>, detail: String) -> Failure {
+    Failure {
+        kind: FailureKind::Proxy(status),
+        phase: Phase::Proxy,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show() {
+        let p = ProxySettings::parse("http://alice:s3cr%40t@proxy.corp:3128", &[]).expect("url");
+        assert_eq!(p.display, "http://***@proxy.corp:3128");
+        assert_eq!(p.port, 3128);
+        assert_eq!(
+            p.authorization.as_deref(),
+            Some(format!("Basic {}", STANDARD.encode("alice:s3cr@t")).as_str())
+        );
+        assert_eq!(redact("http://bob:pw@host:1/x"), "http://***@host:1/x");
+        let err = ProxySettings::parse("socks5://u:p@h:1", &[]).expect_err("socks");
+        assert!(!err.to_string().contains("u:p"), "{err}");
+    }
+
+    #[test]
+    fn no_proxy_matches_domains_and_subdomains() {
+        let p =
+            ProxySettings::parse("proxy:8080", &["apple.com, .icloud.com".into()]).expect("url");
+        assert!(!p.applies_to("gdmf.apple.com"));
+        assert!(!p.applies_to("apple.com"));
+        assert!(!p.applies_to("setup.icloud.com"));
+        assert!(p.applies_to("notapple.com"));
+        assert!(p.applies_to("kandji.io"));
+        let all = ProxySettings::parse("proxy:8080", &["*".into()]).expect("url");
+        assert!(!all.applies_to("anything.example"));
+    }
+}
