@@ -149,6 +149,11 @@ impl Ca {
         }
     }
 
+    /// The CA's private key in PEM.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
     /// A server certificate for `names`, signed by this CA; the served chain is leaf + this CA
     /// unless `send_ca` is false.
     pub fn leaf(&self, names: &[&str], send_ca: bool) -> Leaf {

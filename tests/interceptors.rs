@@ -1,0 +1,347 @@
+//! pinscope through proxies: the interception proxies people run (mitmproxy, squid with ssl_bump)
+//! started for real on loopback, squid as a plain tunnel, and proxies that refuse or break the
+//! tunnel in each of the ways an HTTP CONNECT can fail.
+//!
+//! mitmproxy and squid are installed by `.ci/run`. Without them these tests skip with a printed
+//! reason, unless PINSCOPE_REQUIRE_INTERCEPTORS=1 (set in CI), which makes their absence fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
+    let found = candidates.iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    });
+    if found.is_none() {
+        if std::env::var("PINSCOPE_REQUIRE_INTERCEPTORS").is_ok_and(|v| v == "1") {
+            panic!("PINSCOPE_REQUIRE_INTERCEPTORS=1 but {name} is not installed");
+        }
+        eprintln!("skipping: {name} is not installed (set PINSCOPE_REQUIRE_INTERCEPTORS=1 to require it)");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not start listening on {port} within 30 s");
+}
+
+/// A child process killed when the test ends.
+struct Running {
+    child: Child,
+    cleanup: Vec<PathBuf>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for p in &self.cleanup {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// mitmproxy in regular (explicit proxy) mode. `lazy` lets it forge from the SNI alone, without
+/// resolving the upstream name, which this machine could not do.
+fn mitmproxy(scratch: &Scratch) -> Option<(Running, u16)> {
+    let mitmdump = tool("mitmdump", &[])?;
+    let port = free_port();
+    let mut child = Command::new(mitmdump)
+        .args(["--mode", "regular", "--listen-host", "127.0.0.1", "--listen-port"])
+        .arg(port.to_string())
+        .arg("--set")
+        .arg(format!("confdir={}", scratch.path("mitm").display()))
+        .args(["--set", "connection_strategy=lazy", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, &mut child, "mitmdump");
+    Some((Running { child, cleanup: Vec::new() }, port))
+}
+
+/// squid with ssl_bump, its CA signing every forged leaf; `bump` false makes it a plain tunnel.
+/// `hosts` lines resolve catalog names to loopback without DNS; `deny` names a host whose CONNECT
+/// is denied by http_access.
+fn squid(scratch: &Scratch, bump: bool, hosts: &[&str], deny: Option<&str>) -> Option<(Running, u16)> {
+    let squid = tool("squid", &["/usr/sbin/squid"])?;
+    let certgen = tool("security_file_certgen", &["/usr/lib/squid/security_file_certgen"])?;
+    let dir = scratch.dir.path().join(format!("squid-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Squid CAs are made by each site; this one is named the way many deployments name theirs.
+    let ca = Ca::root_with("Squid Proxy CA", "Example Corp", Vec::new());
+    std::fs::write(dir.join("ca.pem"), &ca.pem).unwrap();
+    std::fs::write(dir.join("ca.key"), ca.key_pem()).unwrap();
+    let db = dir.join("ssl_db");
+    let status = Command::new(&certgen)
+        .args(["-c", "-s"])
+        .arg(&db)
+        .args(["-M", "4MB"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "security_file_certgen -c failed");
+    std::fs::write(dir.join("hosts"), hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect::<String>()).unwrap();
+    let port = free_port();
+    let d = dir.display();
+    let bump_rules = if bump {
+        "acl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump bump all\n"
+    } else {
+        "ssl_bump splice all\n"
+    };
+    let deny_rules = deny
+        .map(|h| format!("acl denied dstdomain {h}\nhttp_access deny denied\n"))
+        .unwrap_or_default();
+    let conf = format!(
+        "http_port 127.0.0.1:{port} ssl-bump tls-cert={d}/ca.pem tls-key={d}/ca.key generate-host-certificates=on\n\
+         sslcrtd_program {certgen} -s {d}/ssl_db -M 4MB\n\
+         sslcrtd_children 2\n\
+         {bump_rules}{deny_rules}http_access allow all\n\
+         hosts_file {d}/hosts\n\
+         dns_nameservers 127.0.0.1\n\
+         shutdown_lifetime 0 seconds\n\
+         pid_filename {d}/squid.pid\n\
+         cache_log {d}/cache.log\n\
+         access_log none\n\
+         cache deny all\n\
+         cache_mem 0 MB\n\
+         cache_effective_user proxy\n\
+         coredump_dir {d}\n\
+         sslproxy_cert_error allow all\n\
+         tls_outgoing_options flags=DONT_VERIFY_PEER\n",
+        certgen = certgen.display()
+    );
+    std::fs::write(dir.join("squid.conf"), conf).unwrap();
+    // squid drops to the proxy user, which must read its files and write its database.
+    let _ = Command::new("chown").arg("-R").arg("proxy").arg(&dir).status();
+    let _ = Command::new("chmod").arg("-R").arg("a+rwX").arg(scratch.dir.path()).status();
+    // Each instance gets its own service name, so parallel squids do not share memory segments.
+    let name = format!("pinscope{port}");
+    let mut child = Command::new(squid)
+        .args(["-N", "-n", &name, "-f"])
+        .arg(dir.join("squid.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, &mut child, "squid");
+    let cleanup = ["cf__metadata", "cf__queues", "cf__readers", "tls_session_cache"]
+        .iter()
+        .map(|s| Path::new("/dev/shm").join(format!("{name}-{s}.shm")))
+        .collect();
+    Some((Running { child, cleanup }, port))
+}
+
+fn audit_through(proxy_port: u16, targets: &[(&str, u16)], extra: &[String]) -> serde_json::Value {
+    let mut args = vec![
+        "audit".to_string(),
+        format!("--proxy=http://127.0.0.1:{proxy_port}"),
+        "--timeout=10".into(),
+        "--no-revocation".into(),
+        "--format=json".into(),
+    ];
+    args.extend(targets.iter().map(|(h, p)| format!("{h}:{p}")));
+    args.extend(extra.iter().cloned());
+    let run = pinscope(&args);
+    assert_ne!(run.code, 2, "{}", run.stderr);
+    run.json()
+}
+
+fn target<'a>(json: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
+    json["targets"].as_array().unwrap().iter().find(|t| t["host"] == host).unwrap()
+}
+
+fn codes(t: &serde_json::Value) -> Vec<String> {
+    t["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn mitmproxy_is_caught_and_named_on_every_tls_target() {
+    let scratch = Scratch::new();
+    let Some((_mitm, port)) = mitmproxy(&scratch) else { return };
+    let hosts = ["gdmf.apple.com", "deviceenrollment.apple.com", "courier.push.apple.com", "0a1b2c.devices.us-1.kandji.io"];
+    let ports = [443, 443, 5223, 443];
+    let json = audit_through(port, &hosts.iter().copied().zip(ports).collect::<Vec<_>>(), &[]);
+    for host in hosts {
+        let t = target(&json, host);
+        assert_eq!(t["verdict"], "intercepted", "{host}: {t:#}");
+        assert_eq!(t["interception"]["product"], "mitmproxy", "{host}");
+        assert_eq!(t["proxy"], format!("http://127.0.0.1:{port}"));
+    }
+    assert_eq!(json["summary"]["exit_code"], 1);
+    // The catalog says deviceenrollment.apple.com does not work through proxies: a warning.
+    assert!(codes(target(&json, "deviceenrollment.apple.com")).contains(&"proxy_not_supported".to_string()));
+    assert!(!codes(target(&json, "gdmf.apple.com")).contains(&"proxy_not_supported".to_string()));
+    // Pinned hosts say which policy the forgery fails.
+    assert_eq!(target(&json, "gdmf.apple.com")["apple_pinning"]["policy"], "Pallas");
+    assert_eq!(target(&json, "courier.push.apple.com")["apple_pinning"]["policy"], "APN");
+}
+
+#[test]
+fn squid_ssl_bump_is_caught_by_its_key_reuse_and_named() {
+    let scratch = Scratch::new();
+    let lab = Ca::root("Lab Public Root");
+    let upstream = tls_server(&lab.leaf(&["deviceenrollment.apple.com", "gdmf.apple.com"], true));
+    let hosts = ["deviceenrollment.apple.com", "gdmf.apple.com"];
+    let Some((_squid, port)) = squid(&scratch, true, &hosts, None) else { return };
+    let roots = scratch.file("lab.pem", &lab.pem);
+    let json = audit_through(
+        port,
+        &[(hosts[0], upstream), (hosts[1], upstream)],
+        &[format!("--public-roots={}", roots.display())],
+    );
+    for host in hosts {
+        let t = target(&json, host);
+        assert_eq!(t["verdict"], "intercepted", "{host}: {t:#}");
+        assert_eq!(t["interception"]["product"], "squid", "{host}");
+        // squid signs every forged leaf with its CA's own key: evidence that needs no names.
+        assert!(codes(t).contains(&"leaf_key_equals_issuer_key".to_string()), "{host}: {t:#}");
+    }
+}
+
+#[test]
+fn squid_that_only_tunnels_leaves_the_chain_untouched() {
+    let scratch = Scratch::new();
+    let lab = Ca::root("Lab Public Root");
+    let host = "deviceenrollment.apple.com";
+    let upstream = tls_server(&lab.leaf(&[host], true));
+    let Some((_squid, port)) = squid(&scratch, false, &[host], None) else { return };
+    let roots = scratch.file("lab.pem", &lab.pem);
+    let json = audit_through(port, &[(host, upstream)], &[format!("--public-roots={}", roots.display())]);
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["anchor"], "Lab Public Root");
+    assert_eq!(t["proxy"], format!("http://127.0.0.1:{port}"));
+}
+
+#[test]
+fn squids_denial_behind_a_200_is_judged_by_the_chain() {
+    // squid answers a denied CONNECT with 200 and serves its error page inside a forged TLS
+    // session: the status proves nothing, the chain does.
+    let scratch = Scratch::new();
+    let host = "mdmenrollment.apple.com";
+    let Some((_squid, port)) = squid(&scratch, true, &[host], Some(host)) else { return };
+    let json = audit_through(port, &[(host, 443)], &[]);
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "intercepted", "{t:#}");
+}
+
+/// A proxy that answers every CONNECT with the given bytes and then, unless `linger`, closes.
+fn scripted_proxy(reply: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(reply);
+        }
+    });
+    port
+}
+
+#[test]
+fn every_way_a_proxy_can_refuse_is_a_proxy_error() {
+    let cases: [(&[u8], &str, &str); 5] = [
+        (b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\n\r\n", "proxy_auth_required", "Apple services fail when a proxy requires authentication"),
+        (b"HTTP/1.1 403 Forbidden\r\n\r\n", "proxy_refused", "403 Forbidden"),
+        (b"HTTP/1.1 502 Bad Gateway\r\n\r\n", "proxy_upstream_error", "502 Bad Gateway"),
+        (b"HTTP/1.1 200 Connection established\r\n\r\n", "proxy_closed", "closed the tunnel"),
+        (b"SSH-2.0-not-a-proxy\r\n\r\n", "proxy_closed", "not HTTP"),
+    ];
+    for (reply, code, words) in cases {
+        let port = scripted_proxy(reply);
+        let json = audit_through(port, &[("albert.apple.com", 443)], &[]);
+        let t = target(&json, "albert.apple.com");
+        assert_eq!(t["verdict"], "proxy_error", "{code}: {t:#}");
+        assert_eq!(codes(t)[0], code, "{t:#}");
+        assert!(t["findings"][0]["message"].as_str().unwrap().contains(words), "{t:#}");
+        assert_eq!(json["summary"]["exit_code"], 3);
+    }
+}
+
+#[test]
+fn a_proxy_that_never_answers_times_out_within_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let started = Instant::now();
+    let run = pinscope([
+        "audit".to_string(),
+        "albert.apple.com".into(),
+        format!("--proxy=http://127.0.0.1:{port}"),
+        "--timeout=1".into(),
+        "--no-revocation".into(),
+        "--format=json".into(),
+    ]);
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["verdict"], "timeout", "{t:#}");
+    assert!(t["findings"][0]["message"].as_str().unwrap().contains("CONNECT"), "{t:#}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    drop(listener);
+}
+
+#[test]
+fn credentials_never_appear_and_the_environment_is_honoured() {
+    let port = scripted_proxy(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+    // From the environment, with credentials in the URL.
+    let out = Command::new(env!("CARGO_BIN_EXE_pinscope"))
+        .args(["audit", "albert.apple.com", "--no-revocation", "--format=json", "--timeout=5"])
+        .env("HTTPS_PROXY", format!("http://alice:hunter2@127.0.0.1:{port}"))
+        .env("NO_PROXY", "")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"), "credentials leaked:\n{stdout}\n{stderr}");
+    assert!(!stdout.contains("alice"), "user name leaked: {stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["targets"][0]["proxy"], format!("http://***@127.0.0.1:{port}"));
+    assert_eq!(json["targets"][0]["verdict"], "proxy_error");
+
+    // NO_PROXY exempts the host; --no-proxy ignores the environment.
+    for (no_proxy, flag) in [("apple.com", None), ("", Some("--no-proxy"))] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinscope"));
+        cmd.args(["audit", "albert.apple.com:1", "--resolve=albert.apple.com:1:127.0.0.1", "--no-revocation", "--format=json", "--timeout=5"])
+            .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+            .env("NO_PROXY", no_proxy);
+        if let Some(f) = flag {
+            cmd.arg(f);
+        }
+        let out = cmd.output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let t = &json["targets"][0];
+        assert!(t["proxy"].is_null(), "{no_proxy:?} {flag:?}: {t:#}");
+        assert_eq!(t["verdict"], "blocked", "direct to a closed port");
+    }
+
+    // A malformed proxy URL is a usage error that does not echo the password.
+    let bad = pinscope(["audit", "albert.apple.com", "--proxy=socks5://bob:pa55@127.0.0.1:1"]);
+    assert_eq!(bad.code, 2);
+    assert!(!bad.stderr.contains("pa55"), "{}", bad.stderr);
+}
