@@ -17,24 +17,34 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
-    let found = candidates.iter().map(PathBuf::from).find(|p| p.is_file()).or_else(|| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-    });
+    let found = candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
     if found.is_none() {
         if std::env::var("PINSCOPE_REQUIRE_INTERCEPTORS").is_ok_and(|v| v == "1") {
             panic!("PINSCOPE_REQUIRE_INTERCEPTORS=1 but {name} is not installed");
         }
-        eprintln!("skipping: {name} is not installed (set PINSCOPE_REQUIRE_INTERCEPTORS=1 to require it)");
+        eprintln!(
+            "skipping: {name} is not installed (set PINSCOPE_REQUIRE_INTERCEPTORS=1 to require it)"
+        );
     }
     found
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_for_port(port: u16, child: &mut Child, what: &str) {
@@ -73,7 +83,13 @@ fn mitmproxy(scratch: &Scratch) -> Option<(Running, u16)> {
     let mitmdump = tool("mitmdump", &[])?;
     let port = free_port();
     let mut child = Command::new(mitmdump)
-        .args(["--mode", "regular", "--listen-host", "127.0.0.1", "--listen-port"])
+        .args([
+            "--mode",
+            "regular",
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+        ])
         .arg(port.to_string())
         .arg("--set")
         .arg(format!("confdir={}", scratch.path("mitm").display()))
@@ -83,15 +99,29 @@ fn mitmproxy(scratch: &Scratch) -> Option<(Running, u16)> {
         .spawn()
         .unwrap();
     wait_for_port(port, &mut child, "mitmdump");
-    Some((Running { child, cleanup: Vec::new() }, port))
+    Some((
+        Running {
+            child,
+            cleanup: Vec::new(),
+        },
+        port,
+    ))
 }
 
 /// squid with ssl_bump, its CA signing every forged leaf; `bump` false makes it a plain tunnel.
 /// `hosts` lines resolve catalog names to loopback without DNS; `deny` names a host whose CONNECT
 /// is denied by http_access.
-fn squid(scratch: &Scratch, bump: bool, hosts: &[&str], deny: Option<&str>) -> Option<(Running, u16)> {
+fn squid(
+    scratch: &Scratch,
+    bump: bool,
+    hosts: &[&str],
+    deny: Option<&str>,
+) -> Option<(Running, u16)> {
     let squid = tool("squid", &["/usr/sbin/squid"])?;
-    let certgen = tool("security_file_certgen", &["/usr/lib/squid/security_file_certgen"])?;
+    let certgen = tool(
+        "security_file_certgen",
+        &["/usr/lib/squid/security_file_certgen"],
+    )?;
     let dir = scratch.dir.path().join(format!("squid-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
     // Squid CAs are made by each site; this one is named the way many deployments name theirs.
@@ -107,7 +137,14 @@ fn squid(scratch: &Scratch, bump: bool, hosts: &[&str], deny: Option<&str>) -> O
         .status()
         .unwrap();
     assert!(status.success(), "security_file_certgen -c failed");
-    std::fs::write(dir.join("hosts"), hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        dir.join("hosts"),
+        hosts
+            .iter()
+            .map(|h| format!("127.0.0.1 {h}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
     let port = free_port();
     let d = dir.display();
     let bump_rules = if bump {
@@ -139,8 +176,16 @@ fn squid(scratch: &Scratch, bump: bool, hosts: &[&str], deny: Option<&str>) -> O
     );
     std::fs::write(dir.join("squid.conf"), conf).unwrap();
     // squid drops to the proxy user, which must read its files and write its database.
-    let _ = Command::new("chown").arg("-R").arg("proxy").arg(&dir).status();
-    let _ = Command::new("chmod").arg("-R").arg("a+rwX").arg(scratch.dir.path()).status();
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg("proxy")
+        .arg(&dir)
+        .status();
+    let _ = Command::new("chmod")
+        .arg("-R")
+        .arg("a+rwX")
+        .arg(scratch.dir.path())
+        .status();
     // Each instance gets its own service name, so parallel squids do not share memory segments.
     let name = format!("pinscope{port}");
     let mut child = Command::new(squid)
@@ -151,10 +196,15 @@ fn squid(scratch: &Scratch, bump: bool, hosts: &[&str], deny: Option<&str>) -> O
         .spawn()
         .unwrap();
     wait_for_port(port, &mut child, "squid");
-    let cleanup = ["cf__metadata", "cf__queues", "cf__readers", "tls_session_cache"]
-        .iter()
-        .map(|s| Path::new("/dev/shm").join(format!("{name}-{s}.shm")))
-        .collect();
+    let cleanup = [
+        "cf__metadata",
+        "cf__queues",
+        "cf__readers",
+        "tls_session_cache",
+    ]
+    .iter()
+    .map(|s| Path::new("/dev/shm").join(format!("{name}-{s}.shm")))
+    .collect();
     Some((Running { child, cleanup }, port))
 }
 
@@ -174,20 +224,41 @@ fn audit_through(proxy_port: u16, targets: &[(&str, u16)], extra: &[String]) -> 
 }
 
 fn target<'a>(json: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
-    json["targets"].as_array().unwrap().iter().find(|t| t["host"] == host).unwrap()
+    json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["host"] == host)
+        .unwrap()
 }
 
 fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect()
+    t["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
 fn mitmproxy_is_caught_and_named_on_every_tls_target() {
     let scratch = Scratch::new();
-    let Some((_mitm, port)) = mitmproxy(&scratch) else { return };
-    let hosts = ["gdmf.apple.com", "deviceenrollment.apple.com", "courier.push.apple.com", "0a1b2c.devices.us-1.kandji.io"];
+    let Some((_mitm, port)) = mitmproxy(&scratch) else {
+        return;
+    };
+    let hosts = [
+        "gdmf.apple.com",
+        "deviceenrollment.apple.com",
+        "courier.push.apple.com",
+        "0a1b2c.devices.us-1.kandji.io",
+    ];
     let ports = [443, 443, 5223, 443];
-    let json = audit_through(port, &hosts.iter().copied().zip(ports).collect::<Vec<_>>(), &[]);
+    let json = audit_through(
+        port,
+        &hosts.iter().copied().zip(ports).collect::<Vec<_>>(),
+        &[],
+    );
     for host in hosts {
         let t = target(&json, host);
         assert_eq!(t["verdict"], "intercepted", "{host}: {t:#}");
@@ -196,11 +267,20 @@ fn mitmproxy_is_caught_and_named_on_every_tls_target() {
     }
     assert_eq!(json["summary"]["exit_code"], 1);
     // The catalog says deviceenrollment.apple.com does not work through proxies: a warning.
-    assert!(codes(target(&json, "deviceenrollment.apple.com")).contains(&"proxy_not_supported".to_string()));
+    assert!(
+        codes(target(&json, "deviceenrollment.apple.com"))
+            .contains(&"proxy_not_supported".to_string())
+    );
     assert!(!codes(target(&json, "gdmf.apple.com")).contains(&"proxy_not_supported".to_string()));
     // Pinned hosts say which policy the forgery fails.
-    assert_eq!(target(&json, "gdmf.apple.com")["apple_pinning"]["policy"], "Pallas");
-    assert_eq!(target(&json, "courier.push.apple.com")["apple_pinning"]["policy"], "APN");
+    assert_eq!(
+        target(&json, "gdmf.apple.com")["apple_pinning"]["policy"],
+        "Pallas"
+    );
+    assert_eq!(
+        target(&json, "courier.push.apple.com")["apple_pinning"]["policy"],
+        "APN"
+    );
 }
 
 #[test]
@@ -209,7 +289,9 @@ fn squid_ssl_bump_is_caught_by_its_key_reuse_and_named() {
     let lab = Ca::root("Lab Public Root");
     let upstream = tls_server(&lab.leaf(&["deviceenrollment.apple.com", "gdmf.apple.com"], true));
     let hosts = ["deviceenrollment.apple.com", "gdmf.apple.com"];
-    let Some((_squid, port)) = squid(&scratch, true, &hosts, None) else { return };
+    let Some((_squid, port)) = squid(&scratch, true, &hosts, None) else {
+        return;
+    };
     let roots = scratch.file("lab.pem", &lab.pem);
     let json = audit_through(
         port,
@@ -221,7 +303,10 @@ fn squid_ssl_bump_is_caught_by_its_key_reuse_and_named() {
         assert_eq!(t["verdict"], "intercepted", "{host}: {t:#}");
         assert_eq!(t["interception"]["product"], "squid", "{host}");
         // squid signs every forged leaf with its CA's own key: evidence that needs no names.
-        assert!(codes(t).contains(&"leaf_key_equals_issuer_key".to_string()), "{host}: {t:#}");
+        assert!(
+            codes(t).contains(&"leaf_key_equals_issuer_key".to_string()),
+            "{host}: {t:#}"
+        );
     }
 }
 
@@ -231,9 +316,15 @@ fn squid_that_only_tunnels_leaves_the_chain_untouched() {
     let lab = Ca::root("Lab Public Root");
     let host = "deviceenrollment.apple.com";
     let upstream = tls_server(&lab.leaf(&[host], true));
-    let Some((_squid, port)) = squid(&scratch, false, &[host], None) else { return };
+    let Some((_squid, port)) = squid(&scratch, false, &[host], None) else {
+        return;
+    };
     let roots = scratch.file("lab.pem", &lab.pem);
-    let json = audit_through(port, &[(host, upstream)], &[format!("--public-roots={}", roots.display())]);
+    let json = audit_through(
+        port,
+        &[(host, upstream)],
+        &[format!("--public-roots={}", roots.display())],
+    );
     let t = target(&json, host);
     assert_eq!(t["verdict"], "pass", "{t:#}");
     assert_eq!(t["anchor"], "Lab Public Root");
@@ -246,7 +337,9 @@ fn squids_denial_behind_a_200_is_judged_by_the_chain() {
     // session: the status proves nothing, the chain does.
     let scratch = Scratch::new();
     let host = "mdmenrollment.apple.com";
-    let Some((_squid, port)) = squid(&scratch, true, &[host], Some(host)) else { return };
+    let Some((_squid, port)) = squid(&scratch, true, &[host], Some(host)) else {
+        return;
+    };
     let json = audit_through(port, &[(host, 443)], &[]);
     let t = target(&json, host);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
@@ -281,7 +374,13 @@ fn every_way_a_proxy_can_refuse_is_a_proxy_error() {
         let t = target(&json, "albert.apple.com");
         assert_eq!(t["verdict"], "proxy_error", "{code}: {t:#}");
         assert_eq!(codes(t)[0], code, "{t:#}");
-        assert!(t["findings"][0]["message"].as_str().unwrap().contains(words), "{t:#}");
+        assert!(
+            t["findings"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(words),
+            "{t:#}"
+        );
         assert_eq!(json["summary"]["exit_code"], 3);
     }
 }
@@ -301,7 +400,13 @@ fn a_proxy_that_never_answers_times_out_within_the_deadline() {
     ]);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "timeout", "{t:#}");
-    assert!(t["findings"][0]["message"].as_str().unwrap().contains("CONNECT"), "{t:#}");
+    assert!(
+        t["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CONNECT"),
+        "{t:#}"
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
     drop(listener);
 }
@@ -311,25 +416,47 @@ fn credentials_never_appear_and_the_environment_is_honoured() {
     let port = scripted_proxy(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
     // From the environment, with credentials in the URL.
     let out = Command::new(env!("CARGO_BIN_EXE_pinscope"))
-        .args(["audit", "albert.apple.com", "--no-revocation", "--format=json", "--timeout=5"])
-        .env("HTTPS_PROXY", format!("http://alice:hunter2@127.0.0.1:{port}"))
+        .args([
+            "audit",
+            "albert.apple.com",
+            "--no-revocation",
+            "--format=json",
+            "--timeout=5",
+        ])
+        .env(
+            "HTTPS_PROXY",
+            format!("http://alice:hunter2@127.0.0.1:{port}"),
+        )
         .env("NO_PROXY", "")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"), "credentials leaked:\n{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "credentials leaked:\n{stdout}\n{stderr}"
+    );
     assert!(!stdout.contains("alice"), "user name leaked: {stdout}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(json["targets"][0]["proxy"], format!("http://***@127.0.0.1:{port}"));
+    assert_eq!(
+        json["targets"][0]["proxy"],
+        format!("http://***@127.0.0.1:{port}")
+    );
     assert_eq!(json["targets"][0]["verdict"], "proxy_error");
 
     // NO_PROXY exempts the host; --no-proxy ignores the environment.
     for (no_proxy, flag) in [("apple.com", None), ("", Some("--no-proxy"))] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinscope"));
-        cmd.args(["audit", "albert.apple.com:1", "--resolve=albert.apple.com:1:127.0.0.1", "--no-revocation", "--format=json", "--timeout=5"])
-            .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
-            .env("NO_PROXY", no_proxy);
+        cmd.args([
+            "audit",
+            "albert.apple.com:1",
+            "--resolve=albert.apple.com:1:127.0.0.1",
+            "--no-revocation",
+            "--format=json",
+            "--timeout=5",
+        ])
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+        .env("NO_PROXY", no_proxy);
         if let Some(f) = flag {
             cmd.arg(f);
         }
@@ -341,7 +468,11 @@ fn credentials_never_appear_and_the_environment_is_honoured() {
     }
 
     // A malformed proxy URL is a usage error that does not echo the password.
-    let bad = pinscope(["audit", "albert.apple.com", "--proxy=socks5://bob:pa55@127.0.0.1:1"]);
+    let bad = pinscope([
+        "audit",
+        "albert.apple.com",
+        "--proxy=socks5://bob:pa55@127.0.0.1:1",
+    ]);
     assert_eq!(bad.code, 2);
     assert!(!bad.stderr.contains("pa55"), "{}", bad.stderr);
 }
