@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod catalog;
 pub mod cli;
+pub mod export;
 pub mod observation;
 pub mod probe;
 pub mod report;

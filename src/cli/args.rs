@@ -29,6 +29,8 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// Judge a PEM chain from a file, as the audit would.
     Inspect(InspectArgs),
+    /// Write the host patterns to exempt from SSL inspection (plain, PAC, squid, CSV, JSON).
+    Export(ExportArgs),
 }
 
 /// Which catalog rows to use.
@@ -167,4 +169,27 @@ pub struct InspectArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// List format.
+    #[arg(long, value_enum, default_value = "plain")]
+    pub format: crate::export::ExportFormat,
+    /// Take the hosts from an earlier audit's JSON output instead of the catalog.
+    #[arg(long = "from", value_name = "RESULTS.json")]
+    pub from: Option<PathBuf>,
+    /// With --from: only targets with these verdicts (repeatable or comma-separated), e.g.
+    /// `--only intercepted`.
+    #[arg(long, value_name = "VERDICT", value_delimiter = ',', requires = "from")]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// For --format pac: where everything else goes, as HOST:PORT (the PAC answers
+    /// `PROXY HOST:PORT`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub pac_proxy: Option<String>,
+    /// Write the list to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -18,11 +18,13 @@ use rustls_pki_types::{ServerName, UnixTime};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::analysis::Verdict;
 use crate::analysis::chain;
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::{RootSet, TrustContext};
 use crate::analysis::{Context, assess};
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
+use crate::export::{self as exemptions, ExportFormat, ResultRow};
 use crate::observation::{Captured, Observation, Outcome};
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
@@ -32,7 +34,9 @@ use crate::probe::revocation::{self, RevocationConfig};
 use crate::probe::{ProbeConfig, probe_all};
 use crate::report::{Format, RunReport, TargetResult, exit, json, table};
 use crate::target::{Target, parse_spec};
-use args::{AuditArgs, CatalogArgs, Cli, Command, InspectArgs, OutputArgs, Selection, TrustArgs};
+use args::{
+    AuditArgs, CatalogArgs, Cli, Command, ExportArgs, InspectArgs, OutputArgs, Selection, TrustArgs,
+};
 
 /// The longest per-target deadline accepted; anything longer is almost certainly a typo.
 const MAX_TIMEOUT_SECS: f64 = 3600.0;
@@ -71,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => audit(a),
         Command::Catalog(a) => catalog(a),
         Command::Inspect(a) => inspect(a),
+        Command::Export(a) => export(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -275,6 +280,90 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         }],
     };
     emit(&report, &args.output, sink)
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<u8> {
+    let proxy = match (&args.pac_proxy, args.format) {
+        (Some(p), _) => {
+            let (host, port) = p
+                .rsplit_once(':')
+                .filter(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|n| n > 0))
+                .ok_or_else(|| anyhow!("--pac-proxy '{p}': expected HOST:PORT"))?;
+            Some(format!("PROXY {host}:{port}"))
+        }
+        (None, ExportFormat::Pac) => {
+            bail!(
+                "--format pac needs --pac-proxy HOST:PORT: the proxy everything not exempted goes to"
+            )
+        }
+        (None, _) => None,
+    };
+    let list = match &args.from {
+        Some(path) => {
+            let only = args
+                .only
+                .iter()
+                .map(|v| {
+                    Verdict::ALL
+                        .into_iter()
+                        .find(|known| known.as_str() == v)
+                        .map(Verdict::as_str)
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                Verdict::ALL.iter().map(|v| v.as_str()).collect();
+                            anyhow!("--only '{v}': not a verdict (known: {})", known.join(", "))
+                        })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            exemptions::from_results(&read_results(path, &only)?)
+        }
+        None => {
+            let values = tenant_values(&args.selection)?;
+            let catalog = Catalog::load(args.selection.catalog.as_deref(), &values)?;
+            let filter = filter(&args.selection, &catalog)?;
+            exemptions::from_catalog(catalog.rows.iter().filter(|r| filter.matches(r)))
+        }
+    };
+    let sink = Sink::open(args.output.as_deref())?;
+    sink.write(&exemptions::render(&list, args.format, proxy.as_deref()))?;
+    Ok(exit::OK)
+}
+
+/// Targets of an earlier audit, from its JSON document, keeping those with the given verdicts
+/// (all when `only` is empty).
+fn read_results(path: &Path, only: &[&str]) -> anyhow::Result<Vec<ResultRow>> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{shown}:{}: not JSON: {e}", e.line()))?;
+    let targets = doc
+        .get("targets")
+        .and_then(|t| t.as_array())
+        .ok_or_else(|| anyhow!("{shown}: not a pinscope report (no \"targets\" array)"))?;
+    let mut rows = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let field = |name: &str| t.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let (Some(host), Some(port), Some(verdict)) = (
+            field("host"),
+            t.get("port")
+                .and_then(|p| p.as_u64())
+                .and_then(|p| u16::try_from(p).ok()),
+            field("verdict"),
+        ) else {
+            bail!("{shown}: target {} lacks host, port or verdict", i + 1);
+        };
+        if !only.is_empty() && !only.contains(&verdict.as_str()) {
+            continue;
+        }
+        rows.push(ResultRow {
+            host,
+            port,
+            section: field("section"),
+            pattern: field("pattern"),
+            reason: field("explanation").unwrap_or_default(),
+        });
+    }
+    Ok(rows)
 }
 
 fn parse_at(at: &str) -> anyhow::Result<UnixTime> {
