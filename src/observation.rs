@@ -25,6 +25,16 @@ pub struct Observation {
     pub proxy: Option<String>,
     /// OCSP and CRL fetches made for this target's chain (empty with `--no-revocation`).
     pub revocation: Vec<RevocationFetch>,
+    /// How long each phase the probe reached took, in order (empty for skipped targets and
+    /// `inspect`). Shown by `audit -v`; not part of the JSON.
+    pub timings: Vec<PhaseTiming>,
+}
+
+/// The time one phase of a probe took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhaseTiming {
+    pub phase: Phase,
+    pub elapsed: Duration,
 }
 
 /// How the probe ended.
@@ -35,8 +45,6 @@ pub enum Outcome {
         params: TlsParams,
         captured: Captured,
     },
-    /// A plain TCP connection was accepted (no TLS attempted).
-    Connected,
     /// The probe failed; a chain may still have been captured before the failure.
     Failed {
         failure: Failure,
@@ -69,6 +77,21 @@ pub struct HttpAnswer {
     pub headers: Vec<(String, String)>,
 }
 
+impl HttpAnswer {
+    /// The first value of a header (`name` lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Where a redirect points, as sent (possibly relative).
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+}
+
 /// An SNTP reply, measured against this machine's clock.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NtpAnswer {
@@ -77,9 +100,10 @@ pub struct NtpAnswer {
     pub version: u8,
     /// Reference identifier: a four-letter source for stratum 1, a kiss code for stratum 0.
     pub reference_id: String,
-    /// The server's clock minus this machine's, in milliseconds.
-    pub offset_ms: f64,
-    pub round_trip_ms: f64,
+    /// The server's clock minus this machine's, in milliseconds. None when the reply carries no
+    /// usable time (a kiss-of-death without timestamps).
+    pub offset_ms: Option<f64>,
+    pub round_trip_ms: Option<f64>,
 }
 
 /// The identification line an SSH server sends first.
@@ -91,6 +115,7 @@ pub struct SshAnswer {
 /// A QUIC Version Negotiation packet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct QuicAnswer {
+    /// The versions the server lists, in its order.
     pub versions: Vec<u32>,
 }
 
@@ -101,13 +126,37 @@ pub struct RevocationFetch {
     pub url: String,
     /// SHA-256 of the certificate whose status is asked for.
     pub cert_sha256: String,
-    pub outcome: Result<FetchedBody, Failure>,
+    /// SHA-256 of the presented certificate taken as its issuer; `None` when the server did not
+    /// present it.
+    pub issuer_sha256: Option<String>,
+    pub outcome: RevocationOutcome,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RevocationKind {
     Ocsp,
     Crl,
+}
+
+impl RevocationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ocsp => "ocsp",
+            Self::Crl => "crl",
+        }
+    }
+}
+
+/// How a revocation fetch ended.
+#[derive(Clone, Debug)]
+pub enum RevocationOutcome {
+    /// An HTTP response arrived within the caps (any status; the analysis judges it).
+    Fetched(FetchedBody),
+    /// No usable HTTP response: the connection failed, a cap was hit, or what came back is not HTTP.
+    Failed(FetchFailure),
+    /// Not attempted, for the reason given (an `https://` URL, the issuer was not presented, …).
+    NotFetched(String),
 }
 
 /// An HTTP response body fetched within the caps.
@@ -116,6 +165,41 @@ pub struct FetchedBody {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// The URL the body came from, after any redirects.
+    pub final_url: String,
+}
+
+/// Why a revocation fetch produced no usable response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchFailure {
+    pub kind: FetchFailureKind,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchFailureKind {
+    /// The responder's name did not resolve.
+    Dns,
+    /// The connection was refused.
+    Refused,
+    /// The connection was reset.
+    Reset,
+    /// The server closed the connection before a complete response.
+    Closed,
+    /// No route to the responder.
+    Unreachable,
+    /// No complete answer within the per-fetch deadline.
+    Timeout,
+    /// The body is larger than the size cap.
+    TooLarge,
+    /// More redirects than the cap allows.
+    TooManyRedirects,
+    /// A redirect to something other than a plain-HTTP URL, or without a usable Location.
+    BadRedirect,
+    /// What came back is not an HTTP response.
+    NotHttp,
+    /// Any other I/O failure.
+    Io,
 }
 
 impl Outcome {
@@ -124,7 +208,7 @@ impl Outcome {
         match self {
             Self::Handshake { captured, .. } | Self::Offline { captured } => Some(captured),
             Self::Failed { captured, .. } => captured.as_ref(),
-            Self::Connected | Self::Skipped(_) | Self::Service(_) => None,
+            Self::Skipped(_) | Self::Service(_) => None,
         }
     }
 }
@@ -175,12 +259,30 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// Why a name did not resolve, as far as the resolver says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DnsProblem {
+    /// No reason given (the system resolver), or one not listed here.
+    Other,
+    /// NXDOMAIN: the name does not exist.
+    NoSuchName,
+    /// SERVFAIL: the DNS server could not resolve the name.
+    ServerFailure,
+    /// REFUSED: the DNS server would not answer.
+    Refused,
+    /// The name exists, but has no A or AAAA records (NODATA).
+    NoAddresses,
+    /// The DNS server did not answer at all.
+    NoAnswer,
+}
+
 /// The kinds of failure a probe distinguishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailureKind {
     /// The name did not resolve (no such name, server failure, no addresses).
-    Dns,
+    Dns(DnsProblem),
     /// The connection was refused (RST to the SYN).
     Refused,
     /// The connection was reset.

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use rustls_pki_types::ServerName;
 
-use crate::catalog::{Row, Transport};
+use crate::catalog::{Probe, Row, Transport};
 
 /// The port a target gets when none is written.
 pub const DEFAULT_PORT: u16 = 443;
@@ -20,7 +20,7 @@ pub struct Target {
     pub row: Option<Row>,
 }
 
-/// How a target is probed, derived from its transport, port and name.
+/// How a target is probed, derived from its transport, port and name, or given by its catalog row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeKind {
     /// A TLS handshake with the chain captured.
@@ -60,6 +60,15 @@ impl Target {
                 "no concrete host name is known under {}; add one with --catalog to probe it",
                 self.host
             ));
+        }
+        if let Some(probe) = self.row.as_ref().and_then(|r| r.probe) {
+            return match probe {
+                Probe::Http => ProbeKind::Http,
+                Probe::Tls => ProbeKind::Tls,
+                Probe::Ntp => ProbeKind::Ntp,
+                Probe::Quic => ProbeKind::Quic,
+                Probe::Ssh => ProbeKind::Ssh,
+            };
         }
         match (self.transport, self.port) {
             (Transport::Tcp, 80) => ProbeKind::Http,

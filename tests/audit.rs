@@ -396,7 +396,10 @@ fn catalog_section_audit_reports_every_row() {
     // UDP 123 is probed with SNTP; nothing answers on loopback.
     let ntp = target(&json, "time.apple.com", 123);
     assert_eq!(ntp["transport"], "udp");
-    assert!(["blocked", "timeout"].contains(&ntp["verdict"].as_str().unwrap()), "{ntp:#}");
+    assert!(
+        ["blocked", "timeout"].contains(&ntp["verdict"].as_str().unwrap()),
+        "{ntp:#}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use x509_parser::extensions::{DistributionPointName, GeneralName};
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate, X509Name};
 
 /// One presented certificate, described.
@@ -45,6 +46,14 @@ pub struct CertFacts {
     /// Certificate policy OIDs.
     pub policies: Vec<String>,
     pub is_ca: bool,
+    /// The serial number's DER INTEGER content octets, as OCSP requests and CRLs carry it.
+    pub raw_serial: Vec<u8>,
+    /// The DER SubjectPublicKeyInfo: what this certificate's signatures are checked with.
+    pub spki_der: Vec<u8>,
+    /// OCSP responder URLs from the AuthorityInfoAccess extension, in order.
+    pub ocsp_urls: Vec<String>,
+    /// CRL URLs from the CRLDistributionPoints extension (full names only), in order.
+    pub crl_urls: Vec<String>,
 }
 
 /// Embedded Signed Certificate Timestamps (RFC 6962).
@@ -156,6 +165,10 @@ pub fn facts(der: &CertificateDer<'_>) -> CertFacts {
                     .map(|i| i.policy_id.to_id_string())
                     .collect(),
                 is_ca: cert.is_ca(),
+                raw_serial: cert.raw_serial().to_vec(),
+                spki_der: cert.public_key().raw.to_vec(),
+                ocsp_urls: ocsp_urls(&cert),
+                crl_urls: crl_urls(&cert),
             }
         }
         Err(e) => CertFacts {
@@ -181,8 +194,51 @@ pub fn facts(der: &CertificateDer<'_>) -> CertFacts {
             extensions: Vec::new(),
             policies: Vec::new(),
             is_ca: false,
+            raw_serial: Vec::new(),
+            spki_der: Vec::new(),
+            ocsp_urls: Vec::new(),
+            crl_urls: Vec::new(),
         },
     }
+}
+
+/// id-ad-ocsp, the AuthorityInfoAccess method naming an OCSP responder.
+const AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
+
+fn ocsp_urls(cert: &X509Certificate<'_>) -> Vec<String> {
+    cert.extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => Some(aia),
+            _ => None,
+        })
+        .flat_map(|aia| aia.iter())
+        .filter(|d| d.access_method.to_id_string() == AD_OCSP)
+        .filter_map(|d| match &d.access_location {
+            GeneralName::URI(uri) => Some((*uri).to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn crl_urls(cert: &X509Certificate<'_>) -> Vec<String> {
+    cert.extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => Some(points),
+            _ => None,
+        })
+        .flat_map(|points| points.iter())
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|n| match n {
+            GeneralName::URI(uri) => Some((*uri).to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn attr_strings<'a>(

@@ -4,7 +4,7 @@
 use super::apple::PinningResult;
 use super::verdict::Judgement;
 use super::{Code, Context, Severity, Verdict};
-use crate::observation::{Observation, Outcome};
+use crate::observation::Observation;
 
 pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> String {
     let target = obs.target.label();
@@ -18,6 +18,9 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
     let listed = listed
         .map(|(who, what)| format!(" {who} lists it for: {what}."))
         .unwrap_or_default();
+    if let Some(text) = super::services::explain(obs, j, &listed) {
+        return text;
+    }
     let worst = j
         .findings
         .iter()
@@ -26,11 +29,10 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
         .map(|f| f.message.as_str())
         .unwrap_or("");
     let pin = j.pinning.as_ref().map(|p| pin_clause(host, p, ctx));
+    if let Some(text) = agent_pinned(obs, j, worst) {
+        return text;
+    }
     match j.verdict {
-        Verdict::Pass if matches!(obs.outcome, Outcome::Connected) => format!(
-            "{target} accepted a TCP connection. This port carries plain HTTP, so there is no \
-             certificate to check."
-        ),
         Verdict::Pass => {
             let anchor = j
                 .anchor
@@ -56,6 +58,11 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                 .interception
                 .as_ref()
                 .and_then(|i| i.product.as_deref())
+                .filter(|p| {
+                    !signer
+                        .to_ascii_lowercase()
+                        .contains(&p.to_ascii_lowercase())
+                })
                 .map(|p| format!(" ({p})"))
                 .unwrap_or_default();
             let copied = if j.has(Code::AppleNamesCopied) || j.has(Code::IssuerSignatureMismatch) {
@@ -102,7 +109,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
         ),
         Verdict::DnsError => format!(
             "{host} does not resolve from here: {worst}. Devices cannot reach it; check DNS \
-             filtering or the resolver this machine uses.{}",
+             filtering and the resolver in use.{}",
             listed
         ),
         Verdict::TlsError => {
@@ -134,6 +141,47 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                 .unwrap_or("not probed");
             format!("{target} was not checked: {reason}.")
         }
+    }
+}
+
+/// For hosts an MDM agent pins (a Kandji tenant's device domains), the explanation speaks to the
+/// admin troubleshooting that agent: what the agent does, and which domains to exempt together.
+fn agent_pinned(obs: &Observation, j: &Judgement, worst: &str) -> Option<String> {
+    let row = obs.target.row.as_ref()?;
+    let agent = row.pinned_by.as_deref()?;
+    let host = &obs.target.host;
+    let domains = std::iter::once(host.as_str())
+        .chain(row.pinned_with.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let exempt = if row.pinned_with.is_empty() {
+        format!("Exempt {host} from SSL inspection.")
+    } else {
+        format!("Exempt both device domains from SSL inspection: {domains}.")
+    };
+    let stalls = "devices stop checking in with the tenant, so MDM commands, Library items and \
+                  agent updates stall until the connection is direct";
+    match j.verdict {
+        Verdict::Intercepted => {
+            let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
+            let product = j
+                .interception
+                .as_ref()
+                .and_then(|i| i.product.as_deref())
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            Some(format!(
+                "The {agent} pins {host} and refuses any other certificate; the chain here ends at '{signer}'{product}, so the agent drops the connection and {stalls}. {exempt}"
+            ))
+        }
+        Verdict::Untrusted => Some(format!(
+            "The {agent} pins {host} and will not accept this chain ({worst}); {stalls}. No sign of interception was found: check what serves {host} on this network. {exempt}"
+        )),
+        Verdict::Pass if j.has(Code::UnexpectedIssuer) => Some(format!(
+            "{host} presented a publicly valid chain, but not from the CA this tenant's domains use: the {agent} pins these domains and may refuse it. If something on this network re-issues the certificate, {}",
+            exempt.replacen("Exempt", "exempt", 1)
+        )),
+        _ => None,
     }
 }
 

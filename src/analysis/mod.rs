@@ -6,6 +6,7 @@
 
 pub mod apple;
 pub mod chain;
+mod drift;
 mod explain;
 pub mod knowledge;
 pub mod revocation;
@@ -28,7 +29,8 @@ use trust::TrustContext;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// The chain is valid against the public roots for this name (or, for plain TCP, it connected).
+    /// The chain is valid against the public roots for this name (or a non-TLS service answered
+    /// in its protocol).
     Pass,
     /// Something between this machine and the service re-signed the connection.
     Intercepted,
@@ -138,11 +140,20 @@ pub enum Code {
     Unreachable,
     Timeout,
     DnsFailure,
+    /// The DNS server answered NXDOMAIN: no such name.
+    DnsNxdomain,
+    /// The DNS server answered SERVFAIL.
+    DnsServfail,
+    /// The DNS server answered REFUSED.
+    DnsRefused,
+    /// The name exists but has no A or AAAA records.
+    DnsNoAddresses,
+    /// The DNS server did not answer at all.
+    DnsNoAnswer,
     TlsAlert,
     NotTls,
     TlsProtocolError,
     IoError,
-    TcpConnected,
     NotProbed,
     /// The proxy demands authentication (407).
     ProxyAuthRequired,
@@ -174,6 +185,14 @@ pub enum Code {
     QuicVersionNegotiation,
     /// What a probe could not verify (for example the TLS inside QUIC).
     NotVerified,
+    /// Every key matches the baseline.
+    PinMatch,
+    /// Keys changed under the same anchor key and devices still accept the chain.
+    PinRotation,
+    /// The chain differs from the baseline with a new anchor, or devices refuse it.
+    PinMismatch,
+    /// The negotiated TLS version or cipher suite differs from the baseline.
+    TlsProfileChanged,
     /// OCSP or CRL says the certificate is good.
     RevocationGood,
     /// OCSP or CRL says the certificate is revoked.
@@ -215,11 +234,15 @@ impl Code {
             Self::Unreachable => "unreachable",
             Self::Timeout => "timeout",
             Self::DnsFailure => "dns_failure",
+            Self::DnsNxdomain => "dns_nxdomain",
+            Self::DnsServfail => "dns_servfail",
+            Self::DnsRefused => "dns_refused",
+            Self::DnsNoAddresses => "dns_no_addresses",
+            Self::DnsNoAnswer => "dns_no_answer",
             Self::TlsAlert => "tls_alert",
             Self::NotTls => "not_tls",
             Self::TlsProtocolError => "tls_protocol_error",
             Self::IoError => "io_error",
-            Self::TcpConnected => "tcp_connected",
             Self::NotProbed => "not_probed",
             Self::ProxyAuthRequired => "proxy_auth_required",
             Self::ProxyRefused => "proxy_refused",
@@ -236,6 +259,10 @@ impl Code {
             Self::SshBanner => "ssh_banner",
             Self::QuicVersionNegotiation => "quic_version_negotiation",
             Self::NotVerified => "not_verified",
+            Self::PinMatch => "pin_match",
+            Self::PinRotation => "pin_rotation",
+            Self::PinMismatch => "pin_mismatch",
+            Self::TlsProfileChanged => "tls_profile_changed",
             Self::RevocationGood => "revocation_good",
             Self::Revoked => "revoked",
             Self::RevocationUnknown => "revocation_unknown",
@@ -274,6 +301,8 @@ pub struct Assessment {
     pub chain: Vec<CertSummary>,
     /// The CA the chain ends at (trusted or not), when known.
     pub anchor: Option<String>,
+    /// SHA-256 of the anchor's key, when known.
+    pub anchor_spki_sha256: Option<String>,
     /// Apple's pinning policy for this host and how the chain fares (None: Apple does not pin it).
     pub pinning: Option<PinningResult>,
     /// For intercepted targets: who, and on what evidence.
@@ -310,6 +339,8 @@ pub struct Context<'a> {
     pub timeout: Duration,
     /// Judge every chain under this pinning policy instead of the one Apple applies to its host.
     pub policy: Option<&'a Policy>,
+    /// Compare each chain with what this baseline recorded for its target.
+    pub baseline: Option<&'a crate::baseline::Baseline>,
 }
 
 /// Judges one observation.
@@ -321,17 +352,6 @@ pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
                 Code::NotProbed,
                 Severity::Info,
                 reason.clone(),
-            )],
-        ),
-        Outcome::Connected => verdict::Judgement::new(
-            Verdict::Pass,
-            vec![Finding::new(
-                Code::TcpConnected,
-                Severity::Info,
-                match obs.address_used {
-                    Some(addr) => format!("TCP connection to {addr} accepted"),
-                    None => "TCP connection accepted".to_owned(),
-                },
             )],
         ),
         Outcome::Handshake { captured, params } => {
@@ -355,6 +375,12 @@ pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
                 obs.target.host
             ),
         ));
+    }
+    if let Some(entry) = ctx
+        .baseline
+        .and_then(|b| b.entry(&obs.target.host, obs.target.port, obs.target.transport))
+    {
+        drift::compare(entry, obs, &mut judged);
     }
     let revocation = revocation::judge(obs, &judged.chain, ctx.now);
     judged.findings.extend(revocation.findings);

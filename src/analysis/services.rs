@@ -1,22 +1,624 @@
-//! Verdicts for the services that are not TLS: plain HTTP, NTP, SSH and QUIC.
+//! Verdicts for the services that are not TLS: plain HTTP, NTP, SSH and QUIC, and the explanations
+//! that go with them. Like the rest of the analysis this reads no clock and does no I/O: an NTP
+//! offset was measured by the probe.
+
+use url::Url;
 
 use super::verdict::Judgement;
 use super::{Code, Context, Finding, Severity, Verdict};
-use crate::observation::{Observation, ServiceAnswer};
+use crate::observation::{
+    FailureKind, HttpAnswer, NtpAnswer, Observation, Outcome, QuicAnswer, ServiceAnswer,
+};
+use crate::target::ProbeKind;
+
+/// Beyond this difference between the NTP server's clock and this machine's, the difference is
+/// reported: certificate checks on a device whose clock is that far off start to fail at the edges
+/// of validity periods, and a clock set from a wrong source drifts further.
+const CLOCK_SKEW_MS: f64 = 5_000.0;
+
+/// A response header that a proxy between this machine and the server adds.
+struct ProxyHeader {
+    /// Lower-case header name.
+    name: &'static str,
+    /// Only counts when the value contains this (lower-case), e.g. Squid's "MISS from host".
+    value_contains: Option<&'static str>,
+    /// Whether the CDNs in [`CDN_MARKERS`] send it too (then a value naming one is not a proxy here).
+    cdn_too: bool,
+    why: &'static str,
+}
+
+/// Signs of a transparent (intercepting) HTTP proxy in a response.
+const PROXY_HEADERS: &[ProxyHeader] = &[
+    ProxyHeader {
+        name: "via",
+        value_contains: None,
+        cdn_too: true,
+        why: "every proxy that forwards a request adds Via (RFC 9110 §7.6.3)",
+    },
+    ProxyHeader {
+        name: "x-cache",
+        // Squid writes "HIT from host"/"MISS from host"; CDNs write "hit-fresh", "HIT, MISS".
+        value_contains: Some(" from "),
+        cdn_too: true,
+        why: "caching proxies such as Squid report their cache lookups in X-Cache",
+    },
+    ProxyHeader {
+        name: "x-cache-lookup",
+        value_contains: None,
+        cdn_too: false,
+        why: "Squid reports its cache lookups in X-Cache-Lookup",
+    },
+    ProxyHeader {
+        name: "x-squid-error",
+        value_contains: None,
+        cdn_too: false,
+        why: "Squid adds X-Squid-Error to the error pages it generates",
+    },
+    ProxyHeader {
+        name: "proxy-connection",
+        value_contains: None,
+        cdn_too: false,
+        why: "only proxies send Proxy-Connection",
+    },
+    ProxyHeader {
+        name: "x-bluecoat-via",
+        value_contains: None,
+        cdn_too: false,
+        why: "Symantec (Blue Coat) ProxySG adds X-BlueCoat-Via",
+    },
+    ProxyHeader {
+        name: "x-forwarded-for",
+        value_contains: None,
+        cdn_too: false,
+        why: "a proxy recorded this machine's address in X-Forwarded-For and it was echoed back",
+    },
+    ProxyHeader {
+        name: "proxy-agent",
+        value_contains: None,
+        cdn_too: false,
+        why: "Proxy-Agent names proxy software",
+    },
+];
+
+/// `Server` values (lower-case prefixes) of proxies and web filters, and whose they are.
+const PROXY_SERVERS: &[(&str, &str)] = &[
+    ("squid", "Squid"),
+    ("bluecoat", "Blue Coat ProxySG"),
+    ("zscaler", "Zscaler"),
+];
+
+/// Substrings (lower-case) by which the CDNs that serve Apple's and its partners' hosts name
+/// themselves in `Via` and `X-Cache`: these belong to the service, not to this network.
+const CDN_MARKERS: &[&str] = &["apple.com", "acdn", "cloudfront", "akamai", "fastly"];
+
+/// Registrable domains operated by Apple: a redirect between them is Apple's own.
+const APPLE_DOMAINS: &[&str] = &[
+    "apple.com",
+    "cdn-apple.com",
+    "icloud.com",
+    "icloud.com.cn",
+    "mzstatic.com",
+    "apple-cloudkit.com",
+    "apple-mapkit.com",
+    "apple-livephotoskit.com",
+    "aaplimg.com",
+];
+
+/// NTP kiss codes (RFC 5905 §7.4) and what they mean for a device.
+const KISS_CODES: &[(&str, &str)] = &[
+    (
+        "RATE",
+        "the server is rate-limiting this address (many devices behind one address, or too many queries)",
+    ),
+    ("DENY", "the server denies this client access"),
+    ("RSTR", "the server restricts access from this client"),
+    ("AUTH", "the server requires authentication"),
+    ("CRYP", "the server requires cryptographic authentication"),
+    ("NKEY", "the server has no key for this client"),
+    ("INIT", "the server has not synchronised yet"),
+    ("STEP", "the server's clock is being stepped"),
+];
 
 pub(super) fn judge_service(
     answer: &ServiceAnswer,
-    _obs: &Observation,
+    obs: &Observation,
     _ctx: &Context<'_>,
 ) -> Judgement {
-    let message = match answer {
-        ServiceAnswer::Http(h) => format!("HTTP {} {}", h.status, h.reason),
-        ServiceAnswer::Ntp(n) => format!("NTP stratum {}", n.stratum),
-        ServiceAnswer::Ssh(s) => s.banner.clone(),
-        ServiceAnswer::Quic(q) => format!("QUIC versions {:?}", q.versions),
+    match answer {
+        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host),
+        ServiceAnswer::Ntp(n) => judge_ntp(n),
+        ServiceAnswer::Ssh(s) => Judgement::new(
+            Verdict::Pass,
+            vec![Finding::new(
+                Code::SshBanner,
+                Severity::Info,
+                format!("the SSH server identified itself as '{}'", s.banner),
+            )],
+        ),
+        ServiceAnswer::Quic(q) => judge_quic(q),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// Any HTTP answer shows the port is reachable (`pass`); proxy headers add a warning; a redirect
+/// to another site, or a proxy's own refusal, is a block page (`blocked`).
+fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
+    let server = h.header("server");
+    let mut answered = format!("HTTP {} {}", h.status, h.reason);
+    if let Some(s) = server {
+        answered.push_str(&format!(" (Server: {s})"));
+    }
+    let mut findings = vec![Finding::new(Code::HttpAnswered, Severity::Info, answered)];
+
+    let marks = proxy_marks(h);
+    for mark in &marks {
+        findings.push(Finding::new(
+            Code::TransparentProxy,
+            Severity::Warning,
+            format!("a transparent proxy is in the path: {mark}"),
+        ));
+    }
+
+    let block = block_page(h, host, !marks.is_empty());
+    let verdict = match block {
+        Some(message) => {
+            findings.push(Finding::new(Code::BlockPage, Severity::Error, message));
+            Verdict::Blocked
+        }
+        None => Verdict::Pass,
     };
+    Judgement::new(verdict, findings)
+}
+
+/// Each sign of a proxy in the response: the header as received and why it means a proxy.
+fn proxy_marks(h: &HttpAnswer) -> Vec<String> {
+    let mut marks = Vec::new();
+    for (name, value) in &h.headers {
+        let lower = value.to_ascii_lowercase();
+        let Some(known) = PROXY_HEADERS.iter().find(|p| p.name == name) else {
+            continue;
+        };
+        if known.value_contains.is_some_and(|v| !lower.contains(v)) {
+            continue;
+        }
+        if known.cdn_too && CDN_MARKERS.iter().any(|m| lower.contains(m)) {
+            continue;
+        }
+        marks.push(format!(
+            "the answer carries '{}: {value}'; {}",
+            display_name(name),
+            known.why
+        ));
+    }
+    if let Some(server) = h.header("server") {
+        let lower = server.to_ascii_lowercase();
+        if let Some((_, product)) = PROXY_SERVERS.iter().find(|(p, _)| lower.starts_with(p)) {
+            marks.push(format!(
+                "the answer carries 'Server: {server}'; it comes from {product}, a proxy, not from the service"
+            ));
+        }
+    }
+    marks
+}
+
+/// Why the answer is a block page, if it is one.
+fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool) -> Option<String> {
+    let from = h
+        .header("server")
+        .map(|s| format!(" from '{s}'"))
+        .unwrap_or_default();
+    match h.status {
+        300..=399 => {
+            let location = h.location()?;
+            let target = redirect_host(host, location)?;
+            if same_site(host, &target) {
+                return None;
+            }
+            let portal = if host == "captive.apple.com" {
+                ". captive.apple.com itself answers with a 'Success' page; a redirect here is a captive portal, and devices show its login sheet"
+            } else {
+                ": a captive portal or a web filter's block page answers in the service's place"
+            };
+            Some(format!(
+                "HTTP {} redirects to {location}, another host than {host}{portal}",
+                h.status
+            ))
+        }
+        511 => Some(format!(
+            "HTTP 511 {}{from}: a captive portal asks for a login before it lets traffic through",
+            h.reason
+        )),
+        407 => Some(format!(
+            "HTTP 407 {}{from}: a proxy intercepts plain HTTP and demands a login",
+            h.reason
+        )),
+        403 if via_proxy => Some(format!(
+            "HTTP 403 {}{from}: the proxy in the path refuses the request",
+            h.reason
+        )),
+        _ => None,
+    }
+}
+
+/// The host a redirect points at (relative locations point at the target itself).
+fn redirect_host(host: &str, location: &str) -> Option<String> {
+    let authority = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    let base = Url::parse(&format!("http://{authority}/")).ok()?;
+    let url = base.join(location.trim()).ok()?;
+    let to = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    Some(to.trim_start_matches('[').trim_end_matches(']').to_owned())
+}
+
+/// The same host, the same registrable domain (approximated by its last labels), or both Apple's.
+fn same_site(a: &str, b: &str) -> bool {
+    let a = a.trim_end_matches('.').to_ascii_lowercase();
+    if a == b {
+        return true;
+    }
+    match (site(&a), site(b)) {
+        (Some(x), Some(y)) => x == y || (is_apple(&x) && is_apple(&y)),
+        _ => false,
+    }
+}
+
+fn site(host: &str) -> Option<String> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    if let Some(apple) = APPLE_DOMAINS
+        .iter()
+        .filter(|d| host == **d || host.ends_with(&format!(".{d}")))
+        .max_by_key(|d| d.len())
+    {
+        return Some((*apple).to_owned());
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    // example.co.uk, example.com.cn: a two-letter country code under a short second level.
+    let keep = match labels.as_slice() {
+        [.., second, tld] if tld.len() == 2 && second.len() <= 3 => 3,
+        _ => 2,
+    };
+    let start = labels.len().saturating_sub(keep);
+    Some(labels[start..].join("."))
+}
+
+fn is_apple(site: &str) -> bool {
+    APPLE_DOMAINS.contains(&site)
+}
+
+/// "X-Bluecoat-Via" from "x-bluecoat-via".
+fn display_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+// ---------------------------------------------------------------------------------------------
+// NTP
+// ---------------------------------------------------------------------------------------------
+
+/// A synchronised answer is `pass` (with `clock_skew` as a warning when far off). A kiss-of-death
+/// (stratum 0) or an unsynchronised server (leap indicator 3, stratum 16 or more) is
+/// `protocol_error` with `ntp_unsynchronised`: the server answered in NTP but gives no time a
+/// device can use, so devices cannot set their clock here. `untrusted` is kept for chains devices
+/// refuse; an admin filtering on it looks for certificate problems, which this is not. Both count
+/// as failures for the exit code.
+fn judge_ntp(n: &NtpAnswer) -> Judgement {
+    let mut parts = vec![format!("stratum {}", n.stratum)];
+    if !n.reference_id.is_empty() {
+        parts.push(format!("reference {}", n.reference_id));
+    }
+    if let Some(offset) = n.offset_ms {
+        parts.push(format!("offset {:+.3} s", offset / 1000.0));
+    }
+    if let Some(rtt) = n.round_trip_ms {
+        parts.push(format!("round trip {rtt:.1} ms"));
+    }
+    let mut findings = vec![Finding::new(
+        Code::NtpAnswered,
+        Severity::Info,
+        format!("NTP answered: {}", parts.join(", ")),
+    )];
+
+    let unsynchronised = if n.stratum == 0 {
+        let code = n.reference_id.as_str();
+        let meaning = KISS_CODES
+            .iter()
+            .find(|(k, _)| *k == code)
+            .map_or("the server refuses to give the time", |(_, m)| *m);
+        Some(format!("kiss-of-death '{code}': {meaning}"))
+    } else if n.leap == 3 || n.stratum >= 16 {
+        Some(format!(
+            "the server says its own clock is not synchronised (leap indicator {}, stratum {})",
+            n.leap, n.stratum
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = unsynchronised {
+        findings.push(Finding::new(
+            Code::NtpUnsynchronised,
+            Severity::Error,
+            message,
+        ));
+        return Judgement::new(Verdict::ProtocolError, findings);
+    }
+
+    if let Some(offset) = n.offset_ms.filter(|o| o.abs() > CLOCK_SKEW_MS) {
+        let direction = if offset > 0.0 { "ahead of" } else { "behind" };
+        findings.push(Finding::new(
+            Code::ClockSkew,
+            Severity::Warning,
+            format!(
+                "the server's clock is {:.1} s {direction} this machine's; one of the two is wrong, and devices with a wrong clock reject valid certificates",
+                offset.abs() / 1000.0
+            ),
+        ));
+    }
+    Judgement::new(Verdict::Pass, findings)
+}
+
+// ---------------------------------------------------------------------------------------------
+// QUIC
+// ---------------------------------------------------------------------------------------------
+
+const QUIC_NOT_VERIFIED: &str = "the QUIC handshake, its certificate and any interception of QUIC were not checked; devices that cannot use QUIC fall back to TCP 443, which the TCP row checks";
+
+fn judge_quic(q: &QuicAnswer) -> Judgement {
+    let versions: Vec<String> = q.versions.iter().map(|&v| quic_version_name(v)).collect();
     Judgement::new(
         Verdict::Pass,
-        vec![Finding::new(Code::HttpAnswered, Severity::Info, message)],
+        vec![
+            Finding::new(
+                Code::QuicVersionNegotiation,
+                Severity::Info,
+                format!(
+                    "a QUIC server answered with Version Negotiation, offering {}",
+                    versions.join(", ")
+                ),
+            ),
+            Finding::new(Code::NotVerified, Severity::Info, QUIC_NOT_VERIFIED),
+        ],
     )
+}
+
+fn quic_version_name(v: u32) -> String {
+    match v {
+        0x0000_0001 => "QUIC v1".into(),
+        0x6b33_43cf => "QUIC v2".into(),
+        0xff00_0000..=0xff00_00ff => format!("draft-{}", v & 0xff),
+        _ if v & 0x0f0f_0f0f == 0x0a0a_0a0a => format!("{v:#010x} (reserved, greasing)"),
+        _ => format!("{v:#010x}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Explanations
+// ---------------------------------------------------------------------------------------------
+
+/// The explanation for a service target whose verdict needs words of its own; `None` leaves it to
+/// the general text. `listed` is " Apple lists it for: …." or empty.
+pub(super) fn explain(obs: &Observation, j: &Judgement, listed: &str) -> Option<String> {
+    let target = obs.target.label();
+    let host = &obs.target.host;
+    let message = |code: Code| {
+        j.findings
+            .iter()
+            .find(|f| f.code == code)
+            .map(|f| f.message.as_str())
+    };
+    let answer = match &obs.outcome {
+        Outcome::Service(answer) => answer,
+        Outcome::Failed { failure, .. }
+            if failure.kind == FailureKind::UnexpectedAnswer
+                && j.verdict == Verdict::ProtocolError =>
+        {
+            let (protocol, expected) = match obs.target.kind() {
+                ProbeKind::Http => ("HTTP", "plain HTTP"),
+                ProbeKind::Ntp => ("NTP", "an NTP reply"),
+                ProbeKind::Ssh => ("SSH", "an SSH identification ('SSH-2.0-…')"),
+                ProbeKind::Quic => ("QUIC", "QUIC Version Negotiation"),
+                ProbeKind::Tls | ProbeKind::Skip(_) => return None,
+            };
+            let worst = message(Code::UnexpectedAnswer).unwrap_or(&failure.detail);
+            return Some(format!(
+                "{target} answered, but not with {protocol}: {worst}. Devices expect {expected} here, so something in the path (a proxy, a filter or another service) answers in its place; find what answers on {} {} and let the traffic through to {host}.{listed}",
+                transport_name(obs),
+                obs.target.port
+            ));
+        }
+        _ => return None,
+    };
+    match (answer, j.verdict) {
+        (ServiceAnswer::Http(_), Verdict::Blocked) => {
+            let why = message(Code::BlockPage)?;
+            Some(format!(
+                "{target} did not reach the service: {why}. Devices get this page instead of the service; allow {host} on the proxy or web filter (or sign this network in to the portal) and run pinscope again.{listed}"
+            ))
+        }
+        (ServiceAnswer::Http(h), Verdict::Pass) => {
+            let mut text = format!(
+                "{target} answered plain HTTP ({} {}). This port carries no certificate to check.",
+                h.status, h.reason
+            );
+            if let Some(proxy) = message(Code::TransparentProxy) {
+                text.push_str(&format!(
+                    " Note: {proxy}. Devices still reach the service, but the proxy sees and may change this traffic; if they misbehave, exempt {host} from it."
+                ));
+            }
+            Some(text)
+        }
+        (ServiceAnswer::Ntp(_), Verdict::ProtocolError) => {
+            let why = message(Code::NtpUnsynchronised)?;
+            Some(format!(
+                "{target} answered NTP but gives no usable time: {why}. Devices cannot set their clock from it. If a firewall or router answers NTP itself, let UDP 123 through to {host} or synchronise that device.{listed}"
+            ))
+        }
+        (ServiceAnswer::Ntp(_), Verdict::Pass) => {
+            let info = message(Code::NtpAnswered).unwrap_or("NTP answered");
+            let mut text = format!("{target}: {info}. Devices can set their clock from it.");
+            if let Some(skew) = message(Code::ClockSkew) {
+                text.push_str(&format!(
+                    " Note: {skew}. Check this machine's clock first; if it is right, whatever answers for {host} on this network gives the wrong time."
+                ));
+            }
+            Some(text)
+        }
+        (ServiceAnswer::Ssh(s), Verdict::Pass) => Some(format!(
+            "{target} identified itself as an SSH server ('{}'), so SFTP can reach it. Its host key and the login were not checked.",
+            s.banner
+        )),
+        (ServiceAnswer::Quic(_), Verdict::Pass) => {
+            let info = message(Code::QuicVersionNegotiation).unwrap_or("a QUIC server answered");
+            Some(format!(
+                "{target}: {info}, so UDP {} reaches a QUIC server. {}.",
+                obs.target.port,
+                capitalised(QUIC_NOT_VERIFIED)
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn transport_name(obs: &Observation) -> &'static str {
+    if obs.target.kind().is_udp() {
+        "UDP"
+    } else {
+        "TCP"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, headers: &[(&str, &str)]) -> HttpAnswer {
+        HttpAnswer {
+            status,
+            reason: "Reason".into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn codes(j: &Judgement) -> Vec<Code> {
+        j.findings.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn plain_answers_pass_and_proxies_warn() {
+        let j = judge_http(
+            &http(200, &[("server", "AppleHttpServer")]),
+            "captive.apple.com",
+        );
+        assert_eq!(j.verdict, Verdict::Pass);
+        assert_eq!(codes(&j), [Code::HttpAnswered]);
+
+        let j = judge_http(&http(200, &[("via", "1.1 squid")]), "captive.apple.com");
+        assert_eq!(j.verdict, Verdict::Pass);
+        assert!(j.has(Code::TransparentProxy));
+
+        // Apple's own CDN names itself in Via and X-Cache: not a proxy of this network.
+        let j = judge_http(
+            &http(
+                200,
+                &[
+                    ("via", "http/1.1 usnyc3-edge-bx-004.ts.apple.com (acdn/1.0)"),
+                    ("x-cache", "hit-fresh"),
+                ],
+            ),
+            "captive.apple.com",
+        );
+        assert_eq!(codes(&j), [Code::HttpAnswered]);
+        let j = judge_http(
+            &http(200, &[("x-cache", "MISS from proxy.corp")]),
+            "captive.apple.com",
+        );
+        assert!(j.has(Code::TransparentProxy));
+    }
+
+    #[test]
+    fn redirects_elsewhere_and_proxy_refusals_are_block_pages() {
+        let j = judge_http(
+            &http(302, &[("location", "http://blockpage.example/deny?u=x")]),
+            "captive.apple.com",
+        );
+        assert_eq!(j.verdict, Verdict::Blocked);
+        assert!(j.findings[1].message.contains("blockpage.example"));
+        for same in [
+            "/hotspot",
+            "https://captive.apple.com/",
+            "https://www.apple.com/",
+        ] {
+            let j = judge_http(&http(301, &[("location", same)]), "captive.apple.com");
+            assert_eq!(j.verdict, Verdict::Pass, "{same}");
+        }
+        let j = judge_http(&http(403, &[("server", "squid/5.7")]), "x.apple.com");
+        assert_eq!(j.verdict, Verdict::Blocked);
+        let j = judge_http(&http(403, &[("server", "AkamaiGHost")]), "x.apple.com");
+        assert_eq!(j.verdict, Verdict::Pass);
+        assert_eq!(
+            judge_http(&http(511, &[]), "x.apple.com").verdict,
+            Verdict::Blocked
+        );
+    }
+
+    fn ntp(stratum: u8, leap: u8, reference: &str, offset: Option<f64>) -> NtpAnswer {
+        NtpAnswer {
+            stratum,
+            leap,
+            version: 4,
+            reference_id: reference.into(),
+            offset_ms: offset,
+            round_trip_ms: offset.map(|_| 1.0),
+        }
+    }
+
+    #[test]
+    fn ntp_skew_and_kisses() {
+        let j = judge_ntp(&ntp(1, 0, "GPS", Some(12.0)));
+        assert_eq!(
+            (j.verdict, codes(&j)),
+            (Verdict::Pass, vec![Code::NtpAnswered])
+        );
+        let j = judge_ntp(&ntp(2, 0, "17.253.4.125", Some(-30_000.0)));
+        assert_eq!(j.verdict, Verdict::Pass);
+        assert!(j.findings[1].message.contains("30.0 s behind"));
+        let j = judge_ntp(&ntp(0, 3, "RATE", None));
+        assert_eq!(j.verdict, Verdict::ProtocolError);
+        assert!(j.findings[1].message.contains("rate-limiting"));
+        let j = judge_ntp(&ntp(16, 3, "", Some(0.0)));
+        assert_eq!(j.verdict, Verdict::ProtocolError);
+    }
+
+    #[test]
+    fn quic_versions_are_named() {
+        assert_eq!(quic_version_name(1), "QUIC v1");
+        assert_eq!(quic_version_name(0x6b33_43cf), "QUIC v2");
+        assert_eq!(quic_version_name(0xff00_001d), "draft-29");
+        assert!(quic_version_name(0x1a2a_3a4a).contains("greasing"));
+    }
 }

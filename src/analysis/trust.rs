@@ -39,6 +39,8 @@ pub struct RootSet {
     /// The certificate behind each anchor, when it came from one (webpki-roots carries only names
     /// and keys).
     certs: Vec<Option<CertificateDer<'static>>>,
+    /// SHA-256 of each anchor's SubjectPublicKeyInfo, lower-case hex.
+    spkis: Vec<String>,
 }
 
 /// A certificate that could not serve as a trust anchor.
@@ -56,6 +58,7 @@ impl RootSet {
         Self {
             label: "public roots (webpki-roots)".into(),
             certs: vec![None; anchors.len()],
+            spkis: anchors.iter().map(spki_hash).collect(),
             anchors,
         }
     }
@@ -72,6 +75,7 @@ impl RootSet {
             label: label.to_owned(),
             anchors: Vec::new(),
             certs: Vec::new(),
+            spkis: Vec::new(),
         }
     }
 
@@ -81,6 +85,7 @@ impl RootSet {
         for (index, cert) in certs.iter().enumerate() {
             match webpki::anchor_from_trusted_cert(cert) {
                 Ok(anchor) => {
+                    self.spkis.push(spki_hash(&anchor));
                     self.anchors.push(anchor.to_owned());
                     self.certs.push(Some(cert.clone().into_owned()));
                 }
@@ -107,6 +112,11 @@ impl RootSet {
 
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
+    }
+
+    /// Whether some anchor in this set has this key (SPKI SHA-256, lower-case hex).
+    pub fn has_spki(&self, spki_sha256: &str) -> bool {
+        self.spkis.iter().any(|s| s == spki_sha256)
     }
 
     /// Whether some anchor in this set has exactly this subject (DER of the Name, with its header).
@@ -168,9 +178,7 @@ pub fn verify_path(
         .and_then(|i| roots.certs.get(i).cloned().flatten());
     Ok(AnchorInfo {
         subject: name_from_contents(anchor.subject.as_ref()),
-        spki_sha256: hex(&Sha256::digest(wrap_sequence(
-            anchor.subject_public_key_info.as_ref(),
-        ))),
+        spki_sha256: spki_hash(anchor),
         cert,
         intermediates: path
             .intermediate_certificates()
@@ -184,4 +192,11 @@ pub fn check_name(leaf: &CertificateDer<'_>, host: &str) -> Result<(), webpki::E
     let ee = EndEntityCert::try_from(leaf)?;
     let name = ServerName::try_from(host).map_err(|_| webpki::Error::MalformedDnsIdentifier)?;
     ee.verify_is_valid_for_subject_name(&name)
+}
+
+/// SHA-256 of an anchor's SubjectPublicKeyInfo (webpki keeps it without its SEQUENCE header).
+fn spki_hash(anchor: &TrustAnchor<'_>) -> String {
+    hex(&Sha256::digest(wrap_sequence(
+        anchor.subject_public_key_info.as_ref(),
+    )))
 }

@@ -4,9 +4,12 @@
 //! machine's native store (where an inspection CA installed by policy shows up), and against an
 //! Apple device's view (the public roots, Apple's roots where available, and the keys of Apple's own
 //! CAs, so a genuine Apple chain is recognised even when Apple Root CA is not at hand). A chain the
-//! device view accepts is then held to Apple's pinning rules for its host. A chain it refuses is
-//! searched for evidence of interception; only evidence, never a name alone, makes it `intercepted`.
+//! device view accepts is then held to Apple's pinning rules for its host; names never make such a
+//! chain suspect. A chain it refuses is searched for evidence of interception, and only evidence
+//! makes it `intercepted` rather than `untrusted` (a known inspection product's CA name counts as
+//! evidence here, on a chain devices already refuse).
 
+use std::cell::OnceCell;
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -16,7 +19,7 @@ use super::chain::{self, CertFacts, SCT_LIST_OID};
 use super::knowledge::{CaKind, Policy};
 use super::trust::{AnchorInfo, RootSet, TrustContext, check_name, verify_path};
 use super::{Assessment, Code, Context, Finding, Interception, Severity, Verdict};
-use crate::observation::{Captured, Failure, FailureKind, Observation, TlsParams};
+use crate::observation::{Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams};
 
 /// Findings that are evidence of interception: any one makes a refused chain `intercepted`.
 const EVIDENCE: [Code; 7] = [
@@ -38,6 +41,8 @@ pub(super) struct Judgement {
     pub findings: Vec<Finding>,
     pub chain: Vec<CertFacts>,
     pub anchor: Option<String>,
+    /// SHA-256 of the anchor's key, when known.
+    pub anchor_spki: Option<String>,
     pub pinning: Option<PinningResult>,
     pub interception: Option<Interception>,
 }
@@ -49,6 +54,7 @@ impl Judgement {
             findings,
             chain: Vec::new(),
             anchor: None,
+            anchor_spki: None,
             pinning: None,
             interception: None,
         }
@@ -66,6 +72,7 @@ impl Judgement {
             explanation,
             chain: self.chain.into_iter().map(|f| f.summary).collect(),
             anchor: self.anchor,
+            anchor_spki_sha256: self.anchor_spki,
             pinning: self.pinning,
             interception: self.interception,
         }
@@ -83,7 +90,7 @@ pub(super) fn judge_failure(
     ctx: &Context<'_>,
 ) -> Judgement {
     let (verdict, code) = match &failure.kind {
-        FailureKind::Dns => (Verdict::DnsError, Code::DnsFailure),
+        FailureKind::Dns(problem) => (Verdict::DnsError, dns_code(*problem)),
         FailureKind::Refused => (Verdict::Blocked, Code::ConnectionRefused),
         FailureKind::Reset => (Verdict::Blocked, Code::ConnectionReset),
         FailureKind::Closed => (Verdict::Blocked, Code::ConnectionClosed),
@@ -117,42 +124,67 @@ pub(super) fn judge_failure(
         j.findings.push(failed);
     } else {
         j.verdict = verdict;
-        j.findings
-            .retain(|f| !matches!(f.code, Code::ChainValid | Code::PinningSatisfied));
+        j.findings.retain(|f| f.code != Code::ChainValid);
         j.findings.insert(0, failed);
     }
     j
 }
 
-/// The three views of one chain at one instant.
-struct Paths {
-    public: Result<AnchorInfo, webpki::Error>,
-    native: Result<AnchorInfo, webpki::Error>,
-    device: Result<AnchorInfo, webpki::Error>,
+/// Each reason a name did not resolve has its own finding code.
+fn dns_code(problem: DnsProblem) -> Code {
+    match problem {
+        DnsProblem::NoSuchName => Code::DnsNxdomain,
+        DnsProblem::ServerFailure => Code::DnsServfail,
+        DnsProblem::Refused => Code::DnsRefused,
+        DnsProblem::NoAddresses => Code::DnsNoAddresses,
+        DnsProblem::NoAnswer => Code::DnsNoAnswer,
+        _ => Code::DnsFailure,
+    }
 }
 
-impl Paths {
+/// How the device's view and this machine's native store see one chain at one instant. The native
+/// path is worked out only when a refused chain needs it: a chain the device accepts is settled
+/// with one path validation, which is most of an audit's work.
+struct Paths<'c> {
+    chain: &'c [CertificateDer<'static>],
+    native_store: &'c RootSet,
+    at: UnixTime,
+    device: Result<AnchorInfo, webpki::Error>,
+    native: OnceCell<Result<AnchorInfo, webpki::Error>>,
+}
+
+impl<'c> Paths<'c> {
     /// `known` is the device store extended with the chain's known CA keys; it is consulted only
     /// when the store alone fails, so a path to a real root is preferred when one is available.
     fn at(
-        chain: &[CertificateDer<'static>],
-        trust: &TrustContext,
+        chain: &'c [CertificateDer<'static>],
+        trust: &'c TrustContext,
         known: Option<&RootSet>,
         at: UnixTime,
     ) -> Self {
         let device = verify_path(chain, &trust.device, at)
             .or_else(|e| known.map_or(Err(e), |k| verify_path(chain, k, at)));
         Self {
-            public: verify_path(chain, &trust.public, at),
-            native: verify_path(chain, &trust.native, at),
+            chain,
+            native_store: &trust.native,
+            at,
             device,
+            native: OnceCell::new(),
         }
     }
 
-    fn any_time_error(&self) -> bool {
-        [&self.public, &self.native, &self.device]
-            .iter()
-            .any(|r| matches!(r, Err(e) if is_time_error(e)))
+    fn native(&self) -> &Result<AnchorInfo, webpki::Error> {
+        self.native
+            .get_or_init(|| verify_path(self.chain, self.native_store, self.at))
+    }
+
+    /// Whether a date, not trust, is what fails the chain (see `judge_chain`).
+    fn time_error(&self) -> bool {
+        match &self.device {
+            Ok(_) => false,
+            Err(e) if is_time_error(e) => true,
+            Err(_) => matches!(self.native(), Err(e) if is_time_error(e)),
+        }
     }
 }
 
@@ -215,7 +247,7 @@ pub(super) fn judge_chain(
 
     let mut paths = Paths::at(chain, ctx.trust, device, ctx.now);
     let mut time_findings = Vec::new();
-    if paths.any_time_error() {
+    if paths.time_error() {
         // webpki reports an expired certificate before it looks for the issuer, so an expired chain
         // says nothing yet about who signed it: judge the trust at an instant when every presented
         // certificate was valid, and report the dates separately.
@@ -227,7 +259,7 @@ pub(super) fn judge_chain(
     let dated = !time_findings.is_empty();
 
     let mut j = match &paths.device {
-        Ok(anchor) => judge_accepted(anchor, &paths, &facts, obs, tls, policy, ctx, dated),
+        Ok(anchor) => judge_accepted(anchor, &facts, obs, tls, policy, ctx, dated),
         Err(err) => judge_refused(err, &paths, &facts, obs, tls, policy, ctx),
     };
     findings.append(&mut j.findings);
@@ -265,7 +297,6 @@ pub(super) fn judge_chain(
 #[allow(clippy::too_many_arguments)] // one call site; the arguments are the judgement's inputs
 fn judge_accepted(
     anchor: &AnchorInfo,
-    paths: &Paths,
     facts: &[CertFacts],
     obs: &Observation,
     tls: Option<&TlsParams>,
@@ -275,6 +306,9 @@ fn judge_accepted(
 ) -> Judgement {
     let host = obs.target.host.as_str();
     let cas = &ctx.knowledge.cas;
+    // The public roots are a subset of the device's store, so the path found there is valid
+    // against them exactly when its anchor is a public root.
+    let anchored_publicly = ctx.trust.public.has_spki(&anchor.spki_sha256);
     let view = accepted_view(anchor, facts, ctx);
     let anchor_name = view
         .anchor
@@ -282,7 +316,7 @@ fn judge_accepted(
         .clone()
         .unwrap_or_else(|| view.anchor.name.clone());
     let how = match cas.by_spki(&anchor.spki_sha256) {
-        _ if paths.public.is_ok() => format!("against the {}", ctx.trust.public.label),
+        _ if anchored_publicly => format!("against the {}", ctx.trust.public.label),
         Some(ca) if ca.kind == CaKind::Intermediate && anchor_is_presented(anchor, facts) => {
             format!(
                 "up to the known key of Apple's '{}' (signatures checked; the root above it is not needed)",
@@ -305,9 +339,24 @@ fn judge_accepted(
         )],
     );
     j.anchor = Some(anchor_name.clone());
+    j.anchor_spki = match &view.anchor.implied_root {
+        Some(root) => cas
+            .by_name(root)
+            .find(|c| c.kind == CaKind::Root)
+            .and_then(|c| c.spki_sha256.clone()),
+        None => Some(anchor.spki_sha256.clone()),
+    };
     if let Some(mut f) = tls_profile_mismatch(obs, tls) {
         // The chain is genuine, so this is the server changing rather than a forgery: a warning.
         f.severity = Severity::Warning;
+        let observed = f
+            .message
+            .split(": something else")
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        f.message =
+            format!("{observed}; the chain is genuine, so the service itself may have changed");
         j.findings.push(f);
     }
 
@@ -365,7 +414,7 @@ fn judge_accepted(
             ));
         }
     }
-    if paths.public.is_ok() && !facts[0].has_extension(SCT_LIST_OID) {
+    if anchored_publicly && !facts[0].has_extension(SCT_LIST_OID) {
         j.findings.push(Finding::new(
             Code::MissingSct,
             Severity::Warning,
@@ -434,7 +483,7 @@ fn judge_refused(
 ) -> Judgement {
     let knowledge = ctx.knowledge;
     let walk = issuer_walk(facts);
-    let mut j = match &paths.native {
+    let mut j = match paths.native() {
         Ok(anchor) => native_only(anchor, &ctx.trust.native.label),
         Err(_) => judge_unanchored(err, facts, &walk, ctx.trust),
     };
@@ -478,7 +527,7 @@ fn judge_refused(
             j.findings.push(Finding::new(
                 Code::MissingSct,
                 Severity::Warning,
-                "the leaf embeds no Signed Certificate Timestamps, as forged certificates seldom do",
+                "the leaf embeds no Signed Certificate Timestamps: publicly trusted certificates must carry them, forged ones rarely do",
             ));
         }
     }
@@ -489,21 +538,28 @@ fn judge_refused(
             top.issuer_cn.clone()
         });
     }
+    if j.anchor_spki.is_none() && top.self_issued() {
+        j.anchor_spki = Some(top.summary.spki_sha256.clone());
+    }
     if let Some(policy) = policy {
         let view = presented_view(facts, &walk);
-        let result = apple::evaluate(policy, &view, &knowledge.cas);
-        j.findings.push(Finding::new(
-            Code::PinningFailed,
-            Severity::Error,
-            format!(
-                "Apple pins {} with policy {}, and the chain fails it: {}",
-                obs.target.host,
-                policy.name,
-                result
-                    .closest_failure()
-                    .unwrap_or("no rule set is satisfied")
+        let mut result = apple::evaluate(policy, &view, &knowledge.cas);
+        let message = match result.closest_failure() {
+            Some(failure) => format!(
+                "Apple pins {} with policy {}, and the chain fails it: {failure}",
+                obs.target.host, policy.name
             ),
-        ));
+            // The certificates say what the policy asks for, but the chain does not verify:
+            // copied contents on other keys, or a broken chain.
+            None => format!(
+                "Apple pins {} with policy {}; the chain's certificates carry what it asks for, but devices refuse the chain itself",
+                obs.target.host, policy.name
+            ),
+        };
+        j.findings
+            .push(Finding::new(Code::PinningFailed, Severity::Error, message));
+        // A chain devices refuse satisfies no pin, whatever its contents.
+        result.satisfied = false;
         j.pinning = Some(result);
     }
     j.interception = product.map(|p| Interception {
@@ -558,6 +614,7 @@ fn native_only(anchor: &AnchorInfo, label: &str) -> Judgement {
         )],
     );
     j.anchor = Some(anchor.subject.clone());
+    j.anchor_spki = Some(anchor.spki_sha256.clone());
     j
 }
 
@@ -708,18 +765,35 @@ fn leaf_key_reused(facts: &[CertFacts], walk: &[usize]) -> Option<Finding> {
 
 /// A catalog row may say the real server speaks at most some TLS version.
 fn tls_profile_mismatch(obs: &Observation, tls: Option<&TlsParams>) -> Option<Finding> {
-    let max = obs.target.row.as_ref()?.tls_max.as_deref()?;
-    let got = tls?.version.as_str();
-    let (got_v, max_v) = (version_number(got)?, version_number(max)?);
-    (got_v > max_v).then(|| {
-        Finding::new(
+    let row = obs.target.row.as_ref()?;
+    let tls = tls?;
+    let got = tls.version.as_str();
+    if let Some(max) = row.tls_max.as_deref()
+        && version_number(got)? > version_number(max)?
+    {
+        return Some(Finding::new(
             Code::TlsProfileMismatch,
             Severity::Error,
             format!(
                 "the connection used {got}, but the real server speaks at most TLS {max}: something else terminated TLS"
             ),
-        )
-    })
+        ));
+    }
+    // The documented cipher list is for TLS 1.2 and below; TLS 1.3 suites are not in it.
+    let suite = tls.cipher_suite.as_str();
+    if !row.tls_ciphers.is_empty()
+        && !suite.starts_with("TLS13_")
+        && !row.tls_ciphers.iter().any(|c| c == suite)
+    {
+        return Some(Finding::new(
+            Code::TlsProfileMismatch,
+            Severity::Error,
+            format!(
+                "the connection used the cipher suite {suite}, which the real server does not offer: something else terminated TLS"
+            ),
+        ));
+    }
+    None
 }
 
 /// "TLSv1.3" or "1.3" as (1, 3).

@@ -41,6 +41,29 @@ impl fmt::Display for Transport {
     }
 }
 
+/// How a row is probed when the catalog says so (`probe = "…"`), instead of the default that its
+/// transport and port imply (TCP 80: HTTP, other TCP: TLS, UDP 123: NTP, UDP 443: QUIC, SSH: SSH).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Probe {
+    Http,
+    Tls,
+    Ntp,
+    Quic,
+    Ssh,
+}
+
+impl Probe {
+    /// Whether this probe can run over the transport (NTP and QUIC need UDP; the others a TCP
+    /// connection, which `tcp` and `ssh` rows are).
+    pub fn fits(self, transport: Transport) -> bool {
+        match self {
+            Self::Ntp | Self::Quic => transport == Transport::Udp,
+            Self::Http | Self::Tls | Self::Ssh => transport != Transport::Udp,
+        }
+    }
+}
+
 /// Whether the source says the service works through an (explicit, non-inspecting) proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,6 +135,16 @@ pub struct Row {
     pub note: Option<String>,
     /// The highest TLS version the real server speaks ("1.2"), when its operator documents one.
     pub tls_max: Option<String>,
+    /// The TLS 1.2 cipher suites the real server offers (IANA names), when its operator documents
+    /// them; empty when unknown.
+    pub tls_ciphers: Vec<String>,
+    /// How to probe it, when not the default for its transport and port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+    /// Who pins this host's certificate besides Apple (for example the Kandji Agent).
+    pub pinned_by: Option<String>,
+    /// The other hosts pinned together with this one, to be exempted together.
+    pub pinned_with: Vec<String>,
 }
 
 impl Row {
@@ -326,8 +359,18 @@ fn merge_into(row: &mut Row, other: Row) {
             row.sources.push(s);
         }
     }
+    if row.probe.is_none() {
+        row.probe = other.probe;
+    }
     if row.tls_max.is_none() {
         row.tls_max = other.tls_max;
+    }
+    if row.tls_ciphers.is_empty() {
+        row.tls_ciphers = other.tls_ciphers;
+    }
+    if row.pinned_by.is_none() {
+        row.pinned_by = other.pinned_by;
+        row.pinned_with = other.pinned_with;
     }
     match (&mut row.note, other.note) {
         (Some(a), Some(b)) if !a.contains(&b) => *a = format!("{a} {b}"),

@@ -6,7 +6,7 @@ use rustls_pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ProxySupport, Region, Row, Section, Source, TenantValues, Transport};
+use super::{Probe, ProxySupport, Region, Row, Section, Source, TenantValues, Transport};
 
 /// The catalog format version this build reads.
 const FORMAT_VERSION: u32 = 1;
@@ -84,6 +84,10 @@ pub(super) struct RawEntry {
     region: Option<Region>,
     note: Option<String>,
     tls_max: Option<Spanned<String>>,
+    #[serde(default)]
+    tls_ciphers: Vec<String>,
+    probe: Option<Spanned<Probe>>,
+    pinned_by: Option<String>,
 }
 
 fn unknown_proxy() -> ProxySupport {
@@ -251,6 +255,19 @@ impl RawEntry {
                 ),
             ));
         }
+        if let Some(p) = &self.probe
+            && let Some(t) = transports.iter().find(|t| !p.get_ref().fits(**t))
+        {
+            let wanted = match p.get_ref() {
+                Probe::Ntp | Probe::Quic => "\"udp\"",
+                Probe::Http | Probe::Tls | Probe::Ssh => "\"tcp\" or \"ssh\"",
+            };
+            return Err(doc.error_at(
+                p.span(),
+                "probe",
+                format!("this probe needs transport {wanted}, not \"{t}\""),
+            ));
+        }
         if self.hosts.is_empty() && self.pattern.is_none() {
             return Err(doc.error_at(entry_span, "hosts", "an entry needs hosts or a pattern"));
         }
@@ -310,6 +327,16 @@ impl RawEntry {
                         sources: vec![self.source.get_ref().clone()],
                         note: self.note.clone(),
                         tls_max: self.tls_max.as_ref().map(|v| v.get_ref().clone()),
+                        tls_ciphers: self.tls_ciphers.clone(),
+                        probe: self.probe.as_ref().map(|p| *p.get_ref()),
+                        pinned_by: self.pinned_by.clone(),
+                        // Names pinned together are exempted together (a Kandji tenant's two
+                        // device domains).
+                        pinned_with: if self.pinned_by.is_some() {
+                            names.iter().filter(|n| *n != name).cloned().collect()
+                        } else {
+                            Vec::new()
+                        },
                     });
                 }
             }

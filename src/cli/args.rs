@@ -31,6 +31,26 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write the host patterns to exempt from SSL inspection (plain, PAC, squid, CSV, JSON).
     Export(ExportArgs),
+    /// Record what a clean network presents, for `audit --baseline`.
+    Baseline(BaselineArgs),
+    /// Write a shell completion script to standard output.
+    Completions(CompletionsArgs),
+    /// Write a manual page (roff) to standard output: `pinscope man | man -l -`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell, e.g. `pinscope completions bash > /etc/bash_completion.d/pinscope`.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page of this subcommand (pinscope-audit(1), …) instead of pinscope(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// Which catalog rows to use.
@@ -132,10 +152,22 @@ pub struct AuditArgs {
     /// Do not fetch OCSP responses and CRLs for the captured chains.
     #[arg(long)]
     pub no_revocation: bool,
+    /// Compare every chain with this baseline (`pinscope baseline save`): key changes are reported
+    /// as a rotation or, with a new anchor or a refused chain, as interception.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// No progress bar on standard error (there is none anyway when standard error is not a
+    /// terminal).
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print each target's timings (resolve, connect, handshake) and the run's totals on standard
+    /// error.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,4 +224,29 @@ pub struct ExportArgs {
     /// Write the list to this file (atomically) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(subcommand)]
+    pub action: BaselineAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineAction {
+    /// Audit (or read an audit's JSON with --from) and record each passing target's keys, anchor
+    /// and TLS profile in FILE. Takes every `audit` option.
+    Save(BaselineSaveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineSaveArgs {
+    /// Where to write the baseline (JSON, written atomically).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Build it from an earlier audit's JSON output instead of auditing now.
+    #[arg(long = "from", value_name = "RESULTS.json")]
+    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub audit: AuditArgs,
 }

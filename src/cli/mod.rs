@@ -5,15 +5,16 @@
 mod args;
 pub mod input;
 
+use std::collections::{HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
 use rustls_pki_types::{ServerName, UnixTime};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -23,19 +24,21 @@ use crate::analysis::chain;
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::{RootSet, TrustContext};
 use crate::analysis::{Context, assess};
+use crate::baseline::Baseline;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::export::{self as exemptions, ExportFormat, ResultRow};
-use crate::observation::{Captured, Observation, Outcome};
+use crate::observation::{Captured, Observation, Outcome, Phase};
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
 };
 use crate::probe::revocation::{self, RevocationConfig};
 use crate::probe::{ProbeConfig, probe_all};
-use crate::report::{Format, RunReport, TargetResult, exit, json, table};
+use crate::report::{Format, RunReport, TargetResult, exit, json, jsonl, table};
 use crate::target::{Target, parse_spec};
 use args::{
-    AuditArgs, CatalogArgs, Cli, Command, ExportArgs, InspectArgs, OutputArgs, Selection, TrustArgs,
+    AuditArgs, BaselineAction, BaselineArgs, CatalogArgs, Cli, Command, ExportArgs, InspectArgs,
+    OutputArgs, Selection, TrustArgs,
 };
 
 /// The longest per-target deadline accepted; anything longer is almost certainly a typo.
@@ -76,6 +79,9 @@ pub fn main() -> ExitCode {
         Command::Catalog(a) => catalog(a),
         Command::Inspect(a) => inspect(a),
         Command::Export(a) => export(a),
+        Command::Baseline(a) => baseline(a),
+        Command::Completions(a) => completions(&a),
+        Command::Man(a) => man(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -112,6 +118,88 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
 }
 
 fn audit(args: AuditArgs) -> anyhow::Result<u8> {
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read baseline {}", path.display()))?;
+            Some(Baseline::parse(&text, &path.display().to_string())?)
+        }
+        None => None,
+    };
+    let mut sink = Sink::open(args.output.output.as_deref())?;
+    if args.output.format != Format::Jsonl {
+        let report = run_audit(&args, baseline.as_ref(), None)?;
+        return emit(&report, &args.output, sink);
+    }
+    // JSON Lines: each target's line is written as soon as it is judged.
+    let mut failed: Option<anyhow::Error> = None;
+    let mut write_line = |r: &TargetResult| {
+        if failed.is_none()
+            && let Err(e) = sink.append(&jsonl::target_line(r))
+        {
+            failed = Some(e);
+        }
+    };
+    let report = run_audit(&args, baseline.as_ref(), Some(&mut write_line))?;
+    let code = report.summary().exit_code;
+    let written = match failed {
+        Some(e) => Err(e),
+        None => sink
+            .append(&jsonl::summary_line(&report))
+            .and_then(|()| sink.finish()),
+    };
+    if let Err(e) = written {
+        eprintln!("pinscope: error: {e:#}; writing the results to standard output instead");
+        write_stdout(&jsonl::render(&report));
+        return Ok(exit::USAGE);
+    }
+    Ok(code)
+}
+
+fn baseline(args: BaselineArgs) -> anyhow::Result<u8> {
+    let BaselineAction::Save(save) = args.action;
+    // Fail on an unwritable destination before probing anything.
+    let destination = Sink::open(Some(&save.file))?;
+    let created_at = now_rfc3339();
+    let (baseline, left_out, code) = match &save.from {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let (b, left_out) =
+                Baseline::from_report(&text, &path.display().to_string(), &created_at)?;
+            (b, left_out, exit::OK)
+        }
+        None => {
+            let sink = Sink::open(save.audit.output.output.as_deref())?;
+            let report = run_audit(&save.audit, None, None)?;
+            let (b, left_out) =
+                Baseline::from_results(&report.results, &created_at, &report.finished_at);
+            let code = emit(&report, &save.audit.output, sink)?;
+            (b, left_out, code)
+        }
+    };
+    destination.write(&baseline.to_json())?;
+    eprintln!(
+        "pinscope: baseline {}: {} targets recorded{}",
+        save.file.display(),
+        baseline.targets.len(),
+        if left_out.is_empty() {
+            String::new()
+        } else {
+            format!("; left out (not pass): {}", left_out.join(", "))
+        }
+    );
+    Ok(code)
+}
+
+/// Probes and judges the audit's targets. With `stream`, each target is judged as soon as it is
+/// finished (probe, then its OCSP and CRL fetches) and handed to `stream` in the order targets
+/// finish; the report still lists them in the targets' order.
+fn run_audit(
+    args: &AuditArgs,
+    baseline: Option<&Baseline>,
+    stream: Option<&mut dyn FnMut(&TargetResult)>,
+) -> anyhow::Result<RunReport> {
     let values = tenant_values(&args.selection)?;
     let catalog = Catalog::load(args.selection.catalog.as_deref(), &values)?;
     if !(args.timeout > 0.0 && args.timeout <= MAX_TIMEOUT_SECS) {
@@ -129,61 +217,500 @@ fn audit(args: AuditArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|r| r.parse::<ResolveRule>())
         .collect::<Result<Vec<_>, _>>()?;
-    let targets = select_targets(&args, &catalog)?;
+    let targets = select_targets(args, &catalog)?;
     let knowledge = Knowledge::builtin()?;
     let trust = trust_context(&args.trust, &knowledge)?;
-    let sink = Sink::open(args.output.output.as_deref())?;
 
     let base: Arc<dyn Resolve> = match &args.dns_server {
-        Some(server) => Arc::new(DnsServerResolver::new(server)?),
+        // Each DNS query gets three quarters of the target's deadline, so a silent server is
+        // reported as one (dns_no_answer) rather than as a bare timeout.
+        Some(server) => {
+            Arc::new(DnsServerResolver::new(server)?.with_query_timeout(timeout * 3 / 4)?)
+        }
         None => Arc::new(SystemResolver),
     };
     let resolver: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
     let mut config = ProbeConfig::new(timeout, args.concurrency, Arc::clone(&resolver));
-    config.proxy = proxy_settings(&args)?.map(Arc::new);
+    config.proxy = proxy_settings(args)?.map(Arc::new);
+    let revocation = (!args.no_revocation).then(|| RevocationConfig {
+        timeout,
+        max_bytes: REVOCATION_MAX_BYTES,
+        max_redirects: REVOCATION_MAX_REDIRECTS,
+        resolver: Arc::clone(&resolver),
+    });
+    let ctx = |now: UnixTime| Context {
+        trust: &trust,
+        knowledge: &knowledge,
+        now,
+        timeout,
+        policy: None,
+        baseline,
+    };
+    let progress = Progress::new(
+        &targets,
+        args.concurrency,
+        !args.quiet && std::io::stderr().is_terminal(),
+        args.verbose,
+    );
+    let mut timer = RunTimer::default();
     let started_at = now_rfc3339();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let observations = runtime.block_on(async {
-        let mut observations = probe_all(targets, &config, |_| {}).await;
-        if !args.no_revocation {
-            let revocation = RevocationConfig {
-                timeout,
-                max_bytes: REVOCATION_MAX_BYTES,
-                max_redirects: REVOCATION_MAX_REDIRECTS,
-                resolver: Arc::clone(&resolver),
-            };
-            revocation::fetch_all(&mut observations, &revocation).await;
+    let results = match stream {
+        None => {
+            let observations = runtime.block_on(async {
+                let ticker = progress.start_ticker();
+                let probing = Instant::now();
+                let mut observations = probe_all(targets, &config, |o| progress.done(o)).await;
+                timer.probing = probing.elapsed();
+                if let Some(revocation) = &revocation {
+                    progress.phase("fetching OCSP responses and CRLs");
+                    let fetching = Instant::now();
+                    revocation::fetch_all(&mut observations, revocation).await;
+                    timer.revocation = Some(fetching.elapsed());
+                }
+                if let Some(t) = ticker {
+                    t.abort();
+                }
+                observations
+            });
+            let judging = Instant::now();
+            let c = ctx(UnixTime::now());
+            let results = observations
+                .into_iter()
+                .map(|observation| TargetResult {
+                    assessment: assess(&observation, &c),
+                    observation,
+                })
+                .collect();
+            timer.analysis = judging.elapsed();
+            results
         }
-        observations
-    });
+        Some(stream) => {
+            let mut streamer = Streamer {
+                slots: targets.iter().map(|_| None).collect(),
+                index: TargetIndex::new(&targets),
+                stream,
+                ctx: &ctx,
+                analysis: Duration::ZERO,
+            };
+            let probing = Instant::now();
+            let ordered = runtime.block_on(streamed(
+                targets,
+                &config,
+                revocation.as_ref(),
+                &progress,
+                &mut streamer,
+            ));
+            timer.probing = probing.elapsed();
+            timer.analysis = streamer.analysis;
+            // A batch whose revocation task failed still gets reported, without revocation.
+            for obs in ordered {
+                if streamer
+                    .slots
+                    .get(streamer.index.peek(&obs.target))
+                    .is_some_and(Option::is_none)
+                {
+                    streamer.deliver(obs);
+                }
+            }
+            streamer.slots.into_iter().flatten().collect()
+        }
+    };
     // getaddrinfo cannot be cancelled: lookups that outlived their deadline still hold blocking
     // threads. Their targets are already reported, so do not wait for them.
     runtime.shutdown_background();
     let finished_at = now_rfc3339();
-
-    let ctx = Context {
-        trust: &trust,
-        knowledge: &knowledge,
-        now: UnixTime::now(),
-        timeout,
-        policy: None,
-    };
-    let results = observations
-        .into_iter()
-        .map(|observation| TargetResult {
-            assessment: assess(&observation, &ctx),
-            observation,
-        })
-        .collect();
-    let report = RunReport {
+    progress.finish(&timer, revocation.is_some());
+    Ok(RunReport {
         started_at,
         finished_at,
         results,
+        revocation_checked: revocation.is_some(),
+    })
+}
+
+/// Revocation batches in flight at once while streaming. Observations that finish meanwhile wait and
+/// form the next, larger batch, which keeps the load on responders near that of one `fetch_all`.
+const FETCH_BATCHES: usize = 4;
+
+/// Probes with each finished observation sent on to its revocation fetches (batched: targets that
+/// finish together share one `fetch_all`, which fetches a CRL or OCSP answer they share once) and
+/// then to the streamer. Returns the observations as probed, in the targets' order.
+async fn streamed(
+    targets: Vec<Target>,
+    config: &ProbeConfig,
+    revocation: Option<&RevocationConfig>,
+    progress: &Progress,
+    streamer: &mut Streamer<'_, '_>,
+) -> Vec<Observation> {
+    let ticker = progress.start_ticker();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Observation>();
+    let probing = probe_all(targets, config, move |o| {
+        progress.done(o);
+        let _ = tx.send(o.clone());
+    });
+    let judging = async {
+        let mut fetches = tokio::task::JoinSet::new();
+        let mut open = true;
+        loop {
+            let take_more = open && (revocation.is_none() || fetches.len() < FETCH_BATCHES);
+            tokio::select! {
+                got = rx.recv(), if take_more => match got {
+                    Some(first) => {
+                        let mut batch = vec![first];
+                        while let Ok(more) = rx.try_recv() {
+                            batch.push(more);
+                        }
+                        match revocation {
+                            Some(r) => {
+                                let r = r.clone();
+                                fetches.spawn(async move {
+                                    revocation::fetch_all(&mut batch, &r).await;
+                                    batch
+                                });
+                            }
+                            None => batch.into_iter().for_each(|o| streamer.deliver(o)),
+                        }
+                    }
+                    None => open = false,
+                },
+                Some(done) = fetches.join_next(), if !fetches.is_empty() => {
+                    if let Ok(batch) = done {
+                        batch.into_iter().for_each(|o| streamer.deliver(o));
+                    }
+                }
+                else => break,
+            }
+        }
     };
-    emit(&report, &args.output, sink)
+    let (ordered, ()) = tokio::join!(probing, judging);
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    ordered
+}
+
+/// Where each target belongs in the run's order, by host, port and transport.
+struct TargetIndex {
+    positions: HashMap<(String, u16, Transport), VecDeque<usize>>,
+}
+
+impl TargetIndex {
+    fn new(targets: &[Target]) -> Self {
+        let mut positions: HashMap<_, VecDeque<usize>> = HashMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            positions
+                .entry((t.host.clone(), t.port, t.transport))
+                .or_default()
+                .push_back(i);
+        }
+        Self { positions }
+    }
+
+    fn key(t: &Target) -> (String, u16, Transport) {
+        (t.host.clone(), t.port, t.transport)
+    }
+
+    /// The position of this target (the first one not yet taken), and takes it.
+    fn take(&mut self, t: &Target) -> usize {
+        let q = self.positions.get_mut(&Self::key(t));
+        match q {
+            Some(q) if q.len() > 1 => q.pop_front().unwrap_or(usize::MAX),
+            Some(q) => q.front().copied().unwrap_or(usize::MAX),
+            None => usize::MAX,
+        }
+    }
+
+    /// The position of this target, without taking it.
+    fn peek(&self, t: &Target) -> usize {
+        self.positions
+            .get(&Self::key(t))
+            .and_then(|q| q.front().copied())
+            .unwrap_or(usize::MAX)
+    }
+}
+
+/// Judges observations as they arrive, hands each result on, and keeps it in its slot.
+struct Streamer<'s, 'c> {
+    slots: Vec<Option<TargetResult>>,
+    index: TargetIndex,
+    stream: &'s mut dyn FnMut(&TargetResult),
+    ctx: &'c dyn Fn(UnixTime) -> Context<'c>,
+    analysis: Duration,
+}
+
+impl Streamer<'_, '_> {
+    fn deliver(&mut self, observation: Observation) {
+        let judging = Instant::now();
+        let assessment = assess(&observation, &(self.ctx)(UnixTime::now()));
+        self.analysis += judging.elapsed();
+        let result = TargetResult {
+            observation,
+            assessment,
+        };
+        (self.stream)(&result);
+        let i = self.index.take(&result.observation.target);
+        match self.slots.get_mut(i) {
+            Some(slot) => *slot = Some(result),
+            None => self.slots.push(Some(result)),
+        }
+    }
+}
+
+/// Wall-clock times of the run's stages, for `-v`.
+#[derive(Debug, Default)]
+struct RunTimer {
+    probing: Duration,
+    /// `None` when revocation was not fetched, or was fetched while probing (streamed).
+    revocation: Option<Duration>,
+    analysis: Duration,
+}
+
+/// What standard error shows while the audit runs: a progress bar on a terminal (unless
+/// `--quiet`), and with `-v` each target's phase timings and the run's totals.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    verbose: bool,
+    state: Arc<Mutex<ProgressState>>,
+}
+
+struct ProgressState {
+    labels: Vec<String>,
+    index: TargetIndex,
+    /// When each target got its slot. Probes take slots in the targets' order (the semaphore is
+    /// fair), so the k-th target past `concurrency` starts when the k-th probe finishes: an
+    /// estimate, exact when every target fits in one wave.
+    started: Vec<Option<Instant>>,
+    done: Vec<bool>,
+    finished: usize,
+    concurrency: usize,
+    /// Time per phase, summed over targets, in `Phase` order.
+    phase_totals: Vec<(Phase, Duration)>,
+    slowest: Option<(String, Duration)>,
+    note: Option<String>,
+}
+
+impl ProgressState {
+    /// The in-flight target that has been running longest, with how long.
+    fn slowest_in_flight(&self) -> Option<(&str, Duration)> {
+        self.started
+            .iter()
+            .zip(&self.done)
+            .zip(&self.labels)
+            .filter_map(|((s, d), l)| s.filter(|_| !d).map(|s| (l.as_str(), s.elapsed())))
+            .max_by_key(|(_, e)| *e)
+    }
+
+    fn message(&self) -> String {
+        if let Some(note) = &self.note {
+            return note.clone();
+        }
+        match self.slowest_in_flight() {
+            Some((label, e)) => format!("slowest: {label} ({:.1}s)", e.as_secs_f64()),
+            None => String::new(),
+        }
+    }
+}
+
+impl Progress {
+    fn new(targets: &[Target], concurrency: usize, bar: bool, verbose: bool) -> Self {
+        let now = Instant::now();
+        let state = ProgressState {
+            labels: targets.iter().map(Target::label).collect(),
+            index: TargetIndex::new(targets),
+            started: (0..targets.len())
+                .map(|i| (i < concurrency).then_some(now))
+                .collect(),
+            done: vec![false; targets.len()],
+            finished: 0,
+            concurrency,
+            phase_totals: Vec::new(),
+            slowest: None,
+            note: None,
+        };
+        let bar = bar.then(|| {
+            let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+            let pb = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed:>3} [{bar:20}] {pos}/{len} {wide_msg}",
+            ) {
+                pb.set_style(style.progress_chars("=> "));
+            }
+            pb
+        });
+        Self {
+            bar,
+            verbose,
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Redraws the bar's message a few times a second, so the slowest target's time counts up.
+    fn start_ticker(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let bar = self.bar.clone()?;
+        let state = Arc::clone(&self.state);
+        Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                every.tick().await;
+                let message = state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .message();
+                bar.set_message(message);
+            }
+        }))
+    }
+
+    fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// One probe finished.
+    fn done(&self, obs: &Observation) {
+        let line = {
+            let mut s = self.lock();
+            let i = s.index.take(&obs.target);
+            if let Some(d) = s.done.get_mut(i) {
+                *d = true;
+            }
+            let next = s.concurrency + s.finished;
+            if let Some(slot) = s.started.get_mut(next) {
+                *slot = Some(Instant::now());
+            }
+            s.finished += 1;
+            for t in &obs.timings {
+                match s.phase_totals.iter_mut().find(|(p, _)| *p == t.phase) {
+                    Some((_, total)) => *total += t.elapsed,
+                    None => s.phase_totals.push((t.phase, t.elapsed)),
+                }
+            }
+            if s.slowest.as_ref().is_none_or(|(_, e)| obs.elapsed > *e) {
+                s.slowest = Some((obs.target.label(), obs.elapsed));
+            }
+            if let Some(bar) = &self.bar {
+                bar.inc(1);
+                bar.set_message(s.message());
+            }
+            self.verbose.then(|| timing_line(obs))
+        };
+        if let Some(line) = line {
+            self.say(&line);
+        }
+    }
+
+    /// Probing is over; something else is under way.
+    fn phase(&self, note: &str) {
+        self.lock().note = Some(note.to_owned());
+        if let Some(bar) = &self.bar {
+            bar.set_message(note.to_owned());
+        }
+    }
+
+    fn finish(&self, timer: &RunTimer, revocation: bool) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if !self.verbose {
+            return;
+        }
+        let s = self.lock();
+        let revocation = match (revocation, timer.revocation) {
+            (false, _) => "not fetched (--no-revocation)".to_owned(),
+            (true, Some(d)) => format!("{} after probing", ms(d)),
+            (true, None) => "fetched per finished target, while probing".to_owned(),
+        };
+        eprintln!(
+            "pinscope: timings: {} probed in {} (concurrency {}); revocation {}; analysis {}",
+            match s.labels.len() {
+                1 => "1 target".to_owned(),
+                n => format!("{n} targets"),
+            },
+            ms(timer.probing),
+            s.concurrency,
+            revocation,
+            ms(timer.analysis)
+        );
+        let mut totals: Vec<String> = Vec::new();
+        for phase in [
+            Phase::Resolve,
+            Phase::Connect,
+            Phase::Proxy,
+            Phase::Handshake,
+        ] {
+            if let Some((_, d)) = s.phase_totals.iter().find(|(p, _)| *p == phase) {
+                totals.push(format!("{} {}", phase.as_str(), ms(*d)));
+            }
+        }
+        let slowest = s
+            .slowest
+            .as_ref()
+            .map(|(l, d)| format!("; slowest target {l} ({})", ms(*d)))
+            .unwrap_or_default();
+        eprintln!(
+            "pinscope: timings: summed over targets: {}{slowest}",
+            if totals.is_empty() {
+                "no phases timed".to_owned()
+            } else {
+                totals.join(", ")
+            }
+        );
+    }
+}
+
+/// A duration for people: milliseconds below a second, seconds above.
+fn ms(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// `-v`'s line for one target: the time each phase took and how the probe ended.
+fn timing_line(obs: &Observation) -> String {
+    let phases: Vec<String> = obs
+        .timings
+        .iter()
+        .map(|t| format!("{} {}", t.phase.as_str(), ms(t.elapsed)))
+        .collect();
+    let ended = match &obs.outcome {
+        Outcome::Handshake { .. } => "handshake completed".to_owned(),
+        Outcome::Failed { failure, .. } => format!(
+            "failed in {}{}",
+            failure.phase.as_str(),
+            if failure.kind == crate::observation::FailureKind::Timeout {
+                " (timeout)"
+            } else {
+                ""
+            }
+        ),
+        Outcome::Skipped(_) => "skipped".to_owned(),
+        Outcome::Offline { .. } => "read from a file".to_owned(),
+        Outcome::Service(_) => "answered".to_owned(),
+    };
+    format!(
+        "pinscope: {}: {}{}total {}; {ended}",
+        obs.target.label(),
+        phases.join(", "),
+        if phases.is_empty() { "" } else { "; " },
+        ms(obs.elapsed)
+    )
 }
 
 fn catalog(args: CatalogArgs) -> anyhow::Result<u8> {
@@ -198,6 +725,12 @@ fn catalog(args: CatalogArgs) -> anyhow::Result<u8> {
         Format::Json => json::render_catalog(&rows, |host| {
             knowledge.pinning.lookup(host).map(|p| p.name.clone())
         }),
+        other => bail!(
+            "catalog --format {}: the catalog is written as table or json",
+            other
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        ),
     };
     sink.write(&text)?;
     Ok(exit::OK)
@@ -262,6 +795,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         elapsed: Duration::ZERO,
         proxy: None,
         revocation: Vec::new(),
+        timings: Vec::new(),
     };
     let ctx = Context {
         trust: &trust,
@@ -269,6 +803,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         now,
         timeout: Duration::ZERO,
         policy,
+        baseline: None,
     };
     let stamp = now_rfc3339();
     let report = RunReport {
@@ -278,6 +813,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
             assessment: assess(&observation, &ctx),
             observation,
         }],
+        revocation_checked: false,
     };
     emit(&report, &args.output, sink)
 }
@@ -521,6 +1057,43 @@ fn roots_from_files(
     Ok((set, all))
 }
 
+fn completions(args: &args::CompletionsArgs) -> anyhow::Result<u8> {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "pinscope", &mut script);
+    write_stdout(&String::from_utf8_lossy(&script));
+    Ok(exit::OK)
+}
+
+fn man(args: &args::ManArgs) -> anyhow::Result<u8> {
+    let cli = Cli::command();
+    let page = match &args.command {
+        None => cli,
+        Some(name) => {
+            let known: Vec<String> = cli
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            let sub = cli.find_subcommand(name).ok_or_else(|| {
+                anyhow!(
+                    "man '{name}': no such command (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            sub.clone()
+                .display_name(format!("pinscope-{name}"))
+                .bin_name(format!("pinscope {name}"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("pinscope {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut roff)
+        .context("cannot render the manual page")?;
+    write_stdout(&String::from_utf8_lossy(&roff));
+    Ok(exit::OK)
+}
+
 fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
     now.format(&Rfc3339).unwrap_or_else(|_| now.to_string())
@@ -587,22 +1160,32 @@ impl Sink {
         self.file.is_none() && std::io::stdout().is_terminal()
     }
 
-    fn write(self, text: &str) -> anyhow::Result<()> {
-        match self.file {
+    fn write(mut self, text: &str) -> anyhow::Result<()> {
+        self.append(text)?;
+        self.finish()
+    }
+
+    /// Writes more output now: to stdout at once (flushed), or to the temporary file.
+    fn append(&mut self, text: &str) -> anyhow::Result<()> {
+        match &mut self.file {
             None => {
                 write_stdout(text);
                 Ok(())
             }
-            Some((path, mut temp)) => {
-                temp.write_all(text.as_bytes())
-                    .and_then(|()| temp.flush())
-                    .with_context(|| format!("cannot write --output {}", path.display()))?;
-                temp.persist(&path).map_err(|e| {
-                    anyhow!("cannot write --output {}: {}", path.display(), e.error)
-                })?;
-                Ok(())
-            }
+            Some((path, temp)) => temp
+                .write_all(text.as_bytes())
+                .and_then(|()| temp.flush())
+                .with_context(|| format!("cannot write --output {}", path.display())),
         }
+    }
+
+    /// Puts the file in place (nothing to do for stdout).
+    fn finish(self) -> anyhow::Result<()> {
+        if let Some((path, temp)) = self.file {
+            temp.persist(&path)
+                .map_err(|e| anyhow!("cannot write --output {}: {}", path.display(), e.error))?;
+        }
+        Ok(())
     }
 }
 

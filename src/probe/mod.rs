@@ -25,7 +25,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
 
-use crate::observation::{Captured, Failure, FailureKind, Observation, Outcome, Phase, TlsParams};
+use crate::observation::{
+    Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming, TlsParams,
+};
 use crate::target::{ProbeKind, Target};
 use resolve::Resolve;
 
@@ -115,6 +117,7 @@ fn internal_failure(target: Target, detail: &str) -> Observation {
         sni: None,
         proxy: None,
         revocation: Vec::new(),
+        timings: Vec::new(),
         outcome: Outcome::Failed {
             failure: Failure {
                 kind: FailureKind::Io,
@@ -136,6 +139,32 @@ struct Trace {
     address_used: Option<SocketAddr>,
     captured: Arc<Mutex<Option<Captured>>>,
     peeked: Arc<Mutex<Peek>>,
+    /// When each phase was entered, for `-v`'s timings.
+    marks: Vec<(Phase, Instant)>,
+}
+
+impl Trace {
+    /// Moves to the next phase, noting when.
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.marks.push((phase, Instant::now()));
+    }
+
+    /// How long each phase entered took, the last one until `end`.
+    fn timings(&self, end: Instant) -> Vec<PhaseTiming> {
+        self.marks
+            .iter()
+            .enumerate()
+            .map(|(i, &(phase, start))| PhaseTiming {
+                phase,
+                elapsed: self
+                    .marks
+                    .get(i + 1)
+                    .map_or(end, |&(_, next)| next)
+                    .saturating_duration_since(start),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +191,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
             elapsed: started.elapsed(),
             proxy: None,
             revocation: Vec::new(),
+            timings: Vec::new(),
         };
     }
     let via_proxy = match kind {
@@ -174,6 +204,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         address_used: None,
         captured: Arc::new(Mutex::new(None)),
         peeked: Arc::new(Mutex::new(Peek::default())),
+        marks: vec![(Phase::Resolve, started)],
     }));
     let run = attempt(
         &target,
@@ -207,6 +238,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         target,
         proxy: via_proxy.map(|p| p.display.clone()),
         revocation: Vec::new(),
+        timings: trace.timings(Instant::now()),
     }
 }
 
@@ -252,7 +284,7 @@ async fn attempt(
             .resolve(host, port)
             .await
             .map_err(|e| Failure {
-                kind: FailureKind::Dns,
+                kind: FailureKind::Dns(e.problem()),
                 phase: Phase::Resolve,
                 detail: match via_proxy {
                     Some(_) => format!("the proxy's name: {e}"),
@@ -263,11 +295,11 @@ async fn attempt(
     {
         let mut t = lock(&trace);
         t.addresses = addrs.iter().map(SocketAddr::ip).collect();
-        t.phase = if kind.is_udp() {
+        t.enter(if kind.is_udp() {
             Phase::Handshake
         } else {
             Phase::Connect
-        };
+        });
     }
 
     match kind {
@@ -288,11 +320,11 @@ async fn attempt(
     let (captured_slot, peek_slot) = {
         let mut t = lock(&trace);
         t.address_used = stream.peer_addr().ok();
-        t.phase = if via_proxy.is_some() {
+        t.enter(if via_proxy.is_some() {
             Phase::Proxy
         } else {
             Phase::Handshake
-        };
+        });
         (Arc::clone(&t.captured), Arc::clone(&t.peeked))
     };
     match kind {
@@ -306,7 +338,7 @@ async fn attempt(
     }
     if let Some(p) = via_proxy {
         stream = proxy::tunnel(stream, p, &target.host, target.port).await?;
-        lock(&trace).phase = Phase::Handshake;
+        lock(&trace).enter(Phase::Handshake);
     }
 
     let verifier = danger::CapturingVerifier::new(Arc::clone(&config.provider), captured_slot);
@@ -397,7 +429,7 @@ async fn connect_any(
         }
     }
     Err(last.unwrap_or(Failure {
-        kind: FailureKind::Dns,
+        kind: FailureKind::Dns(DnsProblem::NoAddresses),
         phase: Phase::Resolve,
         detail: "no addresses to connect to".into(),
     }))
@@ -423,20 +455,62 @@ fn classify_connect_error(addr: SocketAddr, e: &io::Error) -> Failure {
 
 fn classify_handshake_error(e: &io::Error, peek: &Peek) -> Failure {
     use io::ErrorKind as K;
+    use rustls::InvalidMessage as M;
+
+    /// An alert's name as the TLS RFCs write it (`handshake_failure`), from rustls' variant name.
+    fn alert_name(alert: rustls::AlertDescription) -> String {
+        if let rustls::AlertDescription::Unknown(_) = alert {
+            return "an unknown alert".into();
+        }
+        let camel: Vec<char> = format!("{alert:?}").chars().collect();
+        let mut name = String::new();
+        for (i, &c) in camel.iter().enumerate() {
+            let prev_lower = i > 0 && camel[i - 1].is_ascii_lowercase();
+            let acronym_end = i > 0
+                && camel[i - 1].is_ascii_uppercase()
+                && camel.get(i + 1).is_some_and(char::is_ascii_lowercase);
+            if c.is_ascii_uppercase() && (prev_lower || acronym_end) {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+        }
+        name.replace("unrecognised", "unrecognized")
+    }
+
     let tls_error = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let not_tls = !peek.first_bytes.is_empty() && !looks_like_tls(&peek.first_bytes);
     let (kind, detail) = match tls_error {
         Some(rustls::Error::AlertReceived(alert)) => (
-            FailureKind::TlsAlert(format!("{alert:?}")),
-            format!("the server sent a TLS alert: {alert:?}"),
+            FailureKind::TlsAlert(alert_name(*alert)),
+            format!(
+                "the server sent a TLS alert: {} ({})",
+                alert_name(*alert),
+                u8::from(*alert)
+            ),
         ),
-        Some(err @ rustls::Error::InvalidMessage(_)) if !looks_like_tls(&peek.first_bytes) => (
+        Some(_) if not_tls => (
             FailureKind::NotTls,
             format!(
-                "the server did not answer with TLS ({err}); it sent {}",
+                "the server did not answer with TLS; it sent {}",
                 describe_bytes(&peek.first_bytes)
             ),
+        ),
+        Some(rustls::Error::InvalidMessage(
+            M::HandshakePayloadTooLarge | M::CertificatePayloadTooLarge,
+        )) => (
+            FailureKind::TlsProtocol,
+            format!(
+                "the handshake was too large: the server sent a handshake message over 64 KiB, \
+                 which rustls refuses (usually a certificate chain with far too many or too large \
+                 certificates; {} bytes received)",
+                peek.total
+            ),
+        ),
+        Some(rustls::Error::InvalidMessage(M::MessageTooLarge)) => (
+            FailureKind::TlsProtocol,
+            "the server sent a TLS record larger than TLS allows (over 16 KiB)".into(),
         ),
         Some(err) => (FailureKind::TlsProtocol, err.to_string()),
         None => match e.kind() {
@@ -444,12 +518,23 @@ fn classify_handshake_error(e: &io::Error, peek: &Peek) -> Failure {
                 FailureKind::Closed,
                 "the connection was closed right after the ClientHello, before any reply".into(),
             ),
+            K::UnexpectedEof if not_tls => (
+                FailureKind::NotTls,
+                format!(
+                    "the server did not answer with TLS; it sent {} and closed the connection",
+                    describe_bytes(&peek.first_bytes)
+                ),
+            ),
             K::UnexpectedEof => (
                 FailureKind::Closed,
                 format!(
                     "the connection was closed during the handshake after {} bytes",
                     peek.total
                 ),
+            ),
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe if peek.total == 0 => (
+                FailureKind::Reset,
+                "the connection was reset right after the ClientHello, before any reply".into(),
             ),
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => (
                 FailureKind::Reset,

@@ -1,5 +1,5 @@
 //! Name resolution behind a trait, so tests and `--resolve` can point names anywhere without touching
-//! the machine's resolver, and a later resolver (DNS over a chosen server) can slot in.
+//! the machine's resolver, and `--dns-server` can ask one chosen DNS server directly.
 
 use std::fmt;
 use std::future::Future;
@@ -7,6 +7,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::{Resolver, TokioResolver};
+
+use crate::observation::DnsProblem;
 
 /// A boxed resolution future (trait objects cannot have async methods).
 pub type ResolveFuture<'a> =
@@ -25,6 +37,52 @@ pub enum ResolveError {
     NoAddresses { host: String },
     #[error("{host}: {detail}")]
     Lookup { host: String, detail: String },
+    /// NXDOMAIN.
+    #[error("{host}: no such name (the DNS server {server} answered NXDOMAIN)")]
+    NoSuchName { host: String, server: SocketAddr },
+    /// SERVFAIL.
+    #[error("{host}: the DNS server failed (SERVFAIL): {server} could not resolve the name")]
+    ServerFailure { host: String, server: SocketAddr },
+    /// REFUSED.
+    #[error(
+        "{host}: the DNS server refused the query (REFUSED): {server} does not answer this machine, or not for this name"
+    )]
+    Refused { host: String, server: SocketAddr },
+    /// NOERROR without A or AAAA records (NODATA).
+    #[error(
+        "{host}: no addresses: the DNS server {server} knows the name but returned no A or AAAA records"
+    )]
+    NoData { host: String, server: SocketAddr },
+    /// No reply at all: the query timed out or could not be delivered.
+    #[error("{host}: the DNS server did not answer: {detail}")]
+    NoAnswer {
+        host: String,
+        server: SocketAddr,
+        detail: String,
+    },
+    /// Another response code (FORMERR, NOTIMP, …).
+    #[error("{host}: the DNS server {server} answered {rcode}")]
+    ServerError {
+        host: String,
+        server: SocketAddr,
+        rcode: String,
+    },
+}
+
+impl ResolveError {
+    /// The kind of failure, for the finding code.
+    pub fn problem(&self) -> DnsProblem {
+        match self {
+            Self::NoSuchName { .. } => DnsProblem::NoSuchName,
+            Self::ServerFailure { .. } => DnsProblem::ServerFailure,
+            Self::Refused { .. } => DnsProblem::Refused,
+            Self::NoData { .. } => DnsProblem::NoAddresses,
+            Self::NoAnswer { .. } => DnsProblem::NoAnswer,
+            Self::NoAddresses { .. } | Self::Lookup { .. } | Self::ServerError { .. } => {
+                DnsProblem::Other
+            }
+        }
+    }
 }
 
 /// The operating system's resolver (getaddrinfo through tokio).
@@ -51,10 +109,27 @@ impl Resolve for SystemResolver {
     }
 }
 
-/// Asks one DNS server directly (`--dns-server`).
-#[derive(Debug)]
+/// How long one query waits for the DNS server by default: what glibc and hickory wait. The
+/// per-target deadline still bounds the whole probe, so with a shorter `--timeout` a silent server
+/// shows up as a `timeout` in the resolve phase instead.
+pub const DEFAULT_DNS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Asks one DNS server directly (`--dns-server`), over UDP (TCP when an answer is truncated), and
+/// nothing else: no system configuration, no hosts file, no search domains, no cache, and a single
+/// attempt, so that each target's result is that server's answer to that target's query.
 pub struct DnsServerResolver {
     server: SocketAddr,
+    query_timeout: Duration,
+    resolver: TokioResolver,
+}
+
+impl fmt::Debug for DnsServerResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DnsServerResolver")
+            .field("server", &self.server)
+            .field("query_timeout", &self.query_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a `--dns-server` value could not be used.
@@ -74,18 +149,197 @@ impl DnsServerResolver {
                 value: value.to_owned(),
                 reason: "expected IP or IP:PORT (IPv6 with a port as [addr]:port)".into(),
             })?;
-        Ok(Self { server })
+        Self::build(server, DEFAULT_DNS_QUERY_TIMEOUT).map_err(|e| DnsServerError {
+            value: value.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The same server, with each query waiting at most `timeout` for an answer. Keep it below the
+    /// per-target deadline so a silent server is reported as such (`dns_no_answer`).
+    pub fn with_query_timeout(self, timeout: Duration) -> Result<Self, DnsServerError> {
+        Self::build(self.server, timeout).map_err(|e| DnsServerError {
+            value: self.server.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The server asked.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    fn build(server: SocketAddr, query_timeout: Duration) -> Result<Self, NetError> {
+        let mut udp = ConnectionConfig::udp();
+        udp.port = server.port();
+        let mut tcp = ConnectionConfig::tcp();
+        tcp.port = server.port();
+        let config = ResolverConfig::from_name_servers(vec![NameServerConfig::new(
+            server.ip(),
+            true,
+            vec![udp, tcp],
+        )]);
+        let mut opts = ResolverOpts::default();
+        opts.timeout = query_timeout;
+        // hickory counts retries: 0 is one query (retransmitted over UDP within the timeout), not
+        // a second full timeout after the first.
+        opts.attempts = 0;
+        opts.cache_size = 0;
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.ndots = 0;
+        opts.num_concurrent_reqs = 1;
+        let resolver = Resolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(opts)
+            .build()?;
+        Ok(Self {
+            server,
+            query_timeout,
+            resolver,
+        })
+    }
+
+    /// One record type's addresses, or why there are none.
+    async fn query(&self, name: &Name, rtype: RecordType) -> Result<Vec<IpAddr>, NetError> {
+        let lookup = self.resolver.lookup(name.clone(), rtype).await?;
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// What a failed query says, most telling first: NXDOMAIN, then SERVFAIL, REFUSED, other
+    /// response codes, no answer, and last an empty answer.
+    fn classify(&self, host: &str, e: &NetError) -> (u8, ResolveError) {
+        let host = host.to_owned();
+        let server = self.server;
+        match e {
+            NetError::Dns(DnsError::NoRecordsFound(n))
+                if n.response_code == ResponseCode::NXDomain =>
+            {
+                (0, ResolveError::NoSuchName { host, server })
+            }
+            NetError::Dns(DnsError::NoRecordsFound(_)) => {
+                (5, ResolveError::NoData { host, server })
+            }
+            NetError::Dns(DnsError::ResponseCode(ResponseCode::NXDomain)) => {
+                (0, ResolveError::NoSuchName { host, server })
+            }
+            NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => {
+                (1, ResolveError::ServerFailure { host, server })
+            }
+            NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => {
+                (2, ResolveError::Refused { host, server })
+            }
+            NetError::Dns(DnsError::ResponseCode(code)) => (
+                3,
+                ResolveError::ServerError {
+                    host,
+                    server,
+                    rcode: format!("response code {} ({code})", u16::from(*code)),
+                },
+            ),
+            NetError::Timeout => (
+                4,
+                ResolveError::NoAnswer {
+                    host,
+                    server,
+                    detail: format!(
+                        "no reply from {server} within {}s",
+                        self.query_timeout.as_secs_f64()
+                    ),
+                },
+            ),
+            NetError::Io(io) => (
+                4,
+                ResolveError::NoAnswer {
+                    host,
+                    server,
+                    detail: format!("{server}: {io}"),
+                },
+            ),
+            NetError::NoConnections => (
+                4,
+                ResolveError::NoAnswer {
+                    host,
+                    server,
+                    detail: format!("no connection to {server}"),
+                },
+            ),
+            other => (
+                3,
+                ResolveError::Lookup {
+                    host,
+                    detail: format!("asking {server}: {other}"),
+                },
+            ),
+        }
     }
 }
 
 impl Resolve for DnsServerResolver {
-    fn resolve<'a>(&'a self, host: &'a str, _port: u16) -> ResolveFuture<'a> {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
         Box::pin(async move {
-            Err(ResolveError::Lookup {
+            // Always fully qualified: no search domains, exactly the name asked for.
+            let fqdn = if host.ends_with('.') {
+                host.to_owned()
+            } else {
+                format!("{host}.")
+            };
+            let name = Name::from_utf8(&fqdn).map_err(|e| ResolveError::Lookup {
                 host: host.to_owned(),
-                detail: format!("querying {} directly is not implemented yet", self.server),
-            })
+                detail: format!("not a DNS name: {e}"),
+            })?;
+            let (v4, v6) = tokio::join!(
+                self.query(&name, RecordType::A),
+                self.query(&name, RecordType::AAAA)
+            );
+            let mut errors = Vec::new();
+            let v4 = v4.unwrap_or_else(|e| {
+                errors.push(self.classify(host, &e));
+                Vec::new()
+            });
+            let v6 = v6.unwrap_or_else(|e| {
+                errors.push(self.classify(host, &e));
+                Vec::new()
+            });
+            let addrs = interleave(v6, v4);
+            if addrs.is_empty() {
+                return Err(errors
+                    .into_iter()
+                    .min_by_key(|(rank, _)| *rank)
+                    .map(|(_, e)| e)
+                    .unwrap_or(ResolveError::NoData {
+                        host: host.to_owned(),
+                        server: self.server,
+                    }));
+            }
+            Ok(addrs
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect())
         })
+    }
+}
+
+/// IPv6 and IPv4 addresses alternated, IPv6 first (RFC 8305's order), duplicates dropped.
+fn interleave(v6: Vec<IpAddr>, v4: Vec<IpAddr>) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = Vec::with_capacity(v6.len() + v4.len());
+    let (mut a, mut b) = (v6.into_iter(), v4.into_iter());
+    loop {
+        let (x, y) = (a.next(), b.next());
+        if x.is_none() && y.is_none() {
+            return out;
+        }
+        for ip in [x, y].into_iter().flatten() {
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
     }
 }
 
@@ -215,5 +469,77 @@ mod tests {
             Some(vec!["127.0.0.9:443".parse().expect("addr")])
         );
         assert_eq!(r.lookup("b.example", 80), None);
+    }
+
+    #[test]
+    fn addresses_alternate_ipv6_first() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            interleave(
+                vec![ip("::1"), ip("::2")],
+                vec![
+                    ip("10.0.0.1"),
+                    ip("10.0.0.2"),
+                    ip("10.0.0.3"),
+                    ip("10.0.0.1")
+                ]
+            ),
+            vec![
+                ip("::1"),
+                ip("10.0.0.1"),
+                ip("::2"),
+                ip("10.0.0.2"),
+                ip("10.0.0.3")
+            ]
+        );
+        assert_eq!(
+            interleave(vec![], vec![ip("10.0.0.1")]),
+            vec![ip("10.0.0.1")]
+        );
+    }
+
+    #[test]
+    fn dns_server_answers_map_to_their_problems() {
+        let r = DnsServerResolver::new("127.0.0.1:5353").expect("resolver");
+        assert_eq!(r.server(), "127.0.0.1:5353".parse().expect("addr"));
+        assert_eq!(
+            DnsServerResolver::new("::1").expect("resolver").server(),
+            "[::1]:53".parse().expect("addr")
+        );
+        assert!(DnsServerResolver::new("dns.example").is_err());
+        let query = hickory_resolver::proto::op::Query::default();
+        let no_records =
+            |code| NetError::from(hickory_resolver::net::NoRecords::new(query.clone(), code));
+        let cases = [
+            (no_records(ResponseCode::NXDomain), DnsProblem::NoSuchName),
+            (no_records(ResponseCode::NoError), DnsProblem::NoAddresses),
+            (
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)),
+                DnsProblem::ServerFailure,
+            ),
+            (
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)),
+                DnsProblem::Refused,
+            ),
+            (
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::NotImp)),
+                DnsProblem::Other,
+            ),
+            (NetError::Timeout, DnsProblem::NoAnswer),
+        ];
+        for (error, problem) in cases {
+            let (_, e) = r.classify("a.example", &error);
+            assert_eq!(e.problem(), problem, "{error}: {e}");
+            assert!(e.to_string().starts_with("a.example: "), "{e}");
+        }
+        // NXDOMAIN outranks every other answer to the other record type.
+        assert!(
+            r.classify("a", &no_records(ResponseCode::NXDomain)).0
+                < r.classify("a", &NetError::Timeout).0
+        );
+        assert!(
+            r.classify("a", &NetError::Timeout).0
+                < r.classify("a", &no_records(ResponseCode::NoError)).0
+        );
     }
 }

@@ -43,6 +43,7 @@ struct Target<'a> {
     explanation: &'a str,
     tls: Option<Tls<'a>>,
     anchor: Option<&'a str>,
+    anchor_spki_sha256: Option<&'a str>,
     chain: Vec<Cert<'a>>,
     apple_pinning: Option<&'a PinningResult>,
     interception: Option<&'a Interception>,
@@ -114,6 +115,7 @@ fn target(r: &TargetResult) -> Target<'_> {
         explanation: &r.assessment.explanation,
         tls,
         anchor: r.assessment.anchor.as_deref(),
+        anchor_spki_sha256: r.assessment.anchor_spki_sha256.as_deref(),
         chain: r.assessment.chain.iter().map(Cert::from).collect(),
         apple_pinning: r.assessment.pinning.as_ref(),
         interception: r.assessment.interception.as_ref(),
@@ -124,6 +126,11 @@ fn target(r: &TargetResult) -> Target<'_> {
         revocation: &r.assessment.revocation,
         elapsed_ms: u64::try_from(obs.elapsed.as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+/// One target serialised exactly as in the document's `targets`, on one line (`--format jsonl`).
+pub fn target_line(r: &TargetResult) -> String {
+    serde_json::to_string(&target(r)).unwrap_or_else(|_| "{}".into())
 }
 
 pub fn render(run: &RunReport) -> String {

@@ -1,7 +1,11 @@
 //! Rendering results for people and programs. Renderers take finished results and produce text;
 //! they decide presentation only, never verdicts.
 
+pub mod html;
 pub mod json;
+pub mod jsonl;
+pub mod junit;
+pub mod markdown;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -10,6 +14,7 @@ use serde::Serialize;
 
 use crate::analysis::{Assessment, Verdict};
 use crate::observation::Observation;
+use crate::target::Target;
 
 /// One target's observation and its judgement.
 #[derive(Clone, Debug)]
@@ -25,13 +30,25 @@ pub struct RunReport {
     pub started_at: String,
     pub finished_at: String,
     pub results: Vec<TargetResult>,
+    /// Whether OCSP responses and CRLs were fetched (not with `--no-revocation`, nor by `inspect`).
+    pub revocation_checked: bool,
 }
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// One line per target, for a terminal.
     Table,
+    /// One JSON document (docs/json-schema.md).
     Json,
+    /// One JSON object per target as it finishes, then a summary object.
+    Jsonl,
+    /// A report to hand on: the answer, each problem host, every target.
+    Markdown,
+    /// The Markdown report's content as one self-contained HTML file.
+    Html,
+    /// JUnit XML: one test case per target.
+    Junit,
 }
 
 /// Counts per verdict, and the exit code they imply.
@@ -110,6 +127,148 @@ impl RunReport {
         match format {
             Format::Table => table::render(self, color),
             Format::Json => json::render(self),
+            Format::Jsonl => jsonl::render(self),
+            Format::Markdown => markdown::render(self),
+            Format::Html => html::render(self),
+            Format::Junit => junit::render(self),
         }
     }
+
+    /// What the hand-on reports open with: the counts, the exemptions to make, and the targets
+    /// that need attention (intercepted first), in the run's order.
+    pub fn digest(&self) -> Digest<'_> {
+        let summary = self.summary();
+        let count = |pred: fn(Verdict) -> bool| {
+            self.results
+                .iter()
+                .filter(|r| pred(r.assessment.verdict))
+                .count()
+        };
+        let problems: Vec<&TargetResult> = self
+            .results
+            .iter()
+            .filter(|r| r.assessment.verdict == Verdict::Intercepted)
+            .chain(
+                self.results
+                    .iter()
+                    .filter(|r| r.assessment.verdict.is_failure()),
+            )
+            .collect();
+        Digest {
+            intercepted: count(|v| v == Verdict::Intercepted),
+            failed: count(Verdict::is_failure),
+            pass: count(|v| v == Verdict::Pass),
+            skipped: count(|v| v == Verdict::Skipped),
+            exemptions: exemptions(&self.results),
+            problems,
+            summary,
+        }
+    }
+}
+
+/// The gist of a run, shared by the Markdown and HTML reports.
+#[derive(Debug)]
+pub struct Digest<'a> {
+    pub summary: Summary,
+    pub intercepted: usize,
+    /// Failures other than interception (untrusted, blocked, timeout, …).
+    pub failed: usize,
+    pub pass: usize,
+    pub skipped: usize,
+    /// What to exempt from SSL inspection, one entry per host (or wildcard) and port.
+    pub exemptions: Vec<ExemptionItem>,
+    /// Intercepted targets, then the other failures.
+    pub problems: Vec<&'a TargetResult>,
+}
+
+impl Digest<'_> {
+    /// The non-interception failures by verdict, e.g. "1 untrusted, 2 blocked".
+    pub fn failed_breakdown(&self) -> String {
+        Verdict::ALL
+            .iter()
+            .filter(|v| v.is_failure() && self.summary.count(**v) > 0)
+            .map(|v| format!("{} {}", self.summary.count(*v), v.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One exemption to make: a host, or the catalog wildcard an intercepted representative stands
+/// for, on a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExemptionItem {
+    /// `host.example.com:443`, `[2001:db8::1]:443`, or `*.push.apple.com:5223`.
+    pub rule: String,
+    /// Whether `rule` is a catalog wildcard.
+    pub wildcard: bool,
+    /// The intercepted targets behind it (`host:port`).
+    pub targets: Vec<String>,
+}
+
+fn exemptions(results: &[TargetResult]) -> Vec<ExemptionItem> {
+    let mut items: Vec<ExemptionItem> = Vec::new();
+    for r in results
+        .iter()
+        .filter(|r| r.assessment.verdict == Verdict::Intercepted)
+    {
+        let t = &r.observation.target;
+        let pattern = t
+            .row
+            .as_ref()
+            .filter(|row| row.representative)
+            .and_then(|row| row.pattern.clone());
+        let (rule, wildcard) = match pattern {
+            Some(p) => (format!("{p}:{}", t.port), true),
+            None => (t.label(), false),
+        };
+        match items.iter_mut().find(|i| i.rule == rule) {
+            Some(item) => item.targets.push(t.label()),
+            None => items.push(ExemptionItem {
+                rule,
+                wildcard,
+                targets: vec![t.label()],
+            }),
+        }
+    }
+    // A host already covered by a listed wildcard on the same port needs no rule of its own.
+    let wildcards: Vec<String> = items
+        .iter()
+        .filter(|i| i.wildcard)
+        .map(|i| i.rule.trim_start_matches('*').to_owned())
+        .collect();
+    items.retain(|i| i.wildcard || !wildcards.iter().any(|w| i.rule.ends_with(w.as_str())));
+    items
+}
+
+/// Replaces control characters (other than tab and newline) with U+FFFD: certificate names are
+/// attacker-controlled, and XML cannot carry most control characters at all.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A finding's severity as the JSON writes it.
+pub fn severity(s: crate::analysis::Severity) -> &'static str {
+    match s {
+        crate::analysis::Severity::Info => "info",
+        crate::analysis::Severity::Warning => "warning",
+        crate::analysis::Severity::Error => "error",
+    }
+}
+
+/// The first 12 characters of a hex digest, for people (full digests are in the JSON).
+pub fn short_hash(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// The catalog section of a target, when it has one.
+pub fn section_of(t: &Target) -> Option<&str> {
+    t.row.as_ref().map(|r| r.section.as_str())
 }

@@ -230,10 +230,62 @@ pub fn tls_server(leaf: &Leaf) -> u16 {
         .with_no_client_auth()
         .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
         .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    serve(config)
+}
+
+/// A TLS server on a catalog port (e.g. 443) at a random address in 127.0.0.0/8, so built-in
+/// catalog rows can be probed as they are. `None` (after printing why) when this user may not bind
+/// that port.
+pub fn tls_server_on_catalog_port(
+    leaf: &Leaf,
+    port: u16,
+    tls12_only: bool,
+) -> Option<std::net::SocketAddr> {
+    let n = std::process::id() as u64 * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+    let ip = std::net::Ipv4Addr::new(
+        127,
+        10 + (n % 200) as u8,
+        ((n / 200) % 250) as u8 + 1,
+        ((n / 50_000) % 250) as u8 + 1,
+    );
+    let listener = match TcpListener::bind((ip, port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("skipping: cannot bind {ip}:{port} ({e}); run as root, as CI does");
+            return None;
+        }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
+        .unwrap();
+    serve_on(config, listener);
+    Some(std::net::SocketAddr::from((ip, port)))
+}
+
+/// Runs a TLS server with this configuration on 127.0.0.1 until the test process ends.
+fn serve(config: rustls::ServerConfig) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
+    serve_on(config, listener);
+    port
+}
+
+fn serve_on(config: rustls::ServerConfig, listener: TcpListener) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -255,7 +307,49 @@ pub fn tls_server(leaf: &Leaf) -> u16 {
             }
         });
     });
-    port
+}
+
+/// Serves whichever certificate it was last given: `swap` changes it in place, as a real
+/// server's rotation (or a middlebox's substitution) changes what one host:port presents.
+#[derive(Debug)]
+pub struct SwappableCert(std::sync::Mutex<Arc<rustls::sign::CertifiedKey>>);
+
+impl SwappableCert {
+    fn certified(leaf: &Leaf) -> Arc<rustls::sign::CertifiedKey> {
+        let provider = rustls::crypto::ring::default_provider();
+        let key = provider
+            .key_provider
+            .load_private_key(leaf.key.clone_key())
+            .unwrap();
+        Arc::new(rustls::sign::CertifiedKey::new(leaf.chain.clone(), key))
+    }
+
+    pub fn swap(&self, leaf: &Leaf) {
+        *self.0.lock().unwrap() = Self::certified(leaf);
+    }
+}
+
+impl rustls::server::ResolvesServerCert for SwappableCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(&self.0.lock().unwrap()))
+    }
+}
+
+/// A TLS server on 127.0.0.1 whose certificate can be swapped; returns the port and the handle.
+pub fn swappable_tls_server(leaf: &Leaf) -> (u16, Arc<SwappableCert>) {
+    let cert = Arc::new(SwappableCert(std::sync::Mutex::new(
+        SwappableCert::certified(leaf),
+    )));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::clone(&cert) as Arc<dyn rustls::server::ResolvesServerCert>);
+    (serve(config), cert)
 }
 
 /// A port with nothing listening: connections are refused.

@@ -1,0 +1,471 @@
+//! `--dns-server` against a DNS responder run by the test on 127.0.0.1 (UDP): names that resolve, do
+//! not exist, fail, have no addresses, are refused, or are never answered, and names that resolve
+//! only to IPv6. The machine's own resolver is never used.
+//!
+//! A DNS server that never answers: each query waits at most 5 s (the resolver's query timeout). With a
+//! `--timeout` shorter than that, the per-target deadline ends the probe first and the verdict is
+//! `timeout` in the resolve phase; with a longer one the verdict is `dns_error` (`dns_no_answer`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+
+/// How the responder treats one name.
+#[derive(Clone, Debug, Default)]
+struct Zone {
+    a: Vec<Ipv4Addr>,
+    aaaa: Vec<Ipv6Addr>,
+    /// The response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED).
+    rcode: u8,
+    /// Never answer queries for this name.
+    silent: bool,
+}
+
+impl Zone {
+    fn v4(ip: Ipv4Addr) -> Self {
+        Self {
+            a: vec![ip],
+            ..Self::default()
+        }
+    }
+    fn v6(ip: Ipv6Addr) -> Self {
+        Self {
+            aaaa: vec![ip],
+            ..Self::default()
+        }
+    }
+    fn rcode(rcode: u8) -> Self {
+        Self {
+            rcode,
+            ..Self::default()
+        }
+    }
+    fn silent() -> Self {
+        Self {
+            silent: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// A DNS responder on 127.0.0.1 (UDP, port chosen by the system). Names it does not know get
+/// NXDOMAIN. Every question it receives is logged as "name TYPE".
+struct DnsServer {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl DnsServer {
+    fn start(zones: &[(&str, Zone)]) -> Self {
+        let zones: HashMap<String, Zone> = zones
+            .iter()
+            .map(|(n, z)| (n.to_ascii_lowercase(), z.clone()))
+            .collect();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        std::thread::spawn(move || {
+            // Bounded: the responder lives for at most 60 s of idle time.
+            socket
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                let Some((name, qtype, question_end)) = parse_question(&buf[..n]) else {
+                    continue;
+                };
+                let type_name = match qtype {
+                    1 => "A".to_string(),
+                    28 => "AAAA".to_string(),
+                    t => format!("TYPE{t}"),
+                };
+                seen.lock().unwrap().push(format!("{name} {type_name}"));
+                let zone = zones.get(&name).cloned().unwrap_or(Zone::rcode(3));
+                if zone.silent {
+                    continue;
+                }
+                let answers: Vec<(u16, Vec<u8>)> = match qtype {
+                    1 => zone.a.iter().map(|ip| (1, ip.octets().to_vec())).collect(),
+                    28 => zone
+                        .aaaa
+                        .iter()
+                        .map(|ip| (28, ip.octets().to_vec()))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let reply = encode_reply(&buf[..question_end], zone.rcode, &answers);
+                let _ = socket.send_to(&reply, peer);
+            }
+        });
+        Self { addr, log }
+    }
+
+    fn flag(&self) -> String {
+        format!("--dns-server={}", self.addr)
+    }
+
+    fn questions(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// The first question of a query: (name in lower case without the final dot, type, offset just
+/// after the question).
+fn parse_question(msg: &[u8]) -> Option<(String, u16, usize)> {
+    if msg.len() < 12 || msg[2] & 0x80 != 0 || u16::from_be_bytes([msg[4], msg[5]]) == 0 {
+        return None;
+    }
+    let mut labels = Vec::new();
+    let mut at = 12;
+    loop {
+        let len = *msg.get(at)? as usize;
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        if len > 63 {
+            return None;
+        }
+        labels.push(String::from_utf8_lossy(msg.get(at..at + len)?).to_ascii_lowercase());
+        at += len;
+    }
+    let qtype = u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]);
+    let end = at + 4;
+    (end <= msg.len()).then(|| (labels.join("."), qtype, end))
+}
+
+/// A response to `query` (its header and question, as received) with the given code and answers.
+fn encode_reply(query: &[u8], rcode: u8, answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(&query[..2]); // id
+    out.push(0x80 | (query[2] & 0x79)); // QR, the query's opcode and RD
+    out.push(0x80 | (rcode & 0x0f)); // RA, rcode
+    out.extend_from_slice(&[0, 1]); // one question
+    out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]); // no authority, no additional records
+    out.extend_from_slice(&query[12..]); // the question, verbatim
+    for (rtype, rdata) in answers {
+        out.extend_from_slice(&[0xc0, 0x0c]); // the name in the question
+        out.extend_from_slice(&rtype.to_be_bytes());
+        out.extend_from_slice(&[0, 1]); // class IN
+        out.extend_from_slice(&60u32.to_be_bytes()); // TTL
+        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(rdata);
+    }
+    out
+}
+
+/// Serves TLS with `leaf` on [::1]; returns the port.
+fn tls_server_v6(leaf: &Leaf) -> u16 {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+    });
+    port
+}
+
+/// A lab root standing in for the public roots, and its PEM file.
+struct Lab {
+    root: Ca,
+    scratch: Scratch,
+}
+
+impl Lab {
+    fn new() -> Self {
+        Self {
+            root: Ca::root("Lab Public Root"),
+            scratch: Scratch::new(),
+        }
+    }
+
+    fn public_roots(&self) -> String {
+        format!(
+            "--public-roots={}",
+            self.scratch.file("public.pem", &self.root.pem).display()
+        )
+    }
+}
+
+fn audit(targets: &[String], extra: &[String], secs: u64) -> Run {
+    let mut args = vec!["audit".to_string()];
+    args.extend(targets.iter().cloned());
+    args.extend([
+        format!("--timeout={secs}"),
+        "--no-revocation".into(),
+        "--format=json".into(),
+    ]);
+    args.extend(extra.iter().cloned());
+    let run = pinscope(&args);
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&run.stdout) {
+        for t in json["targets"].as_array().into_iter().flatten() {
+            let f = &t["findings"][0];
+            eprintln!(
+                "{}:{}: verdict={} code={} message={:?} addresses={} address_used={} ({} ms)",
+                t["host"],
+                t["port"],
+                t["verdict"],
+                f["code"],
+                f["message"],
+                t["addresses"],
+                t["address_used"],
+                t["elapsed_ms"]
+            );
+        }
+    }
+    eprintln!("run took {:?}, exit {}", run.elapsed, run.code);
+    assert!(
+        run.elapsed < Duration::from_secs(secs + 2),
+        "the run took {:?}, over the {secs}s deadline + 2s\n{}\n{}",
+        run.elapsed,
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+fn target<'a>(json: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
+    json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["host"] == host)
+        .unwrap_or_else(|| panic!("{host} missing: {json:#}"))
+}
+
+fn finding(t: &serde_json::Value) -> (String, String) {
+    let f = &t["findings"][0];
+    (
+        f["code"].as_str().unwrap().to_owned(),
+        f["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.root.leaf(&[host], true));
+    let dns = DnsServer::start(&[(host, Zone::v4(Ipv4Addr::LOCALHOST))]);
+    let run = audit(
+        &[format!("{host}:{port}")],
+        &[dns.flag(), lab.public_roots()],
+        5,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["addresses"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(t["address_used"], "127.0.0.1");
+    let asked = dns.questions();
+    assert!(asked.contains(&format!("{host} A")), "{asked:?}");
+    assert!(asked.contains(&format!("{host} AAAA")), "{asked:?}");
+}
+
+#[test]
+fn each_dns_failure_is_a_dns_error_with_its_own_code_and_message() {
+    let dns = DnsServer::start(&[
+        ("servfail.pinscope.test", Zone::rcode(2)),
+        ("nodata.pinscope.test", Zone::rcode(0)),
+        ("refused.pinscope.test", Zone::rcode(5)),
+    ]);
+    let hosts = [
+        "nxdomain.pinscope.test",
+        "servfail.pinscope.test",
+        "nodata.pinscope.test",
+        "refused.pinscope.test",
+    ];
+    let targets: Vec<String> = hosts.iter().map(|h| format!("{h}:443")).collect();
+    let run = audit(&targets, &[dns.flag()], 3);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let server = dns.addr.to_string();
+    let expected = [
+        ("dns_nxdomain", "no such name"),
+        ("dns_servfail", "the DNS server failed (SERVFAIL)"),
+        ("dns_no_addresses", "no addresses"),
+        ("dns_refused", "refused the query (REFUSED)"),
+    ];
+    for (host, (code, text)) in hosts.iter().zip(expected) {
+        let t = target(&json, host);
+        assert_eq!(t["verdict"], "dns_error", "{t:#}");
+        let (got_code, message) = finding(t);
+        assert_eq!(got_code, code, "{t:#}");
+        assert!(
+            message.starts_with(&format!("resolve: {host}: ")),
+            "{message}"
+        );
+        assert!(message.contains(text), "{message}");
+        assert!(message.contains(&server), "{message}");
+        assert_eq!(t["addresses"], serde_json::json!([]));
+        assert!(t["address_used"].is_null());
+        assert!(t["explanation"].as_str().unwrap().contains(host), "{t:#}");
+    }
+}
+
+/// A DNS server that never answers is named as such: each query waits three quarters of the
+/// target's deadline, so the silence is reported before the deadline ends the probe.
+#[test]
+fn a_silent_dns_server_is_named_within_the_deadline() {
+    for (deadline, secs) in [(2u64, "1.5s"), (4, "3s")] {
+        let dns = DnsServer::start(&[("silent.pinscope.test", Zone::silent())]);
+        let run = audit(
+            &["silent.pinscope.test:443".into()],
+            &[dns.flag()],
+            deadline,
+        );
+        assert_eq!(run.code, 3);
+        let json = run.json();
+        let t = target(&json, "silent.pinscope.test");
+        assert_eq!(t["verdict"], "dns_error", "{t:#}");
+        let (code, message) = finding(t);
+        assert_eq!(code, "dns_no_answer");
+        assert!(
+            message.contains("the DNS server did not answer"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("no reply from {} within {secs}", dns.addr)),
+            "{message}"
+        );
+        let ms = t["elapsed_ms"].as_u64().unwrap();
+        assert!(ms < deadline * 1000, "{ms} ms for a {deadline} s deadline");
+        assert!(!dns.questions().is_empty(), "pinscope never asked");
+    }
+}
+
+#[test]
+fn an_ipv6_only_name_is_reached_over_ipv6() {
+    let lab = Lab::new();
+    let host = "mdmenrollment.apple.com";
+    let port = tls_server_v6(&lab.root.leaf(&[host], true));
+    let dns = DnsServer::start(&[(host, Zone::v6(Ipv6Addr::LOCALHOST))]);
+    let run = audit(
+        &[format!("{host}:{port}")],
+        &[dns.flag(), lab.public_roots()],
+        5,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["addresses"], serde_json::json!(["::1"]));
+    assert_eq!(t["address_used"], "::1");
+}
+
+#[test]
+fn every_address_is_returned_and_tried_ipv6_first() {
+    // The name has both; only 127.0.0.1 serves, so ::1 is refused and IPv4 is used.
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.root.leaf(&[host], true));
+    let dns = DnsServer::start(&[(
+        host,
+        Zone {
+            a: vec![Ipv4Addr::LOCALHOST],
+            aaaa: vec![Ipv6Addr::LOCALHOST],
+            ..Zone::default()
+        },
+    )]);
+    let run = audit(
+        &[format!("{host}:{port}")],
+        &[dns.flag(), lab.public_roots()],
+        5,
+    );
+    let json = run.json();
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["addresses"], serde_json::json!(["::1", "127.0.0.1"]));
+    assert_eq!(t["address_used"], "127.0.0.1");
+}
+
+#[test]
+fn resolve_overrides_the_dns_server() {
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.root.leaf(&[host], true));
+    // The DNS server would never answer for this name: --resolve must win without asking it.
+    let dns = DnsServer::start(&[(host, Zone::silent())]);
+    let run = audit(
+        &[format!("{host}:{port}")],
+        &[dns.flag(), lab.public_roots(), resolve(host, port)],
+        5,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["address_used"], "127.0.0.1");
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
+    assert!(dns.questions().is_empty(), "{:?}", dns.questions());
+}
+
+#[test]
+fn a_bad_dns_server_value_is_a_usage_error() {
+    let run = pinscope(["audit", "gdmf.apple.com", "--dns-server=not-an-address"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("pinscope: error: --dns-server 'not-an-address'"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn many_names_at_once_all_get_their_answer() {
+    // 300 names, every one pointing at a port nobody listens on: each must come back as refused,
+    // which proves it resolved; none may be lost to the resolver's own limits.
+    let names: Vec<String> = (0..300).map(|i| format!("h{i}.pinscope.test")).collect();
+    let zones: Vec<(&str, Zone)> = names
+        .iter()
+        .map(|n| (n.as_str(), Zone::v4(Ipv4Addr::LOCALHOST)))
+        .collect();
+    let dns = DnsServer::start(&zones);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let targets: Vec<String> = names.iter().map(|n| format!("{n}:{port}")).collect();
+    let run = audit(&targets, &[dns.flag()], 5);
+    let json = run.json();
+    let targets = json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 300);
+    for t in targets {
+        assert_eq!(t["verdict"], "blocked", "{t:#}");
+        assert_eq!(t["findings"][0]["code"], "connection_refused", "{t:#}");
+    }
+}
