@@ -68,20 +68,31 @@ def names(n: int) -> list[str]:
     return [f"h{i:05d}.bench.test" for i in range(n)]
 
 
+TIME = shutil.which("time") or "/usr/bin/time"
+
+
 def measured(args: list[str]) -> dict:
-    """Runs a command; returns wall seconds, CPU seconds and peak RSS (MiB) of that child alone."""
+    """Runs a command; returns wall seconds, CPU seconds and peak RSS (MiB) of that command alone.
+
+    Peak RSS comes from GNU time, not from this process's wait4: Linux keeps a process's RSS
+    high-water mark across exec, so a child forked from this (by now large) Python process would
+    report Python's size rather than its own.
+    """
     started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([TIME, "-f", "pinscope-bench %e %U %S %M", *args],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - started
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
+    lines = proc.stderr.splitlines()
+    stats = next((line.split() for line in reversed(lines) if line.startswith("pinscope-bench ")), None)
+    if stats is None:
+        raise SystemExit(f"GNU time did not report: {proc.stderr.strip()}")
+    _, elapsed, user, system, rss_kib = stats
     return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mib": usage.ru_maxrss / 1024,
-        "code": code,
-        "stderr": stderr,
+        "wall": float(elapsed) if float(elapsed) > 0 else wall,
+        "cpu": float(user) + float(system),
+        "rss_mib": int(rss_kib) / 1024,
+        "code": proc.returncode,
+        "stderr": "\n".join(line for line in lines if not line.startswith("pinscope-bench ")),
     }
 
 

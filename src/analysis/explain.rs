@@ -53,18 +53,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             text
         }
         Verdict::Intercepted => {
-            let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
-            let product = j
-                .interception
-                .as_ref()
-                .and_then(|i| i.product.as_deref())
-                .filter(|p| {
-                    !signer
-                        .to_ascii_lowercase()
-                        .contains(&p.to_ascii_lowercase())
-                })
-                .map(|p| format!(" ({p})"))
-                .unwrap_or_default();
+            let (signer, product) = signer_and_product(j);
             let copied = if j.has(Code::AppleNamesCopied) || j.has(Code::IssuerSignatureMismatch) {
                 " It carries names of CAs devices trust, but not their keys."
             } else {
@@ -144,6 +133,24 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
     }
 }
 
+/// The CA a forged chain ends at, and " (Product)" when the product is known and the CA's name
+/// does not already say it.
+fn signer_and_product(j: &Judgement) -> (&str, String) {
+    let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
+    let product = j
+        .interception
+        .as_ref()
+        .and_then(|i| i.product.as_deref())
+        .filter(|p| {
+            !signer
+                .to_ascii_lowercase()
+                .contains(&p.to_ascii_lowercase())
+        })
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    (signer, product)
+}
+
 /// For hosts an MDM agent pins (a Kandji tenant's device domains), the explanation speaks to the
 /// admin troubleshooting that agent: what the agent does, and which domains to exempt together.
 fn agent_pinned(obs: &Observation, j: &Judgement, worst: &str) -> Option<String> {
@@ -163,13 +170,7 @@ fn agent_pinned(obs: &Observation, j: &Judgement, worst: &str) -> Option<String>
                   agent updates stall until the connection is direct";
     match j.verdict {
         Verdict::Intercepted => {
-            let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
-            let product = j
-                .interception
-                .as_ref()
-                .and_then(|i| i.product.as_deref())
-                .map(|p| format!(" ({p})"))
-                .unwrap_or_default();
+            let (signer, product) = signer_and_product(j);
             Some(format!(
                 "The {agent} pins {host} and refuses any other certificate; the chain here ends at '{signer}'{product}, so the agent drops the connection and {stalls}. {exempt}"
             ))

@@ -1102,12 +1102,14 @@ fn now_rfc3339() -> String {
 /// Writes the report and returns the exit code its verdicts imply.
 fn emit(report: &RunReport, output: &OutputArgs, sink: Sink) -> anyhow::Result<u8> {
     let color = output.format == Format::Table && sink.is_terminal() && color_allowed();
-    let text = report.render(output.format, color);
     let code = report.summary().exit_code;
-    if let Err(e) = sink.write(&text) {
+    if let Err(e) = sink.write_with(|out| report.write(output.format, color, out)) {
         // The results exist; do not lose them because the file could not be written.
         eprintln!("pinscope: error: {e:#}; writing the results to standard output instead");
-        write_stdout(&text);
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let _ = report
+            .write(output.format, color, &mut stdout)
+            .and_then(|()| stdout.flush());
         return Ok(exit::USAGE);
     }
     Ok(code)
@@ -1163,6 +1165,33 @@ impl Sink {
     fn write(mut self, text: &str) -> anyhow::Result<()> {
         self.append(text)?;
         self.finish()
+    }
+
+    /// Writes output produced by `produce` through a buffer, then puts a file in place. A closed
+    /// stdout pipe is not an error.
+    fn write_with(
+        self,
+        produce: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> anyhow::Result<()> {
+        match &self.file {
+            None => {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                match produce(&mut out).and_then(|()| out.flush()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                        Err(anyhow!("cannot write to standard output: {e}"))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Some((path, temp)) => {
+                let mut out = std::io::BufWriter::new(temp.as_file());
+                produce(&mut out)
+                    .and_then(|()| out.flush())
+                    .with_context(|| format!("cannot write --output {}", path.display()))?;
+                drop(out);
+                self.finish()
+            }
+        }
     }
 
     /// Writes more output now: to stdout at once (flushed), or to the temporary file.

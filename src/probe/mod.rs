@@ -353,6 +353,9 @@ async fn attempt(
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     tls_config.alpn_protocols = config.alpn.clone();
+    // Every probe must see a full handshake and the chain it carries, so there is nothing to
+    // resume; and a per-target session cache would cost memory for each target in flight.
+    tls_config.resumption = rustls::client::Resumption::disabled();
     let server_name = ServerName::try_from(target.host.clone()).map_err(|e| Failure {
         kind: FailureKind::TlsProtocol,
         phase: Phase::Handshake,

@@ -134,6 +134,15 @@ pub fn target_line(r: &TargetResult) -> String {
 }
 
 pub fn render(run: &RunReport) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and serialising plain structs of strings and numbers
+    // cannot either.
+    let _ = write(run, &mut out);
+    String::from_utf8(out).unwrap_or_else(|_| "{}\n".into())
+}
+
+/// Writes the document straight to `out`: a large audit's JSON is never held in memory whole.
+pub fn write(run: &RunReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let doc = Document {
         tool: "pinscope",
         version: env!("CARGO_PKG_VERSION"),
@@ -143,11 +152,8 @@ pub fn render(run: &RunReport) -> String {
         targets: run.results.iter().map(target).collect(),
         summary: run.summary(),
     };
-    // Serialising plain structs of strings and numbers cannot fail; fall back to an empty object
-    // rather than panic if that ever changes.
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
-    out.push('\n');
-    out
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 /// The catalog as JSON: one object per host:port:transport, with the Apple pinning policy that

@@ -123,6 +123,19 @@ impl RunReport {
         Summary::of(self.results.iter().map(|r| &r.assessment.verdict))
     }
 
+    /// Writes the report in the format; JSON is streamed, the others are rendered first.
+    pub fn write(
+        &self,
+        format: Format,
+        color: bool,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        match format {
+            Format::Json => json::write(self, out),
+            other => out.write_all(self.render(other, color).as_bytes()),
+        }
+    }
+
     pub fn render(&self, format: Format, color: bool) -> String {
         match format {
             Format::Table => table::render(self, color),
