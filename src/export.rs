@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalog::Row;
+use crate::catalog::{Row, Transport};
 
 /// Export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,14 +52,20 @@ pub struct ResultRow {
 
 /// Exemptions for catalog rows: a wildcard row contributes its pattern, others their host.
 pub fn from_catalog<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<Exemption> {
-    collect(rows.into_iter().map(|r| {
-        (
-            r.pattern.clone().unwrap_or_else(|| r.host.clone()),
-            r.port,
-            r.sections.clone(),
-            r.description.clone(),
-        )
-    }))
+    // SSL inspection happens on TCP: UDP-only services (NTP, QUIC) and SSH have nothing to exempt
+    // from it.
+    collect(
+        rows.into_iter()
+            .filter(|r| r.transport == Transport::Tcp)
+            .map(|r| {
+                (
+                    r.pattern.clone().unwrap_or_else(|| r.host.clone()),
+                    r.port,
+                    r.sections.clone(),
+                    r.description.clone(),
+                )
+            }),
+    )
 }
 
 /// Exemptions for the targets of an earlier run.

@@ -403,6 +403,23 @@ fn catalog_section_audit_reports_every_row() {
 }
 
 #[test]
+fn a_target_on_a_udp_catalog_port_is_probed_as_tcp_without_the_udp_row() {
+    // time.apple.com:123 is an NTP (UDP) row; a command-line target is TLS over TCP, so the UDP
+    // row's section and description do not describe it.
+    let run = pinscope([
+        "audit",
+        "time.apple.com:123",
+        "--resolve=time.apple.com:123:127.0.0.1",
+        "--no-revocation",
+        "--format=json",
+        "--timeout=3",
+    ]);
+    let t = &run.json()["targets"][0];
+    assert_eq!(t["transport"], "tcp");
+    assert!(t["section"].is_null(), "{t:#}");
+}
+
+#[test]
 fn targets_file_with_comments_is_read() {
     let lab = Lab::new();
     let port = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));

@@ -122,6 +122,16 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
         message.contains("'Service CA' to 'Another Public CA'"),
         "{message}"
     );
+    // The new chain is one devices accept: the explanation must not call its CA untrusted.
+    let explanation = t["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("not the one the baseline recorded"),
+        "{explanation}"
+    );
+    assert!(
+        !explanation.contains("no public or Apple root trusts"),
+        "{explanation}"
+    );
 
     // The inspection box: intercepted with or without a baseline, and the baseline says why too.
     server.swap(&inspection.leaf(&[HOST], true));
@@ -223,6 +233,13 @@ fn a_broken_baseline_is_a_usage_error_naming_the_line() {
         "albert.apple.com",
     ]);
     assert_eq!(unwritable.code, 2);
+    assert!(
+        unwritable
+            .stderr
+            .contains("cannot write baseline /nonexistent/b.json"),
+        "{}",
+        unwritable.stderr
+    );
     assert!(
         unwritable.stderr.contains("/nonexistent"),
         "{}",

@@ -52,6 +52,18 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             }
             text
         }
+        Verdict::Intercepted if only_baseline_evidence(j) => {
+            // The chain is one devices accept; what makes it suspect is that it is not the one
+            // recorded when the network was clean.
+            let change = j
+                .findings
+                .iter()
+                .find(|f| f.code == Code::PinMismatch)
+                .map_or("", |f| f.message.as_str());
+            format!(
+                "{target} now presents a chain devices accept, but not the one the baseline recorded: {change}. If this change was not planned, something on the path re-issues the certificate: exempt {target} from SSL inspection. If it was planned, save a new baseline."
+            )
+        }
         Verdict::Intercepted => {
             let (signer, product) = signer_and_product(j);
             let copied = if j.has(Code::AppleNamesCopied) || j.has(Code::IssuerSignatureMismatch) {
@@ -131,6 +143,15 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             format!("{target} was not checked: {reason}.")
         }
     }
+}
+
+/// Whether the baseline is the only evidence of interception (the chain itself is accepted).
+fn only_baseline_evidence(j: &Judgement) -> bool {
+    j.interception.as_ref().is_some_and(|i| {
+        i.evidence
+            .iter()
+            .all(|c| matches!(c, Code::PinMismatch | Code::MissingSct))
+    }) && j.has(Code::ChainValid)
 }
 
 /// The CA a forged chain ends at, and " (Product)" when the product is known and the CA's name

@@ -250,20 +250,14 @@ impl Catalog {
         })
     }
 
-    /// Looks up the row for a host and port (any transport, TCP first).
+    /// Looks up the TCP row for a host and port.
     pub fn find(&self, host: &str, port: u16) -> Option<&Row> {
+        // Targets named on the command line or in a file are TCP; a UDP row for the same port
+        // (time.apple.com:123) describes another service.
         let host = host.to_ascii_lowercase();
-        let mut matches = self
-            .rows
+        self.rows
             .iter()
-            .filter(|r| r.host == host && r.port == port);
-        let first = matches.next()?;
-        if first.transport == Transport::Tcp {
-            return Some(first);
-        }
-        matches
-            .find(|r| r.transport == Transport::Tcp)
-            .or(Some(first))
+            .find(|r| r.host == host && r.port == port && r.transport == Transport::Tcp)
     }
 
     /// Whether a section id exists.

@@ -159,7 +159,7 @@ fn audit(args: AuditArgs) -> anyhow::Result<u8> {
 fn baseline(args: BaselineArgs) -> anyhow::Result<u8> {
     let BaselineAction::Save(save) = args.action;
     // Fail on an unwritable destination before probing anything.
-    let destination = Sink::open(Some(&save.file))?;
+    let destination = Sink::open_as(Some(&save.file), "baseline")?;
     let created_at = now_rfc3339();
     let (baseline, left_out, code) = match &save.from {
         Some(path) => {
@@ -1124,12 +1124,19 @@ fn color_allowed() -> bool {
 /// a crash never leaves half a report.
 struct Sink {
     file: Option<(PathBuf, tempfile::NamedTempFile)>,
+    /// How the file is named in errors ("--output", "baseline").
+    what: &'static str,
 }
 
 impl Sink {
     fn open(path: Option<&Path>) -> anyhow::Result<Self> {
+        Self::open_as(path, "--output")
+    }
+
+    /// Like `open`, naming the file as `what` in errors (e.g. "baseline").
+    fn open_as(path: Option<&Path>, what: &'static str) -> anyhow::Result<Self> {
         let Some(path) = path else {
-            return Ok(Self { file: None });
+            return Ok(Self { file: None, what });
         };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -1137,7 +1144,7 @@ impl Sink {
         };
         if !dir.is_dir() {
             bail!(
-                "cannot write --output {}: the directory {} does not exist",
+                "cannot write {what} {}: the directory {} does not exist",
                 path.display(),
                 dir.display()
             );
@@ -1148,13 +1155,14 @@ impl Sink {
             .tempfile_in(&dir)
             .map_err(|e| {
                 anyhow!(
-                    "cannot write --output {}: {}",
+                    "cannot write {what} {}: {}",
                     path.display(),
                     std::io::Error::from(e.kind())
                 )
             })?;
         Ok(Self {
             file: Some((path.to_path_buf(), temp)),
+            what,
         })
     }
 
@@ -1187,7 +1195,7 @@ impl Sink {
                 let mut out = std::io::BufWriter::new(temp.as_file());
                 produce(&mut out)
                     .and_then(|()| out.flush())
-                    .with_context(|| format!("cannot write --output {}", path.display()))?;
+                    .with_context(|| format!("cannot write {} {}", self.what, path.display()))?;
                 drop(out);
                 self.finish()
             }
@@ -1204,15 +1212,16 @@ impl Sink {
             Some((path, temp)) => temp
                 .write_all(text.as_bytes())
                 .and_then(|()| temp.flush())
-                .with_context(|| format!("cannot write --output {}", path.display())),
+                .with_context(|| format!("cannot write {} {}", self.what, path.display())),
         }
     }
 
     /// Puts the file in place (nothing to do for stdout).
     fn finish(self) -> anyhow::Result<()> {
         if let Some((path, temp)) = self.file {
-            temp.persist(&path)
-                .map_err(|e| anyhow!("cannot write --output {}: {}", path.display(), e.error))?;
+            temp.persist(&path).map_err(|e| {
+                anyhow!("cannot write {} {}: {}", self.what, path.display(), e.error)
+            })?;
         }
         Ok(())
     }

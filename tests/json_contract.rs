@@ -1,0 +1,3376 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The JSON contract: real `--format json` output of `audit`, `inspect` and `catalog`, and the
+//! baseline file `baseline save` writes, deserialised into a mirror of the schema in
+//! docs/json-schema.md (and docs/baselines.md). Every struct denies unknown fields and every
+//! nullable field must be present, so a field added, removed or renamed without updating the
+//! documentation (and this mirror) fails here. Values are checked too: hashes, times, the documented
+//! sets of verdicts, finding codes and severities, the cross-field rules (`interception` exactly for
+//! `intercepted`, `service` exactly for the non-TLS probes that answered, …), and the summary
+//! against the targets and the process's exit code. The lists of codes and verdicts, and each fixed
+//! severity, are also read back from docs/json-schema.md, so the page cannot drift either.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
+    KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde::{Deserialize, Deserializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use common::*;
+
+// ---------------------------------------------------------------------------------------------
+// The mirror of docs/json-schema.md
+// ---------------------------------------------------------------------------------------------
+
+/// A field that must be present and may be `null`. serde treats a missing `Option` field as `None`;
+/// with `deserialize_with` a missing field is an error instead, which is what a contract wants.
+fn nullable<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    tool: String,
+    version: String,
+    schema_version: u32,
+    started_at: String,
+    finished_at: String,
+    targets: Vec<Target>,
+    summary: Summary,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    host: String,
+    port: u16,
+    transport: Transport,
+    #[serde(deserialize_with = "nullable")]
+    section: Option<String>,
+    representative: bool,
+    #[serde(deserialize_with = "nullable")]
+    pattern: Option<String>,
+    legacy: bool,
+    #[serde(deserialize_with = "nullable")]
+    sni: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    proxy: Option<String>,
+    addresses: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    address_used: Option<String>,
+    verdict: Verdict,
+    findings: Vec<Finding>,
+    explanation: String,
+    #[serde(deserialize_with = "nullable")]
+    tls: Option<Tls>,
+    #[serde(deserialize_with = "nullable")]
+    anchor: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    anchor_spki_sha256: Option<String>,
+    chain: Vec<Cert>,
+    #[serde(deserialize_with = "nullable")]
+    apple_pinning: Option<ApplePinning>,
+    #[serde(deserialize_with = "nullable")]
+    interception: Option<Interception>,
+    #[serde(deserialize_with = "nullable")]
+    service: Option<Service>,
+    revocation: Vec<Revocation>,
+    elapsed_ms: u64,
+}
+
+/// Apple's pinning policy for the host and how the chain fares under it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplePinning {
+    policy: String,
+    source: String,
+    satisfied: bool,
+    rule_results: Vec<RuleResult>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleResult {
+    rule: String,
+    passed: bool,
+    failed_checks: Vec<String>,
+}
+
+/// Who intercepted, and on what evidence: present exactly for `intercepted` targets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Interception {
+    #[serde(deserialize_with = "nullable")]
+    product: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    anchor_subject: Option<String>,
+    evidence: Vec<Code>,
+}
+
+/// What a non-TLS service answered, tagged by `protocol`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "protocol", rename_all = "lowercase", deny_unknown_fields)]
+enum Service {
+    Http {
+        status: u16,
+        reason: String,
+        /// `[name, value]` pairs, names in lower case, in the order received.
+        headers: Vec<(String, String)>,
+    },
+    Ntp {
+        stratum: u8,
+        leap: u8,
+        version: u8,
+        reference_id: String,
+        #[serde(deserialize_with = "nullable")]
+        offset_ms: Option<f64>,
+        #[serde(deserialize_with = "nullable")]
+        round_trip_ms: Option<f64>,
+    },
+    Ssh {
+        banner: String,
+    },
+    Quic {
+        versions: Vec<u32>,
+    },
+}
+
+impl Service {
+    fn protocol(&self) -> &'static str {
+        match self {
+            Self::Http { .. } => "http",
+            Self::Ntp { .. } => "ntp",
+            Self::Ssh { .. } => "ssh",
+            Self::Quic { .. } => "quic",
+        }
+    }
+}
+
+/// What one OCSP responder or CRL said about one certificate of the chain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revocation {
+    kind: RevocationKind,
+    url: String,
+    certificate: String,
+    certificate_sha256: String,
+    status: RevocationStatus,
+    detail: String,
+    #[serde(deserialize_with = "nullable")]
+    reason: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    revoked_at: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    this_update: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    next_update: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RevocationKind {
+    Ocsp,
+    Crl,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RevocationStatus {
+    Good,
+    Revoked,
+    Unknown,
+    Unreachable,
+    Invalid,
+    NotChecked,
+}
+
+impl RevocationStatus {
+    /// The finding each status brings (`not_checked` brings none: it is no answer).
+    fn code(self) -> Option<Code> {
+        match self {
+            Self::Good => Some(Code::RevocationGood),
+            Self::Revoked => Some(Code::Revoked),
+            Self::Unknown => Some(Code::RevocationUnknown),
+            Self::Unreachable => Some(Code::RevocationUnreachable),
+            Self::Invalid => Some(Code::RevocationInvalid),
+            Self::NotChecked => None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tls {
+    version: String,
+    cipher_suite: String,
+    #[serde(deserialize_with = "nullable")]
+    alpn: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cert {
+    subject: String,
+    issuer: String,
+    serial: String,
+    not_before: String,
+    not_after: String,
+    sha256: String,
+    spki_sha256: String,
+    /// Optional: present only for a certificate that could not be parsed.
+    #[serde(default)]
+    parse_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Finding {
+    code: Code,
+    severity: Severity,
+    message: String,
+}
+
+/// Every verdict count is always present, zero or not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Summary {
+    total: usize,
+    pass: usize,
+    intercepted: usize,
+    untrusted: usize,
+    blocked: usize,
+    timeout: usize,
+    dns_error: usize,
+    tls_error: usize,
+    proxy_error: usize,
+    protocol_error: usize,
+    skipped: usize,
+    exit_code: i32,
+}
+
+impl Summary {
+    fn count(&self, v: Verdict) -> usize {
+        match v {
+            Verdict::Pass => self.pass,
+            Verdict::Intercepted => self.intercepted,
+            Verdict::Untrusted => self.untrusted,
+            Verdict::Blocked => self.blocked,
+            Verdict::Timeout => self.timeout,
+            Verdict::DnsError => self.dns_error,
+            Verdict::TlsError => self.tls_error,
+            Verdict::ProxyError => self.proxy_error,
+            Verdict::ProtocolError => self.protocol_error,
+            Verdict::Skipped => self.skipped,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    Pass,
+    Intercepted,
+    Untrusted,
+    Blocked,
+    Timeout,
+    DnsError,
+    TlsError,
+    ProxyError,
+    ProtocolError,
+    Skipped,
+}
+
+const VERDICTS: [Verdict; 10] = [
+    Verdict::Pass,
+    Verdict::Intercepted,
+    Verdict::Untrusted,
+    Verdict::Blocked,
+    Verdict::Timeout,
+    Verdict::DnsError,
+    Verdict::TlsError,
+    Verdict::ProxyError,
+    Verdict::ProtocolError,
+    Verdict::Skipped,
+];
+
+impl Verdict {
+    /// A failure that is not interception: exit code 3 when nothing is intercepted.
+    fn is_failure(self) -> bool {
+        !matches!(self, Self::Pass | Self::Intercepted | Self::Skipped)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Code {
+    // The chain.
+    ChainValid,
+    AnchorNativeOnly,
+    AnchorInNoStore,
+    IssuerSignatureMismatch,
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    ChainInvalid,
+    PinningSatisfied,
+    PinningFailed,
+    AppleNamesCopied,
+    LeafKeyEqualsIssuerKey,
+    KnownInspectionProduct,
+    MissingSct,
+    TlsProfileMismatch,
+    UnexpectedIssuer,
+    MalformedCertificate,
+    EmptyChain,
+    // The connection.
+    ConnectionRefused,
+    ConnectionReset,
+    ConnectionClosed,
+    Unreachable,
+    Timeout,
+    DnsFailure,
+    DnsNxdomain,
+    DnsServfail,
+    DnsRefused,
+    DnsNoAddresses,
+    DnsNoAnswer,
+    TlsAlert,
+    NotTls,
+    TlsProtocolError,
+    IoError,
+    NotProbed,
+    // Proxies.
+    ProxyAuthRequired,
+    ProxyRefused,
+    ProxyUpstreamError,
+    ProxyClosed,
+    ProxyNotSupported,
+    // The non-TLS probes.
+    UnexpectedAnswer,
+    HttpAnswered,
+    TransparentProxy,
+    BlockPage,
+    NtpAnswered,
+    ClockSkew,
+    NtpUnsynchronised,
+    SshBanner,
+    QuicVersionNegotiation,
+    NotVerified,
+    // Baselines.
+    PinMatch,
+    PinRotation,
+    PinMismatch,
+    TlsProfileChanged,
+    // Revocation.
+    RevocationGood,
+    Revoked,
+    RevocationUnknown,
+    RevocationUnreachable,
+    RevocationInvalid,
+}
+
+/// Every code, for comparing with the documentation.
+const CODES: [Code; 59] = [
+    Code::ChainValid,
+    Code::AnchorNativeOnly,
+    Code::AnchorInNoStore,
+    Code::IssuerSignatureMismatch,
+    Code::UnknownIssuer,
+    Code::Expired,
+    Code::NotYetValid,
+    Code::NameMismatch,
+    Code::ChainInvalid,
+    Code::PinningSatisfied,
+    Code::PinningFailed,
+    Code::AppleNamesCopied,
+    Code::LeafKeyEqualsIssuerKey,
+    Code::KnownInspectionProduct,
+    Code::MissingSct,
+    Code::TlsProfileMismatch,
+    Code::UnexpectedIssuer,
+    Code::MalformedCertificate,
+    Code::EmptyChain,
+    Code::ConnectionRefused,
+    Code::ConnectionReset,
+    Code::ConnectionClosed,
+    Code::Unreachable,
+    Code::Timeout,
+    Code::DnsFailure,
+    Code::DnsNxdomain,
+    Code::DnsServfail,
+    Code::DnsRefused,
+    Code::DnsNoAddresses,
+    Code::DnsNoAnswer,
+    Code::TlsAlert,
+    Code::NotTls,
+    Code::TlsProtocolError,
+    Code::IoError,
+    Code::NotProbed,
+    Code::ProxyAuthRequired,
+    Code::ProxyRefused,
+    Code::ProxyUpstreamError,
+    Code::ProxyClosed,
+    Code::ProxyNotSupported,
+    Code::UnexpectedAnswer,
+    Code::HttpAnswered,
+    Code::TransparentProxy,
+    Code::BlockPage,
+    Code::NtpAnswered,
+    Code::ClockSkew,
+    Code::NtpUnsynchronised,
+    Code::SshBanner,
+    Code::QuicVersionNegotiation,
+    Code::NotVerified,
+    Code::PinMatch,
+    Code::PinRotation,
+    Code::PinMismatch,
+    Code::TlsProfileChanged,
+    Code::RevocationGood,
+    Code::Revoked,
+    Code::RevocationUnknown,
+    Code::RevocationUnreachable,
+    Code::RevocationInvalid,
+];
+
+impl Code {
+    /// The severity docs/json-schema.md gives each code. Fixed per code, except
+    /// `tls_profile_mismatch`: an error (evidence of interception) on a chain devices refuse, a
+    /// warning on a chain they accept (the target then carries `chain_valid`). The match lists
+    /// every code, so a new one cannot be added to the mirror without deciding its severity.
+    fn severity(self, chain_accepted: bool) -> Severity {
+        match self {
+            Self::TlsProfileMismatch if chain_accepted => Severity::Warning,
+            Self::TlsProfileMismatch => Severity::Error,
+            Self::ChainValid
+            | Self::PinningSatisfied
+            | Self::NotProbed
+            | Self::HttpAnswered
+            | Self::NtpAnswered
+            | Self::SshBanner
+            | Self::QuicVersionNegotiation
+            | Self::NotVerified
+            | Self::PinMatch
+            | Self::PinRotation
+            | Self::RevocationGood => Severity::Info,
+            Self::MissingSct
+            | Self::UnexpectedIssuer
+            | Self::MalformedCertificate
+            | Self::ProxyNotSupported
+            | Self::TransparentProxy
+            | Self::ClockSkew
+            | Self::TlsProfileChanged
+            | Self::RevocationUnknown
+            | Self::RevocationUnreachable
+            | Self::RevocationInvalid => Severity::Warning,
+            Self::AnchorNativeOnly
+            | Self::AnchorInNoStore
+            | Self::IssuerSignatureMismatch
+            | Self::UnknownIssuer
+            | Self::Expired
+            | Self::NotYetValid
+            | Self::NameMismatch
+            | Self::ChainInvalid
+            | Self::PinningFailed
+            | Self::AppleNamesCopied
+            | Self::LeafKeyEqualsIssuerKey
+            | Self::KnownInspectionProduct
+            | Self::EmptyChain
+            | Self::ConnectionRefused
+            | Self::ConnectionReset
+            | Self::ConnectionClosed
+            | Self::Unreachable
+            | Self::Timeout
+            | Self::DnsFailure
+            | Self::DnsNxdomain
+            | Self::DnsServfail
+            | Self::DnsRefused
+            | Self::DnsNoAddresses
+            | Self::DnsNoAnswer
+            | Self::TlsAlert
+            | Self::NotTls
+            | Self::TlsProtocolError
+            | Self::IoError
+            | Self::ProxyAuthRequired
+            | Self::ProxyRefused
+            | Self::ProxyUpstreamError
+            | Self::ProxyClosed
+            | Self::UnexpectedAnswer
+            | Self::BlockPage
+            | Self::NtpUnsynchronised
+            | Self::PinMismatch
+            | Self::Revoked => Severity::Error,
+        }
+    }
+
+    /// The severity when it does not depend on context.
+    fn fixed_severity(self) -> Option<Severity> {
+        (self != Self::TlsProfileMismatch).then(|| self.severity(false))
+    }
+
+    /// The codes that are evidence of interception (as errors): any one of them makes the target
+    /// `intercepted`, and no other verdict carries them (`tls_profile_mismatch` only as an error).
+    fn is_evidence(self) -> bool {
+        matches!(
+            self,
+            Self::AnchorNativeOnly
+                | Self::AnchorInNoStore
+                | Self::IssuerSignatureMismatch
+                | Self::AppleNamesCopied
+                | Self::LeafKeyEqualsIssuerKey
+                | Self::KnownInspectionProduct
+                | Self::TlsProfileMismatch
+                | Self::PinMismatch
+        )
+    }
+
+    /// The codes that mean a probe failed, and the verdict each one gives.
+    fn failure_verdict(self) -> Option<Verdict> {
+        match self {
+            Self::ConnectionRefused
+            | Self::ConnectionReset
+            | Self::ConnectionClosed
+            | Self::Unreachable
+            | Self::IoError => Some(Verdict::Blocked),
+            Self::Timeout => Some(Verdict::Timeout),
+            Self::DnsFailure
+            | Self::DnsNxdomain
+            | Self::DnsServfail
+            | Self::DnsRefused
+            | Self::DnsNoAddresses
+            | Self::DnsNoAnswer => Some(Verdict::DnsError),
+            Self::TlsAlert | Self::NotTls | Self::TlsProtocolError => Some(Verdict::TlsError),
+            Self::ProxyAuthRequired
+            | Self::ProxyRefused
+            | Self::ProxyUpstreamError
+            | Self::ProxyClosed => Some(Verdict::ProxyError),
+            Self::UnexpectedAnswer => Some(Verdict::ProtocolError),
+            _ => None,
+        }
+    }
+
+    /// The protocol of the `service` object a code about a service answer comes with.
+    fn service_protocol(self) -> Option<&'static str> {
+        match self {
+            Self::HttpAnswered | Self::TransparentProxy | Self::BlockPage => Some("http"),
+            Self::NtpAnswered | Self::ClockSkew | Self::NtpUnsynchronised => Some("ntp"),
+            Self::SshBanner => Some("ssh"),
+            Self::QuicVersionNegotiation | Self::NotVerified => Some("quic"),
+            _ => None,
+        }
+    }
+
+    /// The code that says a service answered in its protocol (one per `service` object).
+    fn is_service_answer(self) -> bool {
+        matches!(
+            self,
+            Self::HttpAnswered | Self::NtpAnswered | Self::SshBanner | Self::QuicVersionNegotiation
+        )
+    }
+
+    fn is_baseline(self) -> bool {
+        matches!(
+            self,
+            Self::PinMatch | Self::PinRotation | Self::PinMismatch | Self::TlsProfileChanged
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Transport {
+    Tcp,
+    Udp,
+    Ssh,
+}
+
+/// One row of `pinscope catalog --format json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogRow {
+    host: String,
+    port: u16,
+    transport: Transport,
+    section: String,
+    sections: Vec<String>,
+    description: String,
+    os: Vec<String>,
+    supports_proxy: ProxySupport,
+    legacy: bool,
+    representative: bool,
+    #[serde(deserialize_with = "nullable")]
+    pattern: Option<String>,
+    source: String,
+    sources: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    note: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    tls_max: Option<String>,
+    tls_ciphers: Vec<String>,
+    /// Optional: present only when the catalog row sets `probe`.
+    #[serde(default)]
+    probe: Option<Probe>,
+    #[serde(deserialize_with = "nullable")]
+    pinned_by: Option<String>,
+    pinned_with: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    apple_pinning_policy: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ProxySupport {
+    Yes,
+    No,
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Probe {
+    Http,
+    Tls,
+    Ntp,
+    Quic,
+    Ssh,
+}
+
+// The mirror of docs/baselines.md: the file `pinscope baseline save` writes.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineFile {
+    pinscope_baseline: u32,
+    created_at: String,
+    tool_version: String,
+    targets: Vec<BaselineTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineTarget {
+    host: String,
+    port: u16,
+    transport: Transport,
+    recorded_at: String,
+    chain: Vec<BaselinePosition>,
+    anchor: BaselineAnchor,
+    #[serde(deserialize_with = "nullable")]
+    tls: Option<BaselineTls>,
+    #[serde(deserialize_with = "nullable")]
+    apple_pinning_policy: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselinePosition {
+    position: usize,
+    subject: String,
+    spki_sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineAnchor {
+    #[serde(deserialize_with = "nullable")]
+    subject: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    spki_sha256: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineTls {
+    version: String,
+    cipher_suite: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks shared by every document
+// ---------------------------------------------------------------------------------------------
+
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn rfc3339(field: &str, s: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .unwrap_or_else(|e| panic!("{field} '{s}' is not RFC 3339: {e}"))
+}
+
+/// Parses stdout against the mirror and checks every documented invariant; returns the document.
+fn parse_document(run: &Run) -> Document {
+    let doc: Document = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout does not match the documented schema: {e}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        )
+    });
+    assert!(
+        run.stdout.ends_with("}\n"),
+        "one document, newline-terminated"
+    );
+    assert_eq!(doc.tool, "pinscope");
+    assert_eq!(doc.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc.schema_version, 1);
+    let started = rfc3339("started_at", &doc.started_at);
+    let finished = rfc3339("finished_at", &doc.finished_at);
+    assert!(started <= finished, "started_at after finished_at");
+    assert!(!doc.targets.is_empty(), "a document always has targets");
+    for t in &doc.targets {
+        check_target(t);
+    }
+    check_summary(&doc, run.code);
+    doc
+}
+
+fn check_target(t: &Target) {
+    let label = format!("{}:{}", t.host, t.port);
+    assert!(!t.host.is_empty(), "empty host");
+    assert!(t.port > 0, "{label}: port 0");
+    assert_eq!(
+        t.host,
+        t.host.to_ascii_lowercase(),
+        "{label}: host not lower-case"
+    );
+    let has = |c: Code| t.findings.iter().any(|f| f.code == c);
+
+    // Catalog fields.
+    if t.representative {
+        assert!(
+            t.pattern.is_some(),
+            "{label}: representative without pattern"
+        );
+    }
+    if let Some(p) = &t.pattern {
+        assert!(
+            p.starts_with("*."),
+            "{label}: pattern '{p}' is not a wildcard"
+        );
+    }
+    if t.section.is_none() {
+        assert!(
+            !t.representative && !t.legacy && t.pattern.is_none(),
+            "{label}: catalog flags set on a target with no catalog row"
+        );
+    }
+
+    // Addresses.
+    let addresses: Vec<IpAddr> = t
+        .addresses
+        .iter()
+        .map(|a| {
+            a.parse()
+                .unwrap_or_else(|_| panic!("{label}: address '{a}' is not an IP address"))
+        })
+        .collect();
+    if let Some(used) = &t.address_used {
+        let used: IpAddr = used
+            .parse()
+            .unwrap_or_else(|_| panic!("{label}: address_used '{used}' is not an IP address"));
+        assert!(
+            addresses.contains(&used),
+            "{label}: address_used {used} not among addresses {addresses:?}"
+        );
+    }
+
+    // The proxy: an http:// URL, never with credentials.
+    if let Some(proxy) = &t.proxy {
+        assert!(proxy.starts_with("http://"), "{label}: proxy '{proxy}'");
+        if let Some((userinfo, _)) = proxy["http://".len()..].split_once('@') {
+            assert_eq!(userinfo, "***", "{label}: credentials in proxy '{proxy}'");
+        }
+        assert!(t.service.is_none(), "{label}: only TLS targets use a proxy");
+    }
+    if has(Code::ProxyNotSupported) {
+        assert!(t.proxy.is_some(), "{label}: proxy_not_supported, no proxy");
+    }
+
+    // Findings: at least one, each with its documented severity and a message.
+    assert!(!t.findings.is_empty(), "{label}: no findings");
+    let chain_accepted = has(Code::ChainValid);
+    for f in &t.findings {
+        assert_eq!(
+            f.severity,
+            f.code.severity(chain_accepted),
+            "{label}: {:?} has an undocumented severity",
+            f.code
+        );
+        assert!(!f.message.trim().is_empty(), "{label}: empty message");
+    }
+    assert!(
+        !t.explanation.trim().is_empty(),
+        "{label}: empty explanation"
+    );
+
+    // TLS parameters.
+    if let Some(tls) = &t.tls {
+        assert!(
+            ["TLSv1.2", "TLSv1.3"].contains(&tls.version.as_str()),
+            "{label}: TLS version '{}'",
+            tls.version
+        );
+        assert!(!tls.cipher_suite.is_empty(), "{label}: empty cipher suite");
+        if let Some(alpn) = &tls.alpn {
+            assert!(!alpn.is_empty(), "{label}: empty ALPN");
+        }
+        assert!(!t.chain.is_empty(), "{label}: a handshake without a chain");
+        assert!(
+            t.address_used.is_some(),
+            "{label}: a handshake without an address"
+        );
+    }
+
+    // The chain, leaf first.
+    for (i, c) in t.chain.iter().enumerate() {
+        assert!(
+            is_hex64(&c.sha256),
+            "{label}: chain[{i}].sha256 '{}'",
+            c.sha256
+        );
+        match &c.parse_error {
+            None => {
+                assert!(
+                    is_hex64(&c.spki_sha256),
+                    "{label}: chain[{i}].spki_sha256 '{}'",
+                    c.spki_sha256
+                );
+                assert!(
+                    is_lower_hex(&c.serial),
+                    "{label}: chain[{i}].serial '{}'",
+                    c.serial
+                );
+                let nb = rfc3339("not_before", &c.not_before);
+                let na = rfc3339("not_after", &c.not_after);
+                assert!(nb <= na, "{label}: chain[{i}] ends before it starts");
+                assert!(!c.subject.is_empty() && !c.issuer.is_empty());
+            }
+            Some(e) => {
+                assert!(!e.is_empty(), "{label}: empty parse_error");
+                assert!(
+                    has(Code::MalformedCertificate),
+                    "{label}: parse_error without finding"
+                );
+            }
+        }
+    }
+
+    // The anchor's key: 64 hex characters, only with an anchor; a chain devices accept always has
+    // one.
+    if let Some(spki) = &t.anchor_spki_sha256 {
+        assert!(is_hex64(spki), "{label}: anchor_spki_sha256 '{spki}'");
+        assert!(t.anchor.is_some(), "{label}: an anchor key without anchor");
+    }
+    if chain_accepted {
+        assert!(
+            t.anchor.is_some() && t.anchor_spki_sha256.is_some(),
+            "{label}: an accepted chain without anchor or its key"
+        );
+    }
+    if t.chain.is_empty() {
+        assert!(
+            t.anchor.is_none() && t.anchor_spki_sha256.is_none(),
+            "{label}: an anchor without a chain"
+        );
+    }
+
+    // The verdict agrees with its findings, as documented.
+    let evidence: Vec<Code> = t
+        .findings
+        .iter()
+        .filter(|f| f.code.is_evidence() && f.severity == Severity::Error)
+        .map(|f| f.code)
+        .collect();
+    assert_eq!(
+        !evidence.is_empty(),
+        t.verdict == Verdict::Intercepted,
+        "{label}: evidence of interception {evidence:?} under verdict {:?}",
+        t.verdict
+    );
+    match t.verdict {
+        Verdict::Pass => {
+            assert!(
+                has(Code::ChainValid) || t.service.is_some(),
+                "{label}: pass without chain_valid or a service answer"
+            );
+            assert!(
+                t.findings.iter().all(|f| f.severity != Severity::Error),
+                "{label}: pass with an error"
+            );
+            if t.service.is_none() {
+                assert!(
+                    !t.chain.is_empty() && t.anchor.is_some(),
+                    "{label}: pass without anchor"
+                );
+            }
+        }
+        Verdict::Intercepted => assert!(!t.chain.is_empty(), "{label}: intercepted, no chain"),
+        Verdict::Untrusted => {
+            assert!(
+                t.findings.iter().any(|f| f.severity == Severity::Error),
+                "{label}: untrusted without an error"
+            );
+            assert!(!t.chain.is_empty() || has(Code::EmptyChain));
+        }
+        Verdict::Blocked
+        | Verdict::Timeout
+        | Verdict::DnsError
+        | Verdict::TlsError
+        | Verdict::ProxyError
+        | Verdict::ProtocolError => {
+            let own = t
+                .findings
+                .iter()
+                .any(|f| f.code.failure_verdict() == Some(t.verdict));
+            let service_failure = match t.verdict {
+                Verdict::Blocked => has(Code::BlockPage),
+                Verdict::ProtocolError => has(Code::NtpUnsynchronised),
+                _ => false,
+            };
+            assert!(
+                own || service_failure,
+                "{label}: {:?} without its failure code",
+                t.verdict
+            );
+            assert!(
+                t.tls.is_none(),
+                "{label}: a failed probe with TLS parameters"
+            );
+            if t.verdict == Verdict::DnsError {
+                assert!(t.addresses.is_empty() && t.address_used.is_none());
+            }
+            if t.verdict == Verdict::ProxyError {
+                assert!(t.proxy.is_some(), "{label}: proxy_error without a proxy");
+            }
+        }
+        Verdict::Skipped => {
+            assert!(
+                t.findings.len() == 1 && t.findings[0].code == Code::NotProbed,
+                "{label}: skipped must carry exactly one not_probed finding"
+            );
+            assert!(t.tls.is_none() && t.chain.is_empty() && t.anchor.is_none());
+            assert!(t.addresses.is_empty() && t.address_used.is_none() && t.sni.is_none());
+            assert!(t.apple_pinning.is_none() && t.service.is_none() && t.proxy.is_none());
+            assert_eq!(t.elapsed_ms, 0, "{label}: skipped targets take no time");
+        }
+    }
+
+    // service: exactly when a non-TLS service answered in its protocol; the codes about it go
+    // with its protocol, and there is nothing of TLS.
+    let answers: Vec<Code> = t
+        .findings
+        .iter()
+        .map(|f| f.code)
+        .filter(|c| c.is_service_answer())
+        .collect();
+    match &t.service {
+        Some(service) => {
+            assert_eq!(answers.len(), 1, "{label}: one service answer per target");
+            assert_eq!(answers[0].service_protocol(), Some(service.protocol()));
+            assert!(
+                t.tls.is_none()
+                    && t.chain.is_empty()
+                    && t.sni.is_none()
+                    && t.anchor.is_none()
+                    && t.apple_pinning.is_none()
+                    && t.interception.is_none()
+                    && t.revocation.is_empty(),
+                "{label}: a service answer with TLS fields"
+            );
+            assert!(t.address_used.is_some(), "{label}: who answered?");
+            assert!(
+                matches!(
+                    t.verdict,
+                    Verdict::Pass | Verdict::Blocked | Verdict::ProtocolError
+                ),
+                "{label}: service under {:?}",
+                t.verdict
+            );
+            check_service(&label, service);
+        }
+        None => assert!(answers.is_empty(), "{label}: {answers:?} without service"),
+    }
+    for f in &t.findings {
+        if let Some(protocol) = f.code.service_protocol() {
+            assert_eq!(
+                t.service.as_ref().map(Service::protocol),
+                Some(protocol),
+                "{label}: {:?} without a {protocol} answer",
+                f.code
+            );
+        }
+    }
+    if has(Code::BlockPage) {
+        assert_eq!(t.verdict, Verdict::Blocked, "{label}: block_page");
+    }
+    if has(Code::NtpUnsynchronised) {
+        assert_eq!(t.verdict, Verdict::ProtocolError, "{label}: unsynchronised");
+    }
+
+    // apple_pinning: present when Apple pins the host and a chain was judged; its rule sets are
+    // alternatives, numbered from 1, and it agrees with the pinning findings.
+    match &t.apple_pinning {
+        Some(p) => {
+            assert!(
+                !t.chain.is_empty(),
+                "{label}: apple_pinning without a chain"
+            );
+            assert!(
+                !p.policy.is_empty() && !p.source.is_empty(),
+                "{label}: {p:?}"
+            );
+            assert!(
+                !p.rule_results.is_empty(),
+                "{label}: a policy without rule sets"
+            );
+            for (i, r) in p.rule_results.iter().enumerate() {
+                assert!(
+                    r.rule.starts_with(&format!("{}: ", i + 1)) && r.rule.len() > 3,
+                    "{label}: rule_results[{i}].rule '{}'",
+                    r.rule
+                );
+                assert_eq!(
+                    r.passed,
+                    r.failed_checks.is_empty(),
+                    "{label}: rule_results[{i}] passed iff no check failed"
+                );
+                assert!(r.failed_checks.iter().all(|c| !c.trim().is_empty()));
+            }
+            assert_eq!(
+                p.satisfied,
+                p.rule_results.iter().any(|r| r.passed),
+                "{label}: satisfied iff any rule set passed"
+            );
+            if p.satisfied {
+                // A chain the device view refuses never reaches the pin: pinning_failed is
+                // reported for it even when the presented certificates pass a rule set's checks.
+                if has(Code::PinningFailed) {
+                    assert!(
+                        !has(Code::ChainValid) && !has(Code::PinningSatisfied),
+                        "{label}: an accepted chain that satisfies its pin reported as failed"
+                    );
+                } else if matches!(t.verdict, Verdict::Pass | Verdict::Untrusted) {
+                    assert!(has(Code::PinningSatisfied), "{label}: no pinning_satisfied");
+                }
+            } else {
+                assert!(
+                    has(Code::PinningFailed),
+                    "{label}: not satisfied, no pinning_failed"
+                );
+                assert!(!has(Code::PinningSatisfied));
+                assert_ne!(t.verdict, Verdict::Pass, "{label}: pass with a failed pin");
+            }
+        }
+        None => assert!(
+            !has(Code::PinningSatisfied) && !has(Code::PinningFailed),
+            "{label}: a pinning finding without apple_pinning"
+        ),
+    }
+
+    // interception: present exactly for intercepted targets; its evidence is the evidence codes
+    // among the findings, in the findings' order, with missing_sct when it supports a forged
+    // (refused) chain. On a chain devices accept, which only a baseline's pin_mismatch makes
+    // intercepted, missing_sct is the Certificate Transparency reminder and is not evidence.
+    match (&t.interception, t.verdict) {
+        (Some(i), Verdict::Intercepted) => {
+            let expected: Vec<Code> = t
+                .findings
+                .iter()
+                .filter(|f| {
+                    (f.code.is_evidence() && f.severity == Severity::Error)
+                        || (f.code == Code::MissingSct && !chain_accepted)
+                })
+                .map(|f| f.code)
+                .collect();
+            assert_eq!(i.evidence, expected, "{label}: interception.evidence");
+            assert_eq!(
+                i.anchor_subject, t.anchor,
+                "{label}: anchor_subject is the anchor"
+            );
+            if let Some(p) = &i.product {
+                assert!(!p.is_empty(), "{label}: empty product");
+            }
+            assert_eq!(
+                i.product.is_some(),
+                has(Code::KnownInspectionProduct),
+                "{label}: a product is named iff known_inspection_product is found"
+            );
+        }
+        (None, Verdict::Intercepted) => panic!("{label}: intercepted without interception"),
+        (Some(_), v) => panic!("{label}: interception under verdict {v:?}"),
+        (None, _) => {}
+    }
+
+    // Failure codes appear only with their own verdict, or under intercepted (a middlebox that forged
+    // a chain and then dropped the connection).
+    for f in &t.findings {
+        if let Some(v) = f.code.failure_verdict() {
+            assert!(
+                t.verdict == v || t.verdict == Verdict::Intercepted,
+                "{label}: {:?} under verdict {:?}",
+                f.code,
+                t.verdict
+            );
+        }
+    }
+
+    // Baseline codes: at most one of match, rotation and mismatch, and only with a chain.
+    let drift: Vec<Code> = t
+        .findings
+        .iter()
+        .map(|f| f.code)
+        .filter(|c| c.is_baseline() && *c != Code::TlsProfileChanged)
+        .collect();
+    assert!(drift.len() <= 1, "{label}: {drift:?}");
+    if !drift.is_empty() || has(Code::TlsProfileChanged) {
+        assert!(
+            !t.chain.is_empty(),
+            "{label}: a baseline comparison, no chain"
+        );
+    }
+    if has(Code::TlsProfileChanged) {
+        assert_eq!(drift.len(), 1, "{label}: tls_profile_changed alone");
+    }
+    if has(Code::PinRotation) {
+        // A rotation is a pass, unless revocation (judged after the comparison) says revoked.
+        assert!(
+            t.verdict == Verdict::Pass || (t.verdict == Verdict::Untrusted && has(Code::Revoked)),
+            "{label}: a rotation under {:?}",
+            t.verdict
+        );
+    }
+
+    check_revocation(t);
+}
+
+fn check_service(label: &str, service: &Service) {
+    match service {
+        Service::Http {
+            status,
+            reason: _,
+            headers,
+        } => {
+            assert!(
+                (100..=599).contains(status),
+                "{label}: HTTP status {status}"
+            );
+            for (name, _) in headers {
+                assert!(!name.is_empty(), "{label}: empty header name");
+                assert_eq!(name, &name.to_ascii_lowercase(), "{label}: header {name}");
+            }
+        }
+        Service::Ntp {
+            stratum: _,
+            leap,
+            version,
+            reference_id: _,
+            offset_ms,
+            round_trip_ms,
+        } => {
+            assert!(*leap <= 3, "{label}: leap {leap}");
+            assert!(*version <= 7, "{label}: version {version}");
+            if let Some(o) = offset_ms {
+                assert!(o.is_finite(), "{label}: offset {o}");
+            }
+            if let Some(rtt) = round_trip_ms {
+                assert!(rtt.is_finite() && *rtt >= 0.0, "{label}: round trip {rtt}");
+            }
+        }
+        Service::Ssh { banner } => {
+            assert!(banner.starts_with("SSH-"), "{label}: banner '{banner}'");
+        }
+        Service::Quic { versions } => {
+            assert!(!versions.is_empty(), "{label}: no versions");
+        }
+    }
+}
+
+/// `revocation`: one entry per OCSP or CRL source of a certificate of the chain, each with its
+/// finding (none for `not_checked`), RFC 3339 times or null.
+fn check_revocation(t: &Target) {
+    let label = format!("{}:{}", t.host, t.port);
+    if !t.revocation.is_empty() {
+        assert!(!t.chain.is_empty(), "{label}: revocation without a chain");
+    }
+    for (i, e) in t.revocation.iter().enumerate() {
+        let what = format!("{label}: revocation[{i}]");
+        assert!(!e.url.is_empty() && !e.certificate.is_empty(), "{what}");
+        assert!(!e.detail.trim().is_empty(), "{what}: empty detail");
+        assert!(
+            is_hex64(&e.certificate_sha256),
+            "{what}: certificate_sha256"
+        );
+        assert!(
+            t.chain.iter().any(|c| c.sha256 == e.certificate_sha256),
+            "{what}: not about a certificate of the chain"
+        );
+        for (field, value) in [
+            ("revoked_at", &e.revoked_at),
+            ("this_update", &e.this_update),
+            ("next_update", &e.next_update),
+        ] {
+            if let Some(v) = value {
+                rfc3339(field, v);
+            }
+        }
+        assert_eq!(
+            e.revoked_at.is_some(),
+            e.status == RevocationStatus::Revoked,
+            "{what}: revoked_at exactly for revoked"
+        );
+        if e.reason.is_some() {
+            assert_eq!(e.status, RevocationStatus::Revoked, "{what}: reason");
+        }
+        if e.next_update.is_some() {
+            assert!(e.this_update.is_some(), "{what}: next_update alone");
+        }
+        if e.status == RevocationStatus::Good {
+            assert!(e.this_update.is_some(), "{what}: good without thisUpdate");
+        }
+        let _ = e.kind;
+    }
+    // Each answer has its finding, and only answers have one.
+    for code in [
+        Code::RevocationGood,
+        Code::Revoked,
+        Code::RevocationUnknown,
+        Code::RevocationUnreachable,
+        Code::RevocationInvalid,
+    ] {
+        let statuses = t
+            .revocation
+            .iter()
+            .filter(|e| e.status.code() == Some(code))
+            .count();
+        let findings = t.findings.iter().filter(|f| f.code == code).count();
+        assert_eq!(statuses, findings, "{label}: {code:?} findings and entries");
+    }
+    if t.revocation
+        .iter()
+        .any(|e| e.status == RevocationStatus::Revoked)
+    {
+        assert_ne!(t.verdict, Verdict::Pass, "{label}: a revoked chain passed");
+    }
+}
+
+fn check_summary(doc: &Document, process_code: i32) {
+    let s = &doc.summary;
+    assert_eq!(s.total, doc.targets.len(), "summary.total");
+    let sum: usize = VERDICTS.iter().map(|v| s.count(*v)).sum();
+    assert_eq!(sum, s.total, "the verdict counts add up to total");
+    let mut seen: BTreeMap<Verdict, usize> = BTreeMap::new();
+    for t in &doc.targets {
+        *seen.entry(t.verdict).or_default() += 1;
+    }
+    for v in VERDICTS {
+        assert_eq!(
+            s.count(v),
+            seen.get(&v).copied().unwrap_or(0),
+            "summary count of {v:?}"
+        );
+    }
+    let failed: usize = VERDICTS
+        .iter()
+        .filter(|v| v.is_failure())
+        .map(|v| s.count(*v))
+        .sum();
+    let expected = if s.intercepted > 0 {
+        1
+    } else if failed > 0 {
+        3
+    } else {
+        0
+    };
+    assert_eq!(
+        s.exit_code, expected,
+        "summary.exit_code follows the documented rule"
+    );
+    assert_eq!(
+        s.exit_code, process_code,
+        "summary.exit_code is the process's exit code"
+    );
+}
+
+fn target<'a>(doc: &'a Document, host: &str, port: u16) -> &'a Target {
+    doc.targets
+        .iter()
+        .find(|t| t.host == host && t.port == port)
+        .unwrap_or_else(|| panic!("{host}:{port} missing: {doc:#?}"))
+}
+
+fn codes(t: &Target) -> Vec<Code> {
+    t.findings.iter().map(|f| f.code).collect()
+}
+
+fn finding(t: &Target, code: Code) -> &Finding {
+    t.findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code:?}: {t:#?}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A lab: a "public" root and an "inspection" root, given as the two trust stores
+// ---------------------------------------------------------------------------------------------
+
+struct Lab {
+    public: Ca,
+    inspection: Ca,
+    scratch: Scratch,
+}
+
+impl Lab {
+    fn new() -> Self {
+        Self {
+            public: Ca::root("Lab Public Root"),
+            inspection: Ca::root("Corp SSL Inspection CA"),
+            scratch: Scratch::new(),
+        }
+    }
+
+    fn trust(&self) -> Vec<String> {
+        vec![
+            format!(
+                "--public-roots={}",
+                self.scratch.file("public.pem", &self.public.pem).display()
+            ),
+            format!(
+                "--native-roots={}",
+                self.scratch
+                    .file("native.pem", &self.inspection.pem)
+                    .display()
+            ),
+        ]
+    }
+
+    /// `audit --format=json` of explicit `host:port` targets, each resolved to 127.0.0.1.
+    fn audit(&self, targets: &[(&str, u16)], extra: &[&str]) -> Run {
+        let mut args = vec!["audit".to_string(), "--format=json".into()];
+        for (host, port) in targets {
+            args.push(format!("{host}:{port}"));
+            args.push(resolve(host, *port));
+        }
+        args.extend(extra.iter().map(ToString::to_string));
+        args.extend(self.trust());
+        pinscope(&args)
+    }
+}
+
+/// A user catalog with a section of its own (`lab`), whose rows say how each is probed.
+struct LabCatalog {
+    toml: String,
+    resolve: Vec<String>,
+}
+
+impl LabCatalog {
+    fn new() -> Self {
+        Self {
+            toml: "version = 1\n[[source]]\nid = \"lab\"\ntitle = \"Lab\"\n\
+                   [[section]]\nid = \"lab\"\ntitle = \"Lab services\"\n"
+                .into(),
+            resolve: Vec::new(),
+        }
+    }
+
+    /// Adds `host` on loopback `port`; `extra` is more TOML for the entry (`probe = "ntp"`, …).
+    fn add(&mut self, host: &str, port: u16, transport: &str, extra: &str) {
+        self.toml.push_str(&format!(
+            "[[entry]]\nhosts = [\"{host}\"]\nports = [{port}]\ntransport = \"{transport}\"\n\
+             section = \"lab\"\nsource = \"lab\"\ndescription = \"Lab service\"\n{extra}\n"
+        ));
+        self.resolve.push(resolve(host, port));
+    }
+
+    /// `audit --catalog=… --section=lab --format=json` with the given extra flags.
+    fn audit(&self, scratch: &Scratch, extra: &[String]) -> Run {
+        let catalog = scratch.file("lab.toml", &self.toml);
+        let mut args = vec![
+            "audit".to_string(),
+            format!("--catalog={}", catalog.display()),
+            "--section=lab".into(),
+            "--format=json".into(),
+        ];
+        args.extend(self.resolve.iter().cloned());
+        args.extend(extra.iter().cloned());
+        pinscope(&args)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers that are not TLS: HTTP, SNTP, SSH, QUIC, DNS, HTTP proxies
+// ---------------------------------------------------------------------------------------------
+
+/// Reads a request head and any Content-Length body; returns the head.
+fn read_request(s: &mut TcpStream) -> Option<String> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(head)
+}
+
+/// Answers every request with what `answer` makes of its request head.
+fn http_answering(answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            if let Some(head) = read_request(&mut s) {
+                let _ = s.write_all(&answer(&head));
+            }
+        }
+    });
+    port
+}
+
+/// Answers every request with the same bytes.
+fn http_fixed(response: &'static [u8]) -> u16 {
+    http_answering(move |_| response.to_vec())
+}
+
+fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Sends `banner` on every connection and holds it open a while.
+fn banner_server(banner: &'static [u8]) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = s.write_all(banner);
+                std::thread::sleep(Duration::from_secs(5));
+            });
+        }
+    });
+    port
+}
+
+/// A UDP port that answers each datagram with what `reply` makes of it (nothing for `None`).
+fn udp_server(reply: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static) -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if let Some(r) = reply(&buf[..n]) {
+                let _ = socket.send_to(&r, from);
+            }
+        }
+    });
+    port
+}
+
+/// An SNTP server (RFC 4330): `leap`, `stratum`, reference id, and a clock `skew` seconds off
+/// this machine's; `kiss` sends no timestamps (a kiss-of-death).
+fn sntp_server(leap: u8, stratum: u8, reference: [u8; 4], skew: i64, kiss: bool) -> u16 {
+    udp_server(move |req| {
+        if req.len() < 48 {
+            return None;
+        }
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let secs = (d.as_secs() as i64 + 2_208_988_800 + skew) as u64 & 0xffff_ffff;
+        let now = (secs << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000);
+        let mut r = vec![0u8; 48];
+        r[0] = (leap << 6) | (4 << 3) | 4;
+        r[1] = stratum;
+        r[2] = 6;
+        r[3] = 0xec;
+        r[12..16].copy_from_slice(&reference);
+        r[24..32].copy_from_slice(&req[40..48]);
+        if !kiss {
+            for at in [16, 32, 40] {
+                r[at..at + 8].copy_from_slice(&now.to_be_bytes());
+            }
+        }
+        Some(r)
+    })
+}
+
+/// Answers a QUIC long-header packet with Version Negotiation offering QUIC v1 and v2.
+fn quic_server() -> u16 {
+    udp_server(|req| {
+        if req.len() < 7 || req[0] & 0x80 == 0 {
+            return None;
+        }
+        let dcid_len = usize::from(req[5]);
+        let dcid = req.get(6..6 + dcid_len)?;
+        let scid_len = usize::from(*req.get(6 + dcid_len)?);
+        let scid = req.get(7 + dcid_len..7 + dcid_len + scid_len)?;
+        let mut vn = vec![0x80 | 0x2a, 0, 0, 0, 0, scid.len() as u8];
+        vn.extend_from_slice(scid);
+        vn.push(dcid.len() as u8);
+        vn.extend_from_slice(dcid);
+        for v in [0x0000_0001u32, 0x6b33_43cf] {
+            vn.extend_from_slice(&v.to_be_bytes());
+        }
+        Some(vn)
+    })
+}
+
+/// A DNS responder on 127.0.0.1 (UDP) that answers each name with a response code (0 with an
+/// A record for 127.0.0.1, or 0 with no records for "nodata"), or never (`None`). Unknown names
+/// get NXDOMAIN.
+fn dns_server(zones: &[(&str, Option<u8>)]) -> String {
+    let zones: BTreeMap<String, Option<u8>> =
+        zones.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let msg = &buf[..n];
+            if n < 12 {
+                continue;
+            }
+            // The question: labels up to the zero byte, then type and class.
+            let mut at = 12;
+            let mut labels = Vec::new();
+            while at < n && msg[at] != 0 {
+                let len = usize::from(msg[at]);
+                labels.push(String::from_utf8_lossy(&msg[at + 1..at + 1 + len]).to_lowercase());
+                at += 1 + len;
+            }
+            let end = at + 5;
+            if end > n {
+                continue;
+            }
+            let qtype = u16::from_be_bytes([msg[at + 1], msg[at + 2]]);
+            let name = labels.join(".");
+            let Some(rcode) = zones.get(&name).copied().unwrap_or(Some(3)) else {
+                continue;
+            };
+            let answer = rcode == 0 && qtype == 1 && !name.starts_with("nodata.");
+            let mut out = msg[..2].to_vec();
+            out.push(0x80 | (msg[2] & 0x79));
+            out.push(0x80 | rcode);
+            out.extend_from_slice(&[0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
+            out.extend_from_slice(&msg[12..end]);
+            if answer {
+                out.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+            }
+            let _ = socket.send_to(&out, peer);
+        }
+    });
+    format!("--dns-server={addr}")
+}
+
+/// An HTTP proxy that answers every CONNECT with `reply` and closes.
+fn scripted_proxy(reply: &'static [u8]) -> u16 {
+    http_fixed(reply)
+}
+
+/// An HTTP CONNECT proxy that tunnels every request to 127.0.0.1 on the requested port (it
+/// "resolves" every name to loopback).
+fn tunnelling_proxy() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut client in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let Some(head) = read_request(&mut client) else {
+                    return;
+                };
+                let authority = head.split_whitespace().nth(1).unwrap_or("");
+                let target: u16 = authority
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| p.parse().ok())
+                    .unwrap_or(0);
+                let Ok(server) = TcpStream::connect(loopback(target)) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_read, &mut s_write);
+                });
+                let (mut s_read, mut c_write) = (server, client);
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+            });
+        }
+    });
+    port
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit: TLS
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn audit_with_a_real_handshake_matches_the_schema() {
+    let lab = Lab::new();
+    // A host Apple does not pin: devices use their trust store, so a publicly valid chain passes.
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let run = lab.audit(&[(host, port)], &[]);
+    assert_eq!(
+        run.code, 0,
+        "warnings do not change the exit code: {}",
+        run.stderr
+    );
+    let doc = parse_document(&run);
+    assert_eq!(doc.targets.len(), 1);
+    let t = target(&doc, host, port);
+    assert_eq!(t.verdict, Verdict::Pass);
+    // The lab root is no CA family expected for Apple's hosts, and lab leaves embed no SCTs: both
+    // are warnings, which a pass may carry.
+    assert_eq!(
+        codes(t),
+        [Code::ChainValid, Code::UnexpectedIssuer, Code::MissingSct]
+    );
+    assert!(t.apple_pinning.is_none(), "Apple does not pin {host}");
+    assert!(t.interception.is_none() && t.service.is_none());
+    assert!(t.proxy.is_none(), "no proxy was given");
+    assert!(
+        t.revocation.is_empty(),
+        "the lab leaf names no OCSP or CRL URL"
+    );
+    assert_eq!(t.transport, Transport::Tcp);
+    assert_eq!(t.sni.as_deref(), Some(host));
+    assert_eq!(t.addresses, ["127.0.0.1"]);
+    assert_eq!(t.address_used.as_deref(), Some("127.0.0.1"));
+    let tls = t
+        .tls
+        .as_ref()
+        .expect("a completed handshake has a tls object");
+    assert_eq!(tls.version, "TLSv1.3");
+    assert!(
+        tls.cipher_suite.starts_with("TLS13_"),
+        "{}",
+        tls.cipher_suite
+    );
+    assert_eq!(t.anchor.as_deref(), Some("Lab Public Root"));
+    assert_eq!(t.chain.len(), 2, "leaf and the root the server sent");
+    assert_eq!(
+        t.anchor_spki_sha256.as_deref(),
+        Some(t.chain[1].spki_sha256.as_str()),
+        "the anchor's key is the root's"
+    );
+    assert!(t.chain[0].subject.contains(host), "{}", t.chain[0].subject);
+    assert!(t.chain[0].issuer.contains("Lab Public Root"));
+    assert_eq!(t.chain[0].issuer, t.chain[1].subject, "leaf first");
+    assert!(t.chain.iter().all(|c| c.parse_error.is_none()));
+    assert!(
+        !run.stdout.contains("parse_error"),
+        "parse_error is left out for certificates that parse"
+    );
+    // The lab port is not the host's catalog port, so no catalog row applies.
+    assert!(t.section.is_none());
+}
+
+#[test]
+fn audit_of_a_failed_target_matches_the_schema() {
+    let lab = Lab::new();
+    let host = "vpp.itunes.apple.com";
+    let port = closed_port();
+    let run = lab.audit(&[(host, port)], &[]);
+    assert_eq!(run.code, 3, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    let t = target(&doc, host, port);
+    assert_eq!(t.verdict, Verdict::Blocked);
+    assert_eq!(codes(t), [Code::ConnectionRefused]);
+    assert_eq!(t.findings[0].severity, Severity::Error);
+    assert!(t.tls.is_none(), "no handshake, no tls object");
+    assert!(t.chain.is_empty(), "no chain was presented");
+    assert!(t.anchor.is_none() && t.anchor_spki_sha256.is_none());
+    assert!(t.revocation.is_empty() && t.service.is_none());
+    assert!(
+        t.address_used.is_none(),
+        "no address accepted the connection"
+    );
+    assert_eq!(t.addresses, ["127.0.0.1"]);
+    assert_eq!(doc.summary.blocked, 1);
+}
+
+#[test]
+fn audit_with_mixed_verdicts_sums_up_and_exits_with_the_worst() {
+    let lab = Lab::new();
+    let good = tls_server(&lab.public.leaf(&["mdmenrollment.apple.com"], true));
+    let forged = tls_server(&lab.inspection.leaf(&["albert.apple.com"], true));
+    let not_tls = http_server();
+    let closed = closed_port();
+    let run = lab.audit(
+        &[
+            ("mdmenrollment.apple.com", good),
+            ("albert.apple.com", forged),
+            ("xp.apple.com", not_tls),
+            ("vpp.itunes.apple.com", closed),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    assert_eq!(doc.summary.total, 4);
+    assert_eq!(doc.summary.pass, 1);
+    assert_eq!(doc.summary.intercepted, 1);
+    assert_eq!(doc.summary.tls_error, 1);
+    assert_eq!(doc.summary.blocked, 1);
+    assert_eq!(doc.summary.exit_code, 1);
+
+    let forged = target(&doc, "albert.apple.com", forged);
+    assert_eq!(forged.verdict, Verdict::Intercepted);
+    assert_eq!(forged.anchor.as_deref(), Some("Corp SSL Inspection CA"));
+    assert_eq!(
+        forged.anchor_spki_sha256.as_deref(),
+        Some(forged.chain[1].spki_sha256.as_str()),
+        "the key of the CA that signed the forgery"
+    );
+    assert!(codes(forged).contains(&Code::AnchorNativeOnly));
+    assert!(forged.tls.is_some());
+    let interception = forged.interception.as_ref().expect("intercepted");
+    assert_eq!(interception.product, None, "the lab CA is no known product");
+    assert_eq!(
+        interception.anchor_subject.as_deref(),
+        Some("Corp SSL Inspection CA")
+    );
+    assert_eq!(
+        interception.evidence,
+        [Code::AnchorNativeOnly, Code::MissingSct]
+    );
+    assert!(forged.apple_pinning.is_none(), "Apple does not pin albert");
+
+    let not_tls = target(&doc, "xp.apple.com", not_tls);
+    assert_eq!(not_tls.verdict, Verdict::TlsError);
+    assert_eq!(codes(not_tls), [Code::NotTls]);
+    assert!(not_tls.tls.is_none() && not_tls.chain.is_empty());
+
+    // Targets come out in the order given.
+    let order: Vec<&str> = doc.targets.iter().map(|t| t.host.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "mdmenrollment.apple.com",
+            "albert.apple.com",
+            "xp.apple.com",
+            "vpp.itunes.apple.com"
+        ]
+    );
+}
+
+#[test]
+fn audit_of_a_pinned_host_reports_the_pin_it_fails() {
+    // A chain every browser would accept (here: valid against the lab's public root), on a host
+    // Apple pins to its own root: devices refuse it, and no evidence says it was forged.
+    let lab = Lab::new();
+    let host = "gdmf.apple.com";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let run = lab.audit(&[(host, port)], &[]);
+    assert_eq!(run.code, 3, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    let t = target(&doc, host, port);
+    assert_eq!(t.verdict, Verdict::Untrusted);
+    assert_eq!(codes(t), [Code::ChainValid, Code::PinningFailed]);
+    let pin = t.apple_pinning.as_ref().expect("gdmf.apple.com is pinned");
+    assert_eq!(pin.policy, "Pallas");
+    assert!(!pin.satisfied);
+    let rule = &pin.rule_results[0];
+    assert!(!rule.passed);
+    assert!(
+        rule.failed_checks[0].starts_with("anchor: "),
+        "{:?}",
+        rule.failed_checks
+    );
+    assert!(t.interception.is_none(), "untrusted, not intercepted");
+}
+
+/// A leaf whose issuer is a self-signed CA with the given name, sent along (an unknown CA that
+/// presents itself).
+fn named_ca_leaf(cn: &str, org: &str, host: &str) -> Leaf {
+    Ca::root_with(cn, org, Vec::new()).leaf(&[host], true)
+}
+
+#[test]
+fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
+    // One audit, one server per kind of evidence; parse_document checks each finding's severity
+    // against the documented one, and the interception object of every intercepted target.
+    let lab = Lab::new();
+    let copied = {
+        // Apple's names and marker on keys that are not Apple's.
+        let root = Ca::root_with("Apple Root CA", "Apple Inc.", Vec::new());
+        let intermediate = root.intermediate(
+            "Apple Server Authentication CA",
+            "Apple Inc.",
+            vec![marker("1.2.840.113635.100.6.2.12")],
+        );
+        let leaf = intermediate.leaf_with(
+            &["gsa.apple.com"],
+            vec![marker("1.2.840.113635.100.6.27.2")],
+            vec![&intermediate],
+        );
+        tls_server(&leaf)
+    };
+    let unexpected = tls_server(&lab.public.leaf(&["albert.apple.com"], true));
+    let reused =
+        tls_server(&Ca::root("Corporate Proxy CA").leaf_reusing_ca_key(&["swscan.apple.com"]));
+    let product = tls_server(&named_ca_leaf(
+        "Zscaler Root CA",
+        "Zscaler Inc.",
+        "deviceenrollment.apple.com",
+    ));
+    // Iru's device domains speak at most TLS 1.2 (the catalog's tls_max); the lab server speaks
+    // 1.3, and its chain's issuer is not sent and is in no store.
+    let kandji_host = "0a1b2c3d.devices.us-1.kandji.io";
+    let kandji = tls_server(&Ca::root("Unknown Issuing CA").leaf(&[kandji_host], false));
+    // The same on a chain devices accept: the server changed, nothing forged; a warning.
+    let kandji_api = "0a1b2c3d.web-api.kandji.io";
+    let kandji_genuine = tls_server(&lab.public.leaf(&[kandji_api], true));
+    let entry = |host: &str, port: u16| {
+        format!(
+            "[[entry]]\nhosts = [\"{host}\"]\nports = [{port}]\ntransport = \"tcp\"\n\
+             section = \"kandji\"\nsource = \"iru-network\"\ntls_max = \"1.2\"\n"
+        )
+    };
+    let catalog = lab.scratch.file(
+        "kandji.toml",
+        &format!(
+            "version = 1\n{}{}",
+            entry(kandji_host, kandji),
+            entry(kandji_api, kandji_genuine)
+        ),
+    );
+    let catalog = format!("--catalog={}", catalog.display());
+    let run = lab.audit(
+        &[
+            ("gsa.apple.com", copied),
+            ("albert.apple.com", unexpected),
+            ("swscan.apple.com", reused),
+            ("deviceenrollment.apple.com", product),
+            (kandji_host, kandji),
+            (kandji_api, kandji_genuine),
+        ],
+        &[&catalog],
+    );
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+
+    let t = target(&doc, "gsa.apple.com", copied);
+    assert_eq!(t.verdict, Verdict::Intercepted);
+    assert!(codes(t).contains(&Code::AppleNamesCopied), "{t:#?}");
+    assert!(codes(t).contains(&Code::PinningFailed), "{t:#?}");
+    assert_eq!(t.apple_pinning.as_ref().unwrap().policy, "GS");
+
+    let t = target(&doc, "albert.apple.com", unexpected);
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert!(codes(t).contains(&Code::UnexpectedIssuer), "{t:#?}");
+
+    let t = target(&doc, "swscan.apple.com", reused);
+    assert_eq!(t.verdict, Verdict::Intercepted);
+    assert!(codes(t).contains(&Code::LeafKeyEqualsIssuerKey), "{t:#?}");
+
+    let t = target(&doc, "deviceenrollment.apple.com", product);
+    assert_eq!(t.verdict, Verdict::Intercepted);
+    assert!(codes(t).contains(&Code::KnownInspectionProduct), "{t:#?}");
+    let interception = t.interception.as_ref().unwrap();
+    assert_eq!(interception.product.as_deref(), Some("Zscaler"));
+    assert_eq!(
+        interception.anchor_subject.as_deref(),
+        Some("Zscaler Root CA")
+    );
+
+    // tls_profile_mismatch depends on the chain: an error (evidence) on one devices refuse...
+    let t = target(&doc, kandji_host, kandji);
+    assert_eq!(t.section.as_deref(), Some("kandji"));
+    assert_eq!(t.tls.as_ref().unwrap().version, "TLSv1.3");
+    assert_eq!(t.verdict, Verdict::Intercepted);
+    assert_eq!(
+        codes(t),
+        [
+            Code::UnknownIssuer,
+            Code::TlsProfileMismatch,
+            Code::MissingSct
+        ]
+    );
+    assert_eq!(
+        finding(t, Code::TlsProfileMismatch).severity,
+        Severity::Error
+    );
+    assert_eq!(
+        t.interception.as_ref().unwrap().evidence,
+        [Code::TlsProfileMismatch, Code::MissingSct]
+    );
+    // The issuer was not sent and is in no store: its name is known, its key is not.
+    assert_eq!(t.anchor.as_deref(), Some("Unknown Issuing CA"));
+    assert!(t.anchor_spki_sha256.is_none(), "{t:#?}");
+
+    // ... and a warning on one they accept.
+    let t = target(&doc, kandji_api, kandji_genuine);
+    assert_eq!(t.verdict, Verdict::Pass, "{t:#?}");
+    assert_eq!(
+        finding(t, Code::TlsProfileMismatch).severity,
+        Severity::Warning
+    );
+    assert!(t.interception.is_none());
+
+    let seen: Vec<Code> = doc.targets.iter().flat_map(codes).collect();
+    for code in [
+        Code::PinningFailed,
+        Code::AppleNamesCopied,
+        Code::LeafKeyEqualsIssuerKey,
+        Code::KnownInspectionProduct,
+        Code::MissingSct,
+        Code::TlsProfileMismatch,
+        Code::UnexpectedIssuer,
+        Code::UnknownIssuer,
+    ] {
+        assert!(seen.contains(&code), "{code:?} not emitted");
+    }
+}
+
+#[test]
+fn catalog_section_audit_with_skipped_rows_matches_the_schema() {
+    // Every name on 443, 80 and UDP 123 resolves to loopback, where nothing is expected to listen
+    // on those ports: nothing leaves the machine. The NTP rows are probed (blocked or timeout).
+    let run = pinscope([
+        "audit",
+        "--section=device-setup",
+        "--resolve=*:443:127.0.0.1",
+        "--resolve=*:80:127.0.0.1",
+        "--resolve=*:123:127.0.0.1",
+        "--timeout=2",
+        "--format=json",
+    ]);
+    assert!(
+        run.code == 0 || run.code == 3,
+        "code {}: {}",
+        run.code,
+        run.stderr
+    );
+    let doc = parse_document(&run);
+
+    let catalog = pinscope(["catalog", "--section=device-setup", "--format=json"]);
+    assert_eq!(catalog.code, 0, "{}", catalog.stderr);
+    let rows: Vec<CatalogRow> = serde_json::from_str(&catalog.stdout).unwrap();
+    assert_eq!(doc.targets.len(), rows.len(), "one target per catalog row");
+    for (t, row) in doc.targets.iter().zip(&rows) {
+        assert_eq!((t.host.as_str(), t.port), (row.host.as_str(), row.port));
+        assert_eq!(t.transport, row.transport);
+        assert_eq!(t.section.as_deref(), Some(row.section.as_str()));
+        assert_eq!(t.representative, row.representative);
+        assert_eq!(t.pattern, row.pattern);
+        assert_eq!(t.legacy, row.legacy);
+    }
+
+    let udp: Vec<&Target> = doc
+        .targets
+        .iter()
+        .filter(|t| t.transport == Transport::Udp)
+        .collect();
+    assert!(
+        !udp.is_empty(),
+        "device-setup lists the NTP hosts on UDP 123"
+    );
+    for t in &udp {
+        assert_eq!(t.port, 123);
+        assert!(
+            matches!(t.verdict, Verdict::Blocked | Verdict::Timeout),
+            "{t:#?}"
+        );
+        assert!(t.sni.is_none() && t.service.is_none() && t.tls.is_none());
+        assert_eq!(t.addresses, ["127.0.0.1"]);
+    }
+    assert!(
+        doc.targets.iter().all(|t| t.verdict != Verdict::Skipped),
+        "every device-setup row has a concrete name and a probe"
+    );
+
+    // A catalog wildcard with no concrete name is listed, and skipped.
+    let run = pinscope(["audit", "--host=*.apzones.com", "--format=json"]);
+    assert_eq!(run.code, 0, "skipped targets do not fail a run");
+    let doc = parse_document(&run);
+    assert_eq!(doc.targets.len(), 1);
+    let t = &doc.targets[0];
+    assert_eq!(t.host, "*.apzones.com");
+    assert_eq!(t.pattern.as_deref(), Some("*.apzones.com"));
+    assert!(!t.representative);
+    assert_eq!(t.verdict, Verdict::Skipped);
+    assert_eq!(t.findings[0].severity, Severity::Info);
+    assert!(t.revocation.is_empty());
+    assert_eq!(doc.summary.skipped, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit: the non-TLS probes (`service`)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn service_answers_match_the_schema_per_protocol() {
+    let scratch = Scratch::new();
+    let mut lab = LabCatalog::new();
+    let http_ok = http_fixed(b"HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 7\r\n\r\nSuccess");
+    let http_squid =
+        http_fixed(b"HTTP/1.1 200 OK\r\nVia: 1.1 squid\r\nX-Cache: MISS from proxy.corp\r\nContent-Length: 0\r\n\r\n");
+    let http_redirect = http_fixed(
+        b"HTTP/1.1 302 Found\r\nLocation: http://blockpage.example/deny\r\nContent-Length: 0\r\n\r\n",
+    );
+    let http_smtp = http_fixed(b"220 mail.lab.example ESMTP ready\r\n");
+    let ntp_good = sntp_server(0, 1, *b"GPS\0", 0, false);
+    let ntp_skewed = sntp_server(0, 2, [192, 0, 2, 1], 30, false);
+    let ntp_kiss = sntp_server(3, 0, *b"RATE", 0, true);
+    let ssh = banner_server(b"SSH-2.0-OpenSSH_9.6\r\n");
+    let quic = quic_server();
+    lab.add("http-ok.lab.example", http_ok, "tcp", "probe = \"http\"");
+    lab.add(
+        "http-proxy.lab.example",
+        http_squid,
+        "tcp",
+        "probe = \"http\"",
+    );
+    lab.add(
+        "captive.lab.example",
+        http_redirect,
+        "tcp",
+        "probe = \"http\"",
+    );
+    lab.add(
+        "http-smtp.lab.example",
+        http_smtp,
+        "tcp",
+        "probe = \"http\"",
+    );
+    lab.add("ntp-good.lab.example", ntp_good, "udp", "probe = \"ntp\"");
+    lab.add(
+        "ntp-skewed.lab.example",
+        ntp_skewed,
+        "udp",
+        "probe = \"ntp\"",
+    );
+    lab.add("ntp-kiss.lab.example", ntp_kiss, "udp", "probe = \"ntp\"");
+    lab.add("sftp.lab.example", ssh, "ssh", "");
+    lab.add("quic.lab.example", quic, "udp", "probe = \"quic\"");
+    let run = lab.audit(&scratch, &["--timeout=3".into()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let doc = parse_document(&run);
+    assert_eq!(doc.summary.blocked, 1);
+    assert_eq!(doc.summary.protocol_error, 2);
+
+    let t = target(&doc, "http-ok.lab.example", http_ok);
+    assert_eq!(
+        (t.verdict, codes(t)),
+        (Verdict::Pass, vec![Code::HttpAnswered])
+    );
+    let Some(Service::Http {
+        status,
+        reason,
+        headers,
+    }) = &t.service
+    else {
+        panic!("{t:#?}")
+    };
+    assert_eq!((*status, reason.as_str()), (200, "OK"));
+    assert_eq!(headers[0], ("server".to_owned(), "lab".to_owned()));
+
+    let t = target(&doc, "http-proxy.lab.example", http_squid);
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(
+        finding(t, Code::TransparentProxy).severity,
+        Severity::Warning
+    );
+
+    let t = target(&doc, "captive.lab.example", http_redirect);
+    assert_eq!(t.verdict, Verdict::Blocked);
+    assert_eq!(finding(t, Code::BlockPage).severity, Severity::Error);
+    assert!(matches!(t.service, Some(Service::Http { status: 302, .. })));
+
+    // Something that is not HTTP answered: no service object, the failure's code.
+    let t = target(&doc, "http-smtp.lab.example", http_smtp);
+    assert_eq!(t.verdict, Verdict::ProtocolError);
+    assert_eq!(codes(t), [Code::UnexpectedAnswer]);
+    assert!(t.service.is_none() && t.address_used.is_some());
+
+    let t = target(&doc, "ntp-good.lab.example", ntp_good);
+    assert_eq!(
+        (t.verdict, codes(t)),
+        (Verdict::Pass, vec![Code::NtpAnswered])
+    );
+    let Some(Service::Ntp {
+        stratum,
+        reference_id,
+        offset_ms,
+        round_trip_ms,
+        ..
+    }) = &t.service
+    else {
+        panic!("{t:#?}")
+    };
+    assert_eq!((*stratum, reference_id.as_str()), (1, "GPS"));
+    assert!(offset_ms.unwrap().abs() < 1000.0 && round_trip_ms.is_some());
+
+    let t = target(&doc, "ntp-skewed.lab.example", ntp_skewed);
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(finding(t, Code::ClockSkew).severity, Severity::Warning);
+
+    let t = target(&doc, "ntp-kiss.lab.example", ntp_kiss);
+    assert_eq!(t.verdict, Verdict::ProtocolError);
+    assert_eq!(
+        finding(t, Code::NtpUnsynchronised).severity,
+        Severity::Error
+    );
+    let Some(Service::Ntp {
+        stratum: 0,
+        offset_ms: None,
+        round_trip_ms: None,
+        reference_id,
+        ..
+    }) = &t.service
+    else {
+        panic!("a kiss-of-death carries no time: {t:#?}")
+    };
+    assert_eq!(reference_id, "RATE");
+
+    let t = target(&doc, "sftp.lab.example", ssh);
+    assert_eq!(
+        (t.verdict, codes(t)),
+        (Verdict::Pass, vec![Code::SshBanner])
+    );
+    assert!(matches!(&t.service, Some(Service::Ssh { banner }) if banner == "SSH-2.0-OpenSSH_9.6"));
+    assert_eq!(t.transport, Transport::Ssh);
+
+    let t = target(&doc, "quic.lab.example", quic);
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(
+        codes(t),
+        [Code::QuicVersionNegotiation, Code::NotVerified],
+        "QUIC says what it did not check"
+    );
+    assert!(
+        matches!(&t.service, Some(Service::Quic { versions }) if versions == &[1, 0x6b33_43cf])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit: DNS and proxies
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn each_dns_answer_has_its_code_under_dns_error() {
+    let dns = dns_server(&[
+        ("servfail.pinscope.test", Some(2)),
+        ("refused.pinscope.test", Some(5)),
+        ("notimp.pinscope.test", Some(4)),
+        ("nodata.pinscope.test", Some(0)),
+        ("silent.pinscope.test", None),
+    ]);
+    let cases = [
+        ("nxdomain.pinscope.test", Code::DnsNxdomain),
+        ("servfail.pinscope.test", Code::DnsServfail),
+        ("refused.pinscope.test", Code::DnsRefused),
+        ("nodata.pinscope.test", Code::DnsNoAddresses),
+        ("silent.pinscope.test", Code::DnsNoAnswer),
+        ("notimp.pinscope.test", Code::DnsFailure),
+    ];
+    let mut args = vec![
+        "audit".to_string(),
+        dns,
+        "--timeout=2".into(),
+        "--format=json".into(),
+    ];
+    args.extend(cases.iter().map(|(h, _)| format!("{h}:443")));
+    let run = pinscope(&args);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let doc = parse_document(&run);
+    assert_eq!(doc.summary.dns_error, cases.len());
+    for (host, code) in cases {
+        let t = target(&doc, host, 443);
+        assert_eq!(t.verdict, Verdict::DnsError, "{t:#?}");
+        assert_eq!(codes(t), [code], "{host}");
+        assert!(t.findings[0].message.starts_with("resolve: "), "{t:#?}");
+    }
+}
+
+#[test]
+fn proxied_targets_name_the_proxy_without_credentials() {
+    let scratch = Scratch::new();
+    let public = Ca::root("Lab Public Root");
+    let roots = format!(
+        "--public-roots={}",
+        scratch.file("public.pem", &public.pem).display()
+    );
+    // A row the source says does not work through proxies, reached through a tunnelling proxy.
+    let host = "proxied.lab.example";
+    let port = tls_server(&public.leaf(&[host], true));
+    let mut lab = LabCatalog::new();
+    lab.add(host, port, "tcp", "supports_proxy = \"no\"");
+    let proxy = tunnelling_proxy();
+    let run = lab.audit(
+        &scratch,
+        &[
+            format!("--proxy=http://alice:s3cret@127.0.0.1:{proxy}"),
+            "--no-revocation".into(),
+            roots,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("s3cret") && !run.stdout.contains("alice"),
+        "credentials leaked"
+    );
+    let doc = parse_document(&run);
+    let t = target(&doc, host, port);
+    assert_eq!(t.verdict, Verdict::Pass, "{t:#?}");
+    assert_eq!(
+        t.proxy.as_deref(),
+        Some(format!("http://***@127.0.0.1:{proxy}").as_str())
+    );
+    assert_eq!(
+        finding(t, Code::ProxyNotSupported).severity,
+        Severity::Warning
+    );
+    // This machine connected to the proxy, not to the target.
+    assert_eq!(t.addresses, ["127.0.0.1"]);
+    assert_eq!(t.sni.as_deref(), Some(host));
+
+    // Every way a proxy refuses the tunnel is a proxy_error with its own code.
+    for (reply, code) in [
+        (
+            &b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"[..],
+            Code::ProxyAuthRequired,
+        ),
+        (b"HTTP/1.1 403 Forbidden\r\n\r\n", Code::ProxyRefused),
+        (
+            b"HTTP/1.1 502 Bad Gateway\r\n\r\n",
+            Code::ProxyUpstreamError,
+        ),
+        (
+            b"HTTP/1.1 200 Connection established\r\n\r\n",
+            Code::ProxyClosed,
+        ),
+    ] {
+        let proxy = scripted_proxy(reply);
+        let run = pinscope([
+            "audit".to_string(),
+            "albert.apple.com".into(),
+            format!("--proxy=http://127.0.0.1:{proxy}"),
+            "--no-revocation".into(),
+            "--timeout=5".into(),
+            "--format=json".into(),
+        ]);
+        assert_eq!(run.code, 3, "{code:?}: {}", run.stderr);
+        let doc = parse_document(&run);
+        let t = &doc.targets[0];
+        assert_eq!(t.verdict, Verdict::ProxyError, "{t:#?}");
+        assert_eq!(t.findings[0].code, code, "{t:#?}");
+        assert!(t.findings[0].message.starts_with("proxy: "), "{t:#?}");
+        assert_eq!(
+            t.proxy.as_deref(),
+            Some(format!("http://127.0.0.1:{proxy}").as_str())
+        );
+        assert!(t.chain.is_empty() && t.tls.is_none());
+        assert_eq!(doc.summary.proxy_error, 1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit: revocation
+// ---------------------------------------------------------------------------------------------
+
+/// A lab root that signs leaves with chosen serials and CRL and OCSP URLs, and CRLs.
+struct RevocationLab {
+    root_pem: String,
+    root_der: rustls::pki_types::CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl RevocationLab {
+    fn new() -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "Revocation Lab Root");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(30);
+        let cert = params.self_signed(&key).unwrap();
+        Self {
+            root_pem: cert.pem(),
+            root_der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for `host` (serial `n`), served with the root.
+    fn leaf(&self, host: &str, n: u8, ocsp: &[String], crl: &[String]) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec![host.to_owned()]).unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, host);
+        p.distinguished_name = dn;
+        p.serial_number = Some(SerialNumber::from(vec![0x1a, 0x2b, n]));
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        if !ocsp.is_empty() {
+            // AuthorityInfoAccess with one id-ad-ocsp URI per URL.
+            let tlv = |tag: u8, c: &[u8]| {
+                let mut out = vec![tag, c.len() as u8];
+                out.extend_from_slice(c);
+                out
+            };
+            let descs: Vec<u8> = ocsp
+                .iter()
+                .flat_map(|u| {
+                    let oid = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
+                    tlv(0x30, &[oid, tlv(0x86, u.as_bytes())].concat())
+                })
+                .collect();
+            p.custom_extensions = vec![CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                tlv(0x30, &descs),
+            )];
+        }
+        if !crl.is_empty() {
+            p.crl_distribution_points = vec![CrlDistributionPoint { uris: crl.to_vec() }];
+        }
+        let now = OffsetDateTime::now_utc();
+        p.not_before = now - time::Duration::days(1);
+        p.not_after = now + time::Duration::days(30);
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            chain: vec![cert.der().clone(), self.root_der.clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            pem: format!("{}{}", cert.pem(), self.root_pem),
+        }
+    }
+
+    /// A CRL listing `revoked` serials; `stale` puts its nextUpdate in the past.
+    fn crl(&self, revoked: &[u8], stale: bool) -> Vec<u8> {
+        let now = OffsetDateTime::now_utc();
+        let (this, next) = if stale {
+            (
+                now - time::Duration::days(10),
+                now - time::Duration::days(3),
+            )
+        } else {
+            (
+                now - time::Duration::hours(1),
+                now + time::Duration::days(7),
+            )
+        };
+        CertificateRevocationListParams {
+            this_update: this,
+            next_update: next,
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|&n| RevokedCertParams {
+                    serial_number: SerialNumber::from(vec![0x1a, 0x2b, n]),
+                    revocation_time: now - time::Duration::hours(2),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.issuer)
+        .unwrap()
+        .der()
+        .to_vec()
+    }
+}
+
+#[test]
+fn revocation_entries_match_the_schema_for_every_status() {
+    let lab = RevocationLab::new();
+    let good = lab.crl(&[], false);
+    let stale = lab.crl(&[], true);
+    let revoked = lab.crl(&[2], false);
+    let server = http_answering(move |head| {
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        match path {
+            "/good.crl" => http_response("200 OK", "application/pkix-crl", &good),
+            "/stale.crl" => http_response("200 OK", "application/pkix-crl", &stale),
+            "/revoked.crl" => http_response("200 OK", "application/pkix-crl", &revoked),
+            _ => http_response(
+                "200 OK",
+                "text/html",
+                b"<html><head><title>Blocked</title></head></html>",
+            ),
+        }
+    });
+    let url = |path: &str| format!("http://127.0.0.1:{server}{path}");
+    let https = "https://ocsp.pinscope.test/".to_owned();
+    let unreachable = format!("http://127.0.0.1:{}/", closed_port());
+    let host = "deviceenrollment.apple.com";
+    let checked = tls_server(&lab.leaf(
+        host,
+        1,
+        &[https.clone(), unreachable.clone()],
+        &[url("/good.crl"), url("/stale.crl"), url("/block")],
+    ));
+    let listed = tls_server(&lab.leaf(host, 2, &[], &[url("/revoked.crl")]));
+    let scratch = Scratch::new();
+    let run = pinscope([
+        "audit".to_string(),
+        format!("{host}:{checked}"),
+        format!("{host}:{listed}"),
+        resolve(host, checked),
+        resolve(host, listed),
+        format!(
+            "--public-roots={}",
+            scratch.file("roots.pem", &lab.root_pem).display()
+        ),
+        "--timeout=5".into(),
+        "--format=json".into(),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let doc = parse_document(&run);
+
+    let t = target(&doc, host, checked);
+    assert_eq!(t.verdict, Verdict::Pass, "{t:#?}");
+    let status = |url: &str| {
+        let e = t
+            .revocation
+            .iter()
+            .find(|e| e.url == url)
+            .unwrap_or_else(|| panic!("no entry for {url}: {:#?}", t.revocation));
+        (e.kind, e.status)
+    };
+    assert_eq!(
+        status(&https),
+        (RevocationKind::Ocsp, RevocationStatus::NotChecked)
+    );
+    assert_eq!(
+        status(&unreachable),
+        (RevocationKind::Ocsp, RevocationStatus::Unreachable)
+    );
+    assert_eq!(
+        status(&url("/good.crl")),
+        (RevocationKind::Crl, RevocationStatus::Good)
+    );
+    assert_eq!(
+        status(&url("/stale.crl")),
+        (RevocationKind::Crl, RevocationStatus::Unknown)
+    );
+    assert_eq!(
+        status(&url("/block")),
+        (RevocationKind::Crl, RevocationStatus::Invalid)
+    );
+    let good = t
+        .revocation
+        .iter()
+        .find(|e| e.url == url("/good.crl"))
+        .unwrap();
+    assert_eq!(good.certificate, host);
+    assert_eq!(good.certificate_sha256, t.chain[0].sha256);
+    assert!(good.this_update.is_some() && good.next_update.is_some());
+    assert!(good.reason.is_none() && good.revoked_at.is_none());
+    // "Not checked" is never "good": it brings no finding at all.
+    assert_eq!(t.revocation.len(), 5);
+    let revocation_findings = t
+        .findings
+        .iter()
+        .filter(|f| format!("{:?}", f.code).contains("Revocation"))
+        .count();
+    assert_eq!(revocation_findings, 4, "{t:#?}");
+
+    let t = target(&doc, host, listed);
+    assert_eq!(t.verdict, Verdict::Untrusted, "a revoked leaf is refused");
+    let e = &t.revocation[0];
+    assert_eq!(
+        (e.kind, e.status),
+        (RevocationKind::Crl, RevocationStatus::Revoked)
+    );
+    assert_eq!(e.reason.as_deref(), Some("keyCompromise"));
+    assert!(e.revoked_at.is_some());
+    assert_eq!(finding(t, Code::Revoked).severity, Severity::Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baselines: the file `baseline save` writes, and what `audit --baseline` reports
+// ---------------------------------------------------------------------------------------------
+
+fn parse_baseline(text: &str) -> BaselineFile {
+    let b: BaselineFile = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("the baseline does not match docs/baselines.md: {e}\n{text}"));
+    assert_eq!(b.pinscope_baseline, 1);
+    assert_eq!(b.tool_version, env!("CARGO_PKG_VERSION"));
+    rfc3339("created_at", &b.created_at);
+    for t in &b.targets {
+        let label = format!("{}:{}", t.host, t.port);
+        rfc3339("recorded_at", &t.recorded_at);
+        assert!(!t.chain.is_empty(), "{label}: a baseline entry has a chain");
+        for (i, p) in t.chain.iter().enumerate() {
+            assert_eq!(p.position, i, "{label}: positions count from 0, leaf first");
+            assert!(is_hex64(&p.spki_sha256), "{label}: {}", p.spki_sha256);
+            assert!(!p.subject.is_empty());
+        }
+        if let Some(k) = &t.anchor.spki_sha256 {
+            assert!(is_hex64(k), "{label}: anchor key {k}");
+        }
+        if let Some(tls) = &t.tls {
+            assert!(tls.version.starts_with("TLSv") && !tls.cipher_suite.is_empty());
+        }
+        let _ = (&t.apple_pinning_policy, t.transport);
+    }
+    b
+}
+
+#[test]
+fn baseline_files_and_drift_findings_match_the_schema() {
+    let service = Ca::root("Service CA");
+    let other = Ca::root("Another Public CA");
+    let scratch = Scratch::new();
+    let roots = format!(
+        "--public-roots={}",
+        scratch
+            .file("public.pem", &format!("{}{}", service.pem, other.pem))
+            .display()
+    );
+    let host = "deviceenrollment.apple.com";
+    let (port, server) = swappable_tls_server(&service.leaf(&[host], true));
+    let run = |args: &[String]| {
+        let mut all = args.to_vec();
+        all.extend([
+            format!("{host}:{port}"),
+            resolve(host, port),
+            "--no-revocation".into(),
+            roots.clone(),
+            "--format=json".into(),
+        ]);
+        pinscope(&all)
+    };
+
+    // `baseline save` audits (its report is the usual document) and writes the file.
+    let file = scratch.path("baseline.json");
+    let saved = run(&["baseline".into(), "save".into(), file.display().to_string()]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let audit = parse_document(&saved);
+    let baseline = parse_baseline(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(baseline.targets.len(), 1);
+    let entry = &baseline.targets[0];
+    let t = &audit.targets[0];
+    assert_eq!((entry.host.as_str(), entry.port), (host, port));
+    assert_eq!(entry.transport, Transport::Tcp);
+    assert_eq!(entry.recorded_at, audit.finished_at);
+    assert_eq!(entry.chain.len(), t.chain.len());
+    for (p, c) in entry.chain.iter().zip(&t.chain) {
+        assert_eq!((&p.subject, &p.spki_sha256), (&c.subject, &c.spki_sha256));
+    }
+    assert_eq!(entry.anchor.subject, t.anchor);
+    assert_eq!(entry.anchor.spki_sha256, t.anchor_spki_sha256);
+    let tls = entry.tls.as_ref().unwrap();
+    assert_eq!(tls.version, t.tls.as_ref().unwrap().version);
+    assert_eq!(tls.cipher_suite, t.tls.as_ref().unwrap().cipher_suite);
+    assert!(
+        entry.apple_pinning_policy.is_none(),
+        "Apple does not pin it"
+    );
+
+    // The same keys: pin_match.
+    let with = format!("--baseline={}", file.display());
+    let doc = parse_document(&run(&["audit".into(), with.clone()]));
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(finding(t, Code::PinMatch).severity, Severity::Info);
+
+    // Another TLS profile on record: tls_profile_changed, a warning next to the key comparison.
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    edited["targets"][0]["tls"]["cipher_suite"] = "TLS13_CHACHA20_POLY1305_SHA256".into();
+    let changed = scratch.file("changed.json", &edited.to_string());
+    let doc = parse_document(&run(&[
+        "audit".into(),
+        format!("--baseline={}", changed.display()),
+    ]));
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(
+        finding(t, Code::TlsProfileChanged).severity,
+        Severity::Warning
+    );
+    assert!(codes(t).contains(&Code::PinMatch));
+
+    // A new leaf key under the same anchor key: pin_rotation, still a pass.
+    server.swap(&service.leaf(&[host], true));
+    let doc = parse_document(&run(&["audit".into(), with.clone()]));
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(finding(t, Code::PinRotation).severity, Severity::Info);
+
+    // A chain from another public CA: pin_mismatch, evidence of a substitution, although the chain
+    // alone would pass. Its missing_sct is the CT reminder of a genuine chain, not evidence.
+    server.swap(&other.leaf(&[host], true));
+    let substituted = run(&["audit".into(), with]);
+    assert_eq!(substituted.code, 1);
+    let doc = parse_document(&substituted);
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::Intercepted);
+    assert!(codes(t).contains(&Code::ChainValid));
+    assert_eq!(finding(t, Code::PinMismatch).severity, Severity::Error);
+    assert_eq!(
+        t.interception.as_ref().unwrap().evidence,
+        [Code::PinMismatch]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// inspect
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn inspect_output_matches_the_schema() {
+    let lab = Lab::new();
+    let host = "gdmf.apple.com";
+    let chain = lab
+        .scratch
+        .file("chain.pem", &lab.inspection.leaf(&[host], true).pem);
+    let mut args = vec![
+        "inspect".to_string(),
+        chain.display().to_string(),
+        format!("--host={host}"),
+        "--format=json".into(),
+    ];
+    args.extend(lab.trust());
+    let run = pinscope(&args);
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    assert_eq!(doc.targets.len(), 1);
+    let t = &doc.targets[0];
+    assert_eq!((t.host.as_str(), t.port), (host, 443));
+    assert_eq!(t.verdict, Verdict::Intercepted);
+    assert_eq!(
+        codes(t),
+        [
+            Code::AnchorNativeOnly,
+            Code::MissingSct,
+            Code::PinningFailed
+        ]
+    );
+    // Apple pins gdmf.apple.com: the forged chain is held to the pin too, check by check.
+    let pin = t.apple_pinning.as_ref().expect("gdmf.apple.com is pinned");
+    assert_eq!(pin.policy, "Pallas");
+    assert!(!pin.satisfied);
+    assert!(pin.rule_results.iter().all(|r| !r.failed_checks.is_empty()));
+    let interception = t.interception.as_ref().expect("intercepted");
+    assert_eq!(
+        interception.evidence,
+        [Code::AnchorNativeOnly, Code::MissingSct]
+    );
+    assert_eq!(
+        interception.anchor_subject.as_deref(),
+        Some("Corp SSL Inspection CA")
+    );
+    assert!(t.tls.is_none(), "inspect makes no connection");
+    assert!(t.proxy.is_none() && t.service.is_none());
+    assert!(t.revocation.is_empty(), "inspect fetches no OCSP or CRL");
+    assert_eq!(t.chain.len(), 2, "the chain from the file");
+    assert!(t.anchor_spki_sha256.is_some());
+    assert!(t.sni.is_none() && t.addresses.is_empty() && t.address_used.is_none());
+    assert_eq!(t.elapsed_ms, 0);
+    // gdmf.apple.com:443 is in the catalog, so its row's fields are filled in.
+    assert!(t.section.is_some());
+    assert_eq!(doc.started_at, doc.finished_at);
+}
+
+#[test]
+fn inspect_of_a_real_apple_chain_reports_the_satisfied_pin() {
+    let Some(reference) = reference() else { return };
+    let pki = |name: &str| {
+        reference
+            .join("apple-pki")
+            .join(format!("{name}.cer"))
+            .display()
+            .to_string()
+    };
+    let run = pinscope([
+        "inspect".to_string(),
+        pki("gsa"),
+        pki("AppleServerAuthentication"),
+        "--host=gsa.apple.com".into(),
+        "--at=2018-06-01T00:00:00Z".into(),
+        "--format=json".into(),
+    ]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::Pass);
+    assert_eq!(codes(t), [Code::ChainValid, Code::PinningSatisfied]);
+    assert_eq!(t.anchor.as_deref(), Some("Apple Root CA"));
+    // Up to the known key of Apple's intermediate: the anchor key is Apple Root CA's, which was
+    // not presented.
+    let anchor_key = t.anchor_spki_sha256.as_deref().unwrap();
+    assert!(t.chain.iter().all(|c| c.spki_sha256 != anchor_key));
+    let pin = t.apple_pinning.as_ref().expect("gsa.apple.com is pinned");
+    assert_eq!(pin.policy, "GS");
+    assert_eq!(pin.source, "CertificatePinning.plist");
+    assert!(pin.satisfied);
+    assert!(
+        pin.rule_results
+            .iter()
+            .any(|r| r.passed && r.failed_checks.is_empty())
+    );
+    assert!(t.interception.is_none());
+}
+
+#[test]
+fn inspect_at_a_time_before_the_chain_is_valid_reports_it() {
+    let lab = Lab::new();
+    let host = "albert.apple.com";
+    let chain = lab
+        .scratch
+        .file("chain.pem", &lab.public.leaf(&[host], true).pem);
+    // The lab certificates start one day ago; judge them ten days ago.
+    let at = (OffsetDateTime::now_utc() - time::Duration::days(10))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&Rfc3339)
+        .unwrap();
+    let mut args = vec![
+        "inspect".to_string(),
+        chain.display().to_string(),
+        format!("--host={host}"),
+        format!("--at={at}"),
+        "--format=json".into(),
+    ];
+    args.extend(lab.trust());
+    let run = pinscope(&args);
+    assert_eq!(run.code, 3, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::Untrusted);
+    assert!(codes(t).contains(&Code::NotYetValid), "{t:#?}");
+    assert_eq!(t.anchor.as_deref(), Some("Lab Public Root"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// catalog
+// ---------------------------------------------------------------------------------------------
+
+fn check_catalog_rows(rows: &[CatalogRow]) {
+    assert!(!rows.is_empty());
+    let mut keys = std::collections::HashSet::new();
+    for r in rows {
+        let label = format!("{}:{}/{:?}", r.host, r.port, r.transport);
+        assert!(
+            keys.insert((r.host.clone(), r.port, r.transport)),
+            "{label}: listed twice"
+        );
+        assert!(r.port > 0, "{label}");
+        assert_eq!(r.host, r.host.to_ascii_lowercase(), "{label}");
+        assert_eq!(
+            r.sections.first(),
+            Some(&r.section),
+            "{label}: primary section first"
+        );
+        assert_eq!(
+            r.sources.first(),
+            Some(&r.source),
+            "{label}: primary source first"
+        );
+        if r.representative {
+            assert!(
+                r.pattern.is_some(),
+                "{label}: representative without pattern"
+            );
+        }
+        if let Some(p) = &r.pattern {
+            assert!(p.starts_with("*."), "{label}: pattern {p}");
+        }
+        if r.host.starts_with("*.") {
+            assert_eq!(r.pattern.as_deref(), Some(r.host.as_str()), "{label}");
+            assert!(!r.representative, "{label}");
+        }
+        if let Some(n) = &r.note {
+            assert!(!n.is_empty(), "{label}: empty note");
+        }
+        assert!(r.os.iter().all(|o| !o.is_empty()), "{label}");
+        assert_eq!(
+            r.description,
+            r.description.trim(),
+            "{label}: untrimmed description"
+        );
+        if let Some(v) = &r.tls_max {
+            assert!(
+                ["1.0", "1.1", "1.2", "1.3"].contains(&v.as_str()),
+                "{label}: tls_max '{v}'"
+            );
+        }
+        for c in &r.tls_ciphers {
+            assert!(
+                c.starts_with("TLS_") && !c.starts_with("TLS13_"),
+                "{label}: tls_ciphers '{c}' is not a TLS 1.2 suite name"
+            );
+        }
+        if let Some(p) = r.probe {
+            let udp = matches!(p, Probe::Ntp | Probe::Quic);
+            assert_eq!(udp, r.transport == Transport::Udp, "{label}: probe {p:?}");
+        }
+        match &r.pinned_by {
+            Some(who) => assert!(!who.is_empty(), "{label}: empty pinned_by"),
+            None => assert!(r.pinned_with.is_empty(), "{label}: pinned_with, no pinner"),
+        }
+        assert!(
+            !r.pinned_with.contains(&r.host),
+            "{label}: pinned with itself"
+        );
+        if let Some(p) = &r.apple_pinning_policy {
+            assert!(!p.is_empty(), "{label}: empty apple_pinning_policy");
+            assert!(
+                !r.host.starts_with("*."),
+                "{label}: a wildcard has no policy"
+            );
+        }
+    }
+    for r in rows {
+        // Apple pins by host name, so every port of a host has the same policy.
+        for o in rows.iter().filter(|o| o.host == r.host) {
+            assert_eq!(
+                r.apple_pinning_policy, o.apple_pinning_policy,
+                "{}: policy differs between ports",
+                r.host
+            );
+        }
+        // Hosts pinned together name each other.
+        for other in &r.pinned_with {
+            let o = rows
+                .iter()
+                .find(|o| &o.host == other)
+                .unwrap_or_else(|| panic!("{}: pinned with unlisted {other}", r.host));
+            assert!(
+                o.pinned_with.contains(&r.host),
+                "{other} does not name {}",
+                r.host
+            );
+            assert_eq!(o.pinned_by, r.pinned_by);
+        }
+    }
+}
+
+fn catalog_policy<'a>(rows: &'a [CatalogRow], host: &str) -> Option<&'a str> {
+    rows.iter()
+        .find(|r| r.host == host)
+        .unwrap_or_else(|| panic!("{host} not in the catalog"))
+        .apple_pinning_policy
+        .as_deref()
+}
+
+#[test]
+fn catalog_json_matches_the_row_schema() {
+    let run = pinscope(["catalog", "--format=json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<CatalogRow> = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("catalog JSON does not match the documented schema: {e}"));
+    check_catalog_rows(&rows);
+    assert!(rows.len() > 100, "only {} rows", rows.len());
+    assert!(rows.iter().any(|r| r.transport == Transport::Udp));
+    assert!(rows.iter().any(|r| r.transport == Transport::Ssh));
+    assert!(rows.iter().any(|r| r.legacy));
+    assert!(rows.iter().any(|r| r.representative));
+    assert!(rows.iter().any(|r| r.supports_proxy == ProxySupport::Yes));
+    assert!(rows.iter().any(|r| r.supports_proxy == ProxySupport::No));
+    assert!(
+        rows.iter()
+            .any(|r| r.supports_proxy == ProxySupport::Unknown)
+    );
+    // Without tenant values, no template row is listed.
+    assert!(rows.iter().all(|r| !r.host.contains('{')));
+    // Pinned and unpinned hosts the other tests rely on.
+    assert_eq!(catalog_policy(&rows, "gdmf.apple.com"), Some("Pallas"));
+    assert_eq!(catalog_policy(&rows, "gsa.apple.com"), Some("GS"));
+    for host in [
+        "albert.apple.com",
+        "deviceenrollment.apple.com",
+        "mdmenrollment.apple.com",
+    ] {
+        assert_eq!(catalog_policy(&rows, host), None, "{host}");
+    }
+    // The built-in rows are probed by transport and port; none needs `probe`.
+    assert!(rows.iter().all(|r| r.probe.is_none()));
+    assert!(
+        !run.stdout.contains("\"probe\""),
+        "probe is left out when not set"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.tls_max.is_none() && r.tls_ciphers.is_empty() && r.pinned_by.is_none()),
+        "only the tenant's device domains carry tls_max, tls_ciphers and pinned_by"
+    );
+    // Let's Encrypt's CRL hosts, for Iru: 443 as Iru lists them, and 80, where the CRLs are.
+    for name in [
+        "r10", "r11", "r12", "r13", "r14", "e5", "e6", "e7", "e8", "e9",
+    ] {
+        let host = format!("{name}.c.lencr.org");
+        for port in [80, 443] {
+            let row = rows
+                .iter()
+                .find(|r| r.host == host && r.port == port)
+                .unwrap_or_else(|| panic!("{host}:{port} not in the catalog"));
+            assert_eq!(row.pattern.as_deref(), Some("*.c.lencr.org"));
+            assert!(row.representative);
+        }
+    }
+}
+
+#[test]
+fn catalog_json_with_kandji_tenant_values_matches_the_row_schema() {
+    let run = pinscope([
+        "catalog",
+        "--section=kandji",
+        "--kandji-tenant=0a1b2c3d",
+        "--kandji-subdomain=acme",
+        "--region=us",
+        "--format=json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<CatalogRow> = serde_json::from_str(&run.stdout).unwrap();
+    check_catalog_rows(&rows);
+    let device = rows
+        .iter()
+        .find(|r| r.host == "0a1b2c3d.web-api.kandji.io")
+        .expect("the tenant's device domain");
+    assert_eq!(device.supports_proxy, ProxySupport::No);
+    // Iru lists TLS 1.0-1.2 for the device domains, not 1.3, and the Kandji Agent pins both.
+    let domains = [
+        "0a1b2c3d.web-api.kandji.io",
+        "0a1b2c3d.devices.us-1.kandji.io",
+    ];
+    for (i, host) in domains.iter().enumerate() {
+        let row = rows.iter().find(|r| r.host == *host).unwrap();
+        assert_eq!(row.tls_max.as_deref(), Some("1.2"), "{host}");
+        assert!(!row.tls_ciphers.is_empty(), "{host}");
+        assert_eq!(row.pinned_by.as_deref(), Some("Kandji Agent"), "{host}");
+        assert_eq!(row.pinned_with, [domains[1 - i]], "{host}");
+    }
+    assert_eq!(
+        rows.iter().filter(|r| r.tls_max.is_some()).count(),
+        2,
+        "only the device domains carry tls_max"
+    );
+    assert!(rows.iter().any(|r| r.host == "acme.iru.com"));
+    assert!(
+        rows.iter()
+            .all(|r| r.sections.iter().any(|s| s == "kandji"))
+    );
+}
+
+#[test]
+fn catalog_json_carries_the_probe_a_row_sets() {
+    let scratch = Scratch::new();
+    let mut lab = LabCatalog::new();
+    lab.add("proxy.lab.example", 8080, "tcp", "probe = \"http\"");
+    lab.add("time.lab.example", 1123, "udp", "probe = \"ntp\"");
+    lab.add("files.lab.example", 22, "ssh", "");
+    let file = scratch.file("lab.toml", &lab.toml);
+    let run = pinscope([
+        "catalog".to_string(),
+        format!("--catalog={}", file.display()),
+        "--section=lab".into(),
+        "--format=json".into(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<CatalogRow> = serde_json::from_str(&run.stdout).unwrap();
+    check_catalog_rows(&rows);
+    let probes: Vec<Option<Probe>> = rows.iter().map(|r| r.probe).collect();
+    assert_eq!(probes, [Some(Probe::Http), Some(Probe::Ntp), None]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The documentation lists what the mirror lists
+// ---------------------------------------------------------------------------------------------
+
+/// The first cell (a `code`) and second cell of each row of the table under `heading`.
+fn doc_table(heading: &str) -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json-schema.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("docs/json-schema.md has no '{heading}'"));
+    let section = &text[start + heading.len() + 2..];
+    let end = section.find("\n## ").unwrap_or(section.len());
+    section[..end]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].trim_matches('`').to_owned(), cells[2].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_codes_verdicts_and_severities_are_the_mirrors() {
+    let documented = doc_table("## Finding codes");
+    let mut seen = Vec::new();
+    for (name, severity) in &documented {
+        let code: Code = serde_json::from_value(serde_json::json!(name))
+            .unwrap_or_else(|_| panic!("docs/json-schema.md documents an unknown code '{name}'"));
+        assert!(!seen.contains(&code), "{name} documented twice");
+        seen.push(code);
+        match code.fixed_severity() {
+            Some(fixed) => {
+                let want = format!("{fixed:?}").to_lowercase();
+                assert_eq!(severity, &want, "{name}: documented severity");
+            }
+            None => assert!(
+                severity.contains("error") && severity.contains("warning"),
+                "{name}: the context-dependent severity is described"
+            ),
+        }
+    }
+    for code in CODES {
+        assert!(
+            seen.contains(&code),
+            "{code:?} is not in docs/json-schema.md"
+        );
+    }
+    assert_eq!(seen.len(), CODES.len());
+
+    let verdicts: Vec<Verdict> = doc_table("## Verdicts")
+        .iter()
+        .map(|(name, _)| serde_json::from_value(serde_json::json!(name)).unwrap())
+        .collect();
+    assert_eq!(verdicts, VERDICTS, "the verdict table");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mirror itself is strict
+// ---------------------------------------------------------------------------------------------
+
+/// A change made to real output that the mirror must reject.
+type Edit = fn(&mut serde_json::Value);
+
+fn rejects(what: &str, value: &serde_json::Value, edit: Edit) {
+    let mut changed = value.clone();
+    edit(&mut changed);
+    assert!(
+        serde_json::from_value::<Document>(changed).is_err(),
+        "the mirror accepted {what}"
+    );
+}
+
+#[test]
+fn the_mirror_rejects_added_and_missing_fields() {
+    // A forged chain on a pinned host: the document has both an apple_pinning and an interception
+    // object to tamper with.
+    let lab = Lab::new();
+    let host = "gdmf.apple.com";
+    let chain = lab
+        .scratch
+        .file("chain.pem", &lab.inspection.leaf(&[host], true).pem);
+    let mut args = vec![
+        "inspect".to_string(),
+        chain.display().to_string(),
+        format!("--host={host}"),
+        "--format=json".into(),
+    ];
+    args.extend(lab.trust());
+    let run = pinscope(&args);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(value["targets"][0]["apple_pinning"].is_object());
+    assert!(value["targets"][0]["interception"].is_object());
+    assert!(serde_json::from_value::<Document>(value.clone()).is_ok());
+
+    let edits: [(&str, Edit); 20] = [
+        ("an added top-level field", |v| {
+            v["extra"] = serde_json::json!(1);
+        }),
+        ("an added target field", |v| {
+            v["targets"][0]["extra"] = serde_json::json!(true);
+        }),
+        ("an added summary count", |v| {
+            v["summary"]["other"] = serde_json::json!(0);
+        }),
+        ("a missing nullable field", |v| {
+            v["targets"][0].as_object_mut().unwrap().remove("anchor");
+        }),
+        ("a missing anchor_spki_sha256", |v| {
+            v["targets"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("anchor_spki_sha256");
+        }),
+        ("a missing proxy", |v| {
+            v["targets"][0].as_object_mut().unwrap().remove("proxy");
+        }),
+        ("a missing service", |v| {
+            v["targets"][0].as_object_mut().unwrap().remove("service");
+        }),
+        ("a missing revocation", |v| {
+            v["targets"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("revocation");
+        }),
+        ("a missing summary count", |v| {
+            v["summary"].as_object_mut().unwrap().remove("skipped");
+        }),
+        ("a missing proxy_error count", |v| {
+            v["summary"].as_object_mut().unwrap().remove("proxy_error");
+        }),
+        ("a missing protocol_error count", |v| {
+            v["summary"]
+                .as_object_mut()
+                .unwrap()
+                .remove("protocol_error");
+        }),
+        ("an unknown verdict", |v| {
+            v["targets"][0]["verdict"] = serde_json::json!("maybe");
+        }),
+        ("the removed tcp_connected code", |v| {
+            v["targets"][0]["findings"][0]["code"] = serde_json::json!("tcp_connected");
+        }),
+        ("a missing apple_pinning", |v| {
+            v["targets"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("apple_pinning");
+        }),
+        ("a missing interception", |v| {
+            v["targets"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("interception");
+        }),
+        ("an added apple_pinning field", |v| {
+            v["targets"][0]["apple_pinning"]["extra"] = serde_json::json!(1);
+        }),
+        ("an added rule result field", |v| {
+            v["targets"][0]["apple_pinning"]["rule_results"][0]["extra"] = serde_json::json!(1);
+        }),
+        ("a missing interception product", |v| {
+            v["targets"][0]["interception"]
+                .as_object_mut()
+                .unwrap()
+                .remove("product");
+        }),
+        ("an added interception field", |v| {
+            v["targets"][0]["interception"]["extra"] = serde_json::json!(1);
+        }),
+        ("an unknown evidence code", |v| {
+            v["targets"][0]["interception"]["evidence"][0] = serde_json::json!("suspicious");
+        }),
+    ];
+    for (what, edit) in edits {
+        rejects(what, &value, edit);
+    }
+
+    // The service and revocation objects, as real output writes them, with the same strictness.
+    let http = http_fixed(b"HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 0\r\n\r\n");
+    let rev = RevocationLab::new();
+    let crl = rev.crl(&[], false);
+    let crl_server = http_answering(move |_| http_response("200 OK", "application/pkix-crl", &crl));
+    let tls_host = "deviceenrollment.apple.com";
+    let tls = tls_server(&rev.leaf(
+        tls_host,
+        1,
+        &[],
+        &[format!("http://127.0.0.1:{crl_server}/ca.crl")],
+    ));
+    let scratch = Scratch::new();
+    let mut catalog = LabCatalog::new();
+    catalog.add("http.lab.example", http, "tcp", "probe = \"http\"");
+    catalog.add(tls_host, tls, "tcp", "");
+    let run = catalog.audit(
+        &scratch,
+        &[
+            "--timeout=5".into(),
+            format!(
+                "--public-roots={}",
+                scratch.file("roots.pem", &rev.root_pem).display()
+            ),
+        ],
+    );
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(value["targets"][0]["service"].is_object(), "{value:#}");
+    assert!(
+        value["targets"][1]["revocation"][0].is_object(),
+        "{value:#}"
+    );
+    parse_document(&run);
+    let edits: [(&str, Edit); 9] = [
+        ("an unknown protocol", |v| {
+            v["targets"][0]["service"]["protocol"] = serde_json::json!("gopher");
+        }),
+        ("a service without protocol", |v| {
+            v["targets"][0]["service"]
+                .as_object_mut()
+                .unwrap()
+                .remove("protocol");
+        }),
+        ("an added service field", |v| {
+            v["targets"][0]["service"]["extra"] = serde_json::json!(1);
+        }),
+        ("a missing HTTP status", |v| {
+            v["targets"][0]["service"]
+                .as_object_mut()
+                .unwrap()
+                .remove("status");
+        }),
+        ("an added revocation field", |v| {
+            v["targets"][1]["revocation"][0]["extra"] = serde_json::json!(1);
+        }),
+        ("a missing revocation reason", |v| {
+            v["targets"][1]["revocation"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("reason");
+        }),
+        ("a missing revoked_at", |v| {
+            v["targets"][1]["revocation"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("revoked_at");
+        }),
+        ("an unknown revocation status", |v| {
+            v["targets"][1]["revocation"][0]["status"] = serde_json::json!("fine");
+        }),
+        ("an unknown revocation kind", |v| {
+            v["targets"][1]["revocation"][0]["kind"] = serde_json::json!("crlite");
+        }),
+    ];
+    for (what, edit) in edits {
+        rejects(what, &value, edit);
+    }
+
+    let catalog = pinscope([
+        "catalog",
+        "--section=kandji",
+        "--kandji-tenant=t1",
+        "--region=us",
+        "--format=json",
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&catalog.stdout).unwrap();
+    assert!(serde_json::from_value::<Vec<CatalogRow>>(rows.clone()).is_ok());
+    for field in [
+        "note",
+        "tls_max",
+        "tls_ciphers",
+        "pinned_by",
+        "pinned_with",
+        "apple_pinning_policy",
+    ] {
+        let mut changed = rows.clone();
+        changed[0].as_object_mut().unwrap().remove(field);
+        assert!(
+            serde_json::from_value::<Vec<CatalogRow>>(changed).is_err(),
+            "the catalog mirror accepted a missing {field}"
+        );
+    }
+    let mut changed = rows.clone();
+    changed[0]["probe"] = serde_json::json!("gopher");
+    assert!(serde_json::from_value::<Vec<CatalogRow>>(changed).is_err());
+    let mut changed = rows;
+    changed[0]["probe"] = serde_json::json!("tls");
+    assert!(
+        serde_json::from_value::<Vec<CatalogRow>>(changed).is_ok(),
+        "probe is optional and, when present, one of the probes"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors never produce a partial document
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn usage_errors_write_no_json_and_exit_2() {
+    let scratch = Scratch::new();
+    let bad_baseline = scratch.file("baseline.json", "{\"pinscope_baseline\": 9}");
+    let bad_baseline = format!("--baseline={}", bad_baseline.display());
+    for args in [
+        vec!["audit", "--format=json", "--timeout=0", "gdmf.apple.com"],
+        vec![
+            "audit",
+            "--format=json",
+            "--resolve=nonsense",
+            "gdmf.apple.com",
+        ],
+        vec!["audit", "--format=json", "--section=no-such-section"],
+        vec![
+            "audit",
+            "--format=json",
+            "--proxy=socks5://127.0.0.1:1080",
+            "gdmf.apple.com",
+        ],
+        vec![
+            "audit",
+            "--format=json",
+            "--dns-server=not-an-address",
+            "gdmf.apple.com",
+        ],
+        vec!["audit", "--format=json", &bad_baseline, "gdmf.apple.com"],
+        vec![
+            "inspect",
+            "/nonexistent/chain.pem",
+            "--host=gdmf.apple.com",
+            "--format=json",
+        ],
+    ] {
+        let run = pinscope(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: stdout {}", run.stdout);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("pinscope: error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
