@@ -452,6 +452,36 @@ fn a_product_is_named_from_the_issuer_even_when_its_ca_is_not_sent() {
 }
 
 #[test]
+fn the_one_line_view_of_an_intercepted_target_names_the_product() {
+    let zscaler = Ca::root_with("Zscaler Root CA", "Zscaler Inc.", Vec::new());
+    let scratch = Scratch::new();
+    let file = scratch.file("chain.pem", &zscaler.leaf(&["gdmf.apple.com"], true).pem);
+    // The plain table lists targets first (advice follows); the reports end with the full table.
+    for (format, row_end, first) in [
+        ("table", "\n", true),
+        ("markdown", "\n", false),
+        ("html", "</tr>", false),
+    ] {
+        let run = pinscope([
+            "inspect".to_string(),
+            file.display().to_string(),
+            "--host=gdmf.apple.com".into(),
+            format!("--format={format}"),
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let at = if first {
+            run.stdout.find("gdmf.apple.com:443")
+        } else {
+            run.stdout.rfind("gdmf.apple.com:443")
+        }
+        .expect("target row");
+        let row = &run.stdout[at..];
+        let row = &row[..row.find(row_end).unwrap_or(row.len())];
+        assert!(row.contains("issued by Zscaler"), "{format}: {row}");
+    }
+}
+
+#[test]
 fn leaf_signed_with_its_issuers_key_is_evidence() {
     let rogue = Ca::root("Corporate Proxy CA");
     let leaf = rogue.leaf_reusing_ca_key(&["swscan.apple.com"]);

@@ -322,8 +322,26 @@ pub struct Interception {
 }
 
 impl Assessment {
-    /// The most severe finding (the first of equals): what a one-line view shows.
+    /// What a one-line view shows: for an intercepted target the most telling evidence (the
+    /// product, then copied names, then the anchor), otherwise the most severe finding (the first
+    /// of equals).
     pub fn headline(&self) -> Option<&Finding> {
+        const TELLING: [Code; 7] = [
+            Code::KnownInspectionProduct,
+            Code::AppleNamesCopied,
+            Code::PinMismatch,
+            Code::AnchorNativeOnly,
+            Code::AnchorInNoStore,
+            Code::LeafKeyEqualsIssuerKey,
+            Code::IssuerSignatureMismatch,
+        ];
+        if self.verdict == Verdict::Intercepted
+            && let Some(f) = TELLING
+                .iter()
+                .find_map(|c| self.findings.iter().find(|f| f.code == *c))
+        {
+            return Some(f);
+        }
         self.findings.iter().rev().max_by_key(|f| f.severity)
     }
 }
