@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod catalog;
 pub mod cli;
 pub mod export;
+pub mod fuzzing;
 pub mod observation;
 pub mod probe;
 pub mod report;

@@ -261,6 +261,9 @@ struct Summary {
     protocol_error: usize,
     skipped: usize,
     exit_code: i32,
+    interrupted: bool,
+    deadline_passed: bool,
+    not_probed: usize,
 }
 
 impl Summary {
@@ -1289,6 +1292,9 @@ fn check_summary(doc: &Document, process_code: i32) {
     assert_eq!(s.total, doc.targets.len(), "summary.total");
     let sum: usize = VERDICTS.iter().map(|v| s.count(*v)).sum();
     assert_eq!(sum, s.total, "the verdict counts add up to total");
+    // These runs are neither interrupted nor cut short (tests/robustness.rs covers those).
+    assert!(!s.interrupted && !s.deadline_passed, "summary.interrupted");
+    assert_eq!(s.not_probed, 0, "summary.not_probed");
     let mut seen: BTreeMap<Verdict, usize> = BTreeMap::new();
     for t in &doc.targets {
         *seen.entry(t.verdict).or_default() += 1;

@@ -368,6 +368,23 @@ fn judge_one(
     judged
 }
 
+/// Judges a fetched OCSP response or CRL (the body, DER or PEM) for `cert`, issued by `issuer`, at
+/// `now` (Unix seconds): the status and why. Pure; what `judge` does for each fetched body once
+/// the HTTP answer looks like one, exposed so the parsers can be fuzzed.
+pub fn judge_body(
+    kind: RevocationKind,
+    body: &[u8],
+    cert: &CertFacts,
+    issuer: &CertFacts,
+    now: i64,
+) -> (Status, String) {
+    let judged = match kind {
+        RevocationKind::Ocsp => judge_ocsp(body, cert, issuer, now),
+        RevocationKind::Crl => judge_crl(body, cert, Some(issuer), now),
+    };
+    (judged.status, judged.detail)
+}
+
 fn redirect_note(fetch: &RevocationFetch, body: &FetchedBody) -> String {
     if body.final_url != fetch.url {
         format!(" (after a redirect to {})", body.final_url)

@@ -134,8 +134,13 @@ pub struct TrustContext {
     pub public: RootSet,
     /// What this machine trusts: where an inspection CA, pushed by policy, shows up.
     pub native: RootSet,
-    /// What an Apple device trusts, as far as this machine can tell (see [`DeviceStore`]).
+    /// What an Apple device trusts, as far as this machine can tell: the public roots plus Apple's
+    /// roots (and the other roots Apple trusts) wherever this machine or `--apple-roots` has them.
     pub device: RootSet,
+    /// Whether a presented certificate carrying the key of one of Apple's CAs may anchor the
+    /// device's view (true for audits; false when the user gave the exact anchors with
+    /// `inspect --roots`).
+    pub known_keys: bool,
 }
 
 /// The anchor a valid path ended at, and the path that led there.

@@ -188,6 +188,41 @@ impl<'c> Paths<'c> {
     }
 }
 
+/// The most certificates of one chain the analysis reads. Servers send a handful (webpki builds paths
+/// of at most six intermediates); more is a broken server or a hostile file.
+pub const MAX_CHAIN_CERTS: usize = 32;
+/// The largest certificate the analysis reads. Real certificates, even with hundreds of names, take
+/// a few KiB; and rustls accepts no handshake message (the whole chain) over 64 KiB.
+pub const MAX_CERT_BYTES: usize = 64 * 1024;
+/// The most bytes of certificates in one chain the analysis reads.
+pub const MAX_CHAIN_BYTES: usize = 256 * 1024;
+
+/// Why a chain is beyond what the analysis reads, if it is.
+fn over_budget(chain: &[CertificateDer<'_>]) -> Option<String> {
+    let total: usize = chain.iter().map(|c| c.len()).sum();
+    if chain.len() > MAX_CHAIN_CERTS {
+        return Some(format!(
+            "the chain has {} certificates; pinscope judges chains of at most {MAX_CHAIN_CERTS} (servers send a handful), so it is refused unjudged",
+            chain.len()
+        ));
+    }
+    if let Some((i, c)) = chain
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.len() > MAX_CERT_BYTES)
+    {
+        return Some(format!(
+            "certificate {i} in the chain takes {} bytes; pinscope judges certificates of at most {MAX_CERT_BYTES} bytes (real ones take a few KiB), so the chain is refused unjudged",
+            c.len()
+        ));
+    }
+    (total > MAX_CHAIN_BYTES).then(|| {
+        format!(
+            "the chain's certificates take {total} bytes; pinscope judges chains of at most {MAX_CHAIN_BYTES} bytes, so it is refused unjudged"
+        )
+    })
+}
+
 pub(super) fn judge_chain(
     captured: &Captured,
     obs: &Observation,
@@ -196,6 +231,20 @@ pub(super) fn judge_chain(
 ) -> Judgement {
     let chain = &captured.chain;
     let host = obs.target.host.as_str();
+    if let Some(problem) = over_budget(chain) {
+        // Describe what fits the budgets, judge nothing: the work stays bounded whatever was sent.
+        let mut j = Judgement::new(
+            Verdict::Untrusted,
+            vec![Finding::new(Code::ChainInvalid, Severity::Error, problem)],
+        );
+        j.chain = chain
+            .iter()
+            .take(MAX_CHAIN_CERTS)
+            .take_while(|c| c.len() <= MAX_CERT_BYTES)
+            .map(chain::facts)
+            .collect();
+        return j;
+    }
     let facts: Vec<CertFacts> = chain.iter().map(chain::facts).collect();
     let mut findings: Vec<Finding> = facts
         .iter()
@@ -238,7 +287,9 @@ pub(super) fn judge_chain(
     let known: Vec<CertificateDer<'static>> = chain
         .iter()
         .zip(&facts)
-        .filter(|(_, f)| knowledge.cas.is_trusted_key(&f.summary.spki_sha256))
+        .filter(|(_, f)| {
+            ctx.trust.known_keys && knowledge.cas.is_trusted_key(&f.summary.spki_sha256)
+        })
         .map(|(c, _)| c.clone())
         .collect();
     let extended =

@@ -14,7 +14,7 @@ use crate::report::Format;
     version,
     about = "Checks whether the TLS connections Apple devices and MDM agents make leave this network untouched",
     long_about = None,
-    after_help = "Exit codes: 0 every target passed; 1 at least one intercepted; 3 no interception but some target failed; 2 usage or input error."
+    after_help = "Exit codes: 0 every target passed; 1 at least one intercepted; 3 no interception but some target failed; 2 usage or input error; 130 interrupted (Ctrl-C, SIGTERM)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -135,6 +135,10 @@ pub struct AuditArgs {
     /// Deadline per target in seconds, covering DNS, connect and handshake.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub timeout: f64,
+    /// Deadline for the whole run in seconds: when it passes, no new probe starts, probes in flight
+    /// are abandoned, and the report is written with the targets left reported as skipped.
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
     /// Resolve HOST:PORT to ADDR instead of asking DNS (curl's syntax; HOST may be `*`; IPv6 in
     /// brackets; several addresses comma-separated). Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
@@ -197,6 +201,15 @@ pub struct InspectArgs {
     /// Apple applies to --host.
     #[arg(long, value_name = "POLICY")]
     pub apple_policy: Option<String>,
+    /// Judge the chain against exactly the certificates in these PEM or DER files (repeatable):
+    /// they replace the public roots, this machine's store and Apple's roots, and Apple's known CA
+    /// keys do not anchor. Apple's pinning rules still apply to Apple's host names.
+    #[arg(
+        long,
+        value_name = "PEM",
+        conflicts_with_all = ["public_roots", "native_roots", "apple_roots"]
+    )]
+    pub roots: Vec<PathBuf>,
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]

@@ -37,8 +37,17 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, InputErro
         path: shown.clone(),
         source,
     })?;
+    certs_from_bytes(bytes, &shown)
+}
+
+/// Certificates from the bytes of a PEM file or a single DER certificate; `shown` names the file
+/// in errors.
+pub fn certs_from_bytes(
+    bytes: Vec<u8>,
+    shown: &str,
+) -> Result<Vec<CertificateDer<'static>>, InputError> {
     let bad = |reason: String| InputError::Certificates {
-        path: shown.clone(),
+        path: shown.to_owned(),
         reason,
     };
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {

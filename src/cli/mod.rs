@@ -33,7 +33,7 @@ use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
 };
 use crate::probe::revocation::{self, RevocationConfig};
-use crate::probe::{ProbeConfig, probe_all};
+use crate::probe::{ProbeConfig, Stop, StopReason, probe_all};
 use crate::report::{Format, RunReport, TargetResult, exit, json, jsonl, table};
 use crate::target::{Target, parse_spec};
 use args::{
@@ -212,6 +212,13 @@ fn run_audit(
     if args.concurrency == 0 {
         bail!("--concurrency 0: at least one target must be in flight");
     }
+    let deadline = match args.deadline {
+        Some(d) if !(d > 0.0 && d <= MAX_DEADLINE_SECS) => {
+            bail!("--deadline {d}: must be more than 0 and at most {MAX_DEADLINE_SECS} seconds")
+        }
+        Some(d) => Some(Duration::from_secs_f64(d)),
+        None => None,
+    };
     let rules = args
         .resolve
         .iter()
@@ -230,8 +237,10 @@ fn run_audit(
         None => Arc::new(SystemResolver),
     };
     let resolver: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
-    let mut config = ProbeConfig::new(timeout, args.concurrency, Arc::clone(&resolver));
+    let concurrency = fd_capped_concurrency(args.concurrency);
+    let mut config = ProbeConfig::new(timeout, concurrency, Arc::clone(&resolver));
     config.proxy = proxy_settings(args)?.map(Arc::new);
+    let stop = config.stop.clone();
     let revocation = (!args.no_revocation).then(|| RevocationConfig {
         timeout,
         max_bytes: REVOCATION_MAX_BYTES,
@@ -248,7 +257,7 @@ fn run_audit(
     };
     let progress = Progress::new(
         &targets,
-        args.concurrency,
+        concurrency,
         !args.quiet && std::io::stderr().is_terminal(),
         args.verbose,
     );
@@ -258,6 +267,10 @@ fn run_audit(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let watchers = {
+        let _entered = runtime.enter();
+        watch_for_stop(&stop, deadline)
+    };
     let results = match stream {
         None => {
             let observations = runtime.block_on(async {
@@ -265,10 +278,16 @@ fn run_audit(
                 let probing = Instant::now();
                 let mut observations = probe_all(targets, &config, |o| progress.done(o)).await;
                 timer.probing = probing.elapsed();
-                if let Some(revocation) = &revocation {
+                if let Some(revocation) = &revocation
+                    && stop.reason().is_none()
+                {
                     progress.phase("fetching OCSP responses and CRLs");
                     let fetching = Instant::now();
-                    revocation::fetch_all(&mut observations, revocation).await;
+                    // A stop abandons the fetches: the targets are judged without them.
+                    tokio::select! {
+                        () = revocation::fetch_all(&mut observations, revocation) => {}
+                        _ = stop.stopped() => {}
+                    }
                     timer.revocation = Some(fetching.elapsed());
                 }
                 if let Some(t) = ticker {
@@ -319,6 +338,9 @@ fn run_audit(
             streamer.slots.into_iter().flatten().collect()
         }
     };
+    for w in watchers {
+        w.abort();
+    }
     // getaddrinfo cannot be cancelled: lookups that outlived their deadline still hold blocking
     // threads. Their targets are already reported, so do not wait for them.
     runtime.shutdown_background();
@@ -329,7 +351,75 @@ fn run_audit(
         finished_at,
         results,
         revocation_checked: revocation.is_some(),
+        stopped: stop.reason(),
     })
+}
+
+/// The longest `--deadline` accepted (a week); anything longer is almost certainly a typo.
+const MAX_DEADLINE_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// Starts the tasks that stop the run: SIGINT and SIGTERM (a second one exits at once with 130),
+/// and the run's deadline. Must be called inside the runtime; abort the handles when the run ends.
+fn watch_for_stop(stop: &Stop, deadline: Option<Duration>) -> Vec<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut watchers = Vec::new();
+    let (interrupt, terminate) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    );
+    if let (Ok(mut interrupt), Ok(mut terminate)) = (interrupt, terminate) {
+        let stop = stop.clone();
+        watchers.push(tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            stop.trigger(StopReason::Interrupted);
+            // Writing the report takes moments; a second signal means "now".
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }));
+    }
+    if let Some(deadline) = deadline {
+        let stop = stop.clone();
+        watchers.push(tokio::spawn(async move {
+            tokio::time::sleep(deadline).await;
+            stop.trigger(StopReason::Deadline);
+        }));
+    }
+    watchers
+}
+
+/// Open files each probe may hold at once: its connection, and a DNS socket with `--dns-server`.
+const FDS_PER_PROBE: u64 = 2;
+/// Open files kept back from probes: standard streams, the runtime, the output file, and the
+/// revocation fetches (up to `FETCH_BATCHES` batches of 16) that run beside the probes.
+const FD_HEADROOM: u64 = 128;
+
+/// Raises the soft open-file limit to the hard one and lowers `requested` so that the probes in
+/// flight cannot run out of file descriptors, saying so on standard error when it does.
+fn fd_capped_concurrency(requested: usize) -> usize {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        // No limit to read (or to raise): nothing to cap by.
+        Err(_) => return requested,
+    };
+    let headroom = FD_HEADROOM.min(limit / 2);
+    let cap = usize::try_from((limit - headroom) / FDS_PER_PROBE)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if requested > cap {
+        eprintln!(
+            "pinscope: note: probing {cap} targets at once instead of {requested}: the open-file \
+             limit is {limit} (ulimit -n)"
+        );
+        cap
+    } else {
+        requested
+    }
 }
 
 /// Revocation batches in flight at once while streaming. Observations that finish meanwhile wait and
@@ -352,12 +442,22 @@ async fn streamed(
         progress.done(o);
         let _ = tx.send(o.clone());
     });
+    let stop = config.stop.clone();
     let judging = async {
         let mut fetches = tokio::task::JoinSet::new();
         let mut open = true;
+        let mut stopped = false;
         loop {
             let take_more = open && (revocation.is_none() || fetches.len() < FETCH_BATCHES);
+            // After a stop, nothing more is fetched: what is left is judged without revocation.
+            let revocation = revocation.filter(|_| !stopped);
             tokio::select! {
+                // Only while there is work left, so `else` still ends the loop.
+                _ = stop.stopped(), if !stopped && (open || !fetches.is_empty()) => {
+                    stopped = true;
+                    // Their batches are delivered from the probed observations once probing ends.
+                    fetches.abort_all();
+                }
                 got = rx.recv(), if take_more => match got {
                     Some(first) => {
                         let mut batch = vec![first];
@@ -772,7 +872,11 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         })?),
         None => None,
     };
-    let trust = trust_context(&args.trust, &knowledge)?;
+    let trust = if args.roots.is_empty() {
+        trust_context(&args.trust, &knowledge)?
+    } else {
+        exact_trust(&args.roots)?
+    };
     let sink = Sink::open(args.output.output.as_deref())?;
     let catalog = Catalog::load(None, &TenantValues::default())?;
     let target = Target {
@@ -814,6 +918,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
             observation,
         }],
         revocation_checked: false,
+        stopped: None,
     };
     emit(&report, &args.output, sink)
 }
@@ -1031,6 +1136,22 @@ fn trust_context(args: &TrustArgs, knowledge: &Knowledge) -> anyhow::Result<Trus
         public,
         native,
         device,
+        known_keys: true,
+    })
+}
+
+/// `inspect --roots`: exactly these anchors stand for every store (public, native, device); no
+/// webpki-roots, nothing from this machine, and no anchoring at Apple's known CA keys.
+fn exact_trust(paths: &[PathBuf]) -> anyhow::Result<TrustContext> {
+    let (set, _) = roots_from_files(paths, "given roots")?;
+    if set.is_empty() {
+        bail!("--roots: the given files hold no certificate");
+    }
+    Ok(TrustContext {
+        public: set.clone(),
+        native: set.clone(),
+        device: set,
+        known_keys: false,
     })
 }
 

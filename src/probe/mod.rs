@@ -46,7 +46,70 @@ pub struct ProbeConfig {
     pub alpn: Vec<Vec<u8>>,
     /// The HTTP proxy TLS targets are tunnelled through, if any.
     pub proxy: Option<Arc<proxy::ProxySettings>>,
+    /// Stops the run early (a signal, the run's deadline): see [`Stop`].
+    pub stop: Stop,
     provider: Arc<CryptoProvider>,
+}
+
+/// Why a run stopped before every target was probed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT (Ctrl-C) or SIGTERM.
+    Interrupted,
+    /// `--deadline` passed.
+    Deadline,
+}
+
+impl StopReason {
+    /// The reason a target that was never probed carries ("not probed: …").
+    pub fn not_probed(self) -> &'static str {
+        match self {
+            Self::Interrupted => "not probed: the run was interrupted",
+            Self::Deadline => "not probed: the run deadline passed",
+        }
+    }
+}
+
+/// A switch that ends a run early. Once triggered, [`probe_all`] starts no new probe, abandons the
+/// ones in flight (probes are cancel-safe futures) and reports their targets as `skipped` with
+/// [`StopReason::not_probed`]. The first reason given wins.
+#[derive(Clone, Debug)]
+pub struct Stop(Arc<tokio::sync::watch::Sender<Option<StopReason>>>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(None)))
+    }
+}
+
+impl Stop {
+    /// Stops the run for `reason`, unless it was already stopped.
+    pub fn trigger(&self, reason: StopReason) {
+        self.0.send_if_modified(|r| {
+            if r.is_none() {
+                *r = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Why the run was stopped, if it was.
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the run is stopped.
+    pub async fn stopped(&self) -> StopReason {
+        let mut rx = self.0.subscribe();
+        let reason = rx.wait_for(Option::is_some).await.ok().and_then(|r| *r);
+        match reason {
+            Some(r) => r,
+            // The sender lives in `self`, so it cannot be dropped while this waits.
+            None => std::future::pending().await,
+        }
+    }
 }
 
 impl ProbeConfig {
@@ -57,13 +120,16 @@ impl ProbeConfig {
             resolver,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             proxy: None,
+            stop: Stop::default(),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
     }
 }
 
 /// Probes every target with at most `config.concurrency` in flight. `on_done` sees each observation
-/// as it finishes; the returned list is in the targets' order.
+/// as it finishes; the returned list is in the targets' order. Once `config.stop` is triggered, no
+/// new probe starts, the ones in flight are abandoned, and every target not finished is returned
+/// (and given to `on_done`) as skipped with the stop's reason.
 pub async fn probe_all(
     targets: Vec<Target>,
     config: &ProbeConfig,
@@ -78,10 +144,24 @@ pub async fn probe_all(
         let permits = Arc::clone(&permits);
         let config = Arc::clone(&config);
         let handle = set.spawn(async move {
-            // The semaphore is never closed, so acquiring only fails if it were; treat that as
-            // "run unthrottled" rather than losing the target.
-            let _permit = permits.acquire_owned().await.ok();
-            probe_one(target, &config).await
+            let stop = config.stop.clone();
+            let probe = async {
+                // The semaphore is never closed, so acquiring only fails if it were; treat that
+                // as "run unthrottled" rather than losing the target.
+                let _permit = permits.acquire_owned().await.ok();
+                if stop.reason().is_some() {
+                    return None;
+                }
+                Some(probe_one(target.clone(), &config).await)
+            };
+            tokio::select! {
+                biased;
+                reason = stop.stopped() => not_probed(target, reason),
+                obs = probe => obs.unwrap_or_else(|| {
+                    let reason = stop.reason().unwrap_or(StopReason::Interrupted);
+                    not_probed(target, reason)
+                }),
+            }
         });
         task_index.insert(handle.id(), i);
     }
@@ -107,6 +187,21 @@ pub async fn probe_all(
         .zip(targets)
         .map(|(slot, target)| slot.unwrap_or_else(|| internal_failure(target, "probe lost")))
         .collect()
+}
+
+/// A target the run stopped before finishing.
+fn not_probed(target: Target, reason: StopReason) -> Observation {
+    Observation {
+        target,
+        addresses: Vec::new(),
+        address_used: None,
+        sni: None,
+        proxy: None,
+        revocation: Vec::new(),
+        timings: Vec::new(),
+        outcome: Outcome::Skipped(reason.not_probed().to_owned()),
+        elapsed: Duration::ZERO,
+    }
 }
 
 fn internal_failure(target: Target, detail: &str) -> Observation {

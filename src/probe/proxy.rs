@@ -180,11 +180,19 @@ pub async fn tunnel(
             }
         }
     }
+    judge_reply(&reply, host, &authority)?;
+    Ok(stream)
+}
+
+/// Judges a CONNECT reply (status line and headers, up to and including the blank line): `Ok` for
+/// 2xx, otherwise the proxy failure to report. Pure, so it can be fuzzed; `authority` is the
+/// `host:port` that was asked for.
+pub fn judge_reply(reply: &[u8], host: &str, authority: &str) -> Result<(), Failure> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
-    let parsed = response.parse(&reply);
+    let parsed = response.parse(reply);
     let (Ok(httparse::Status::Complete(_)), Some(status)) = (parsed, response.code) else {
-        let first = String::from_utf8_lossy(&reply);
+        let first = String::from_utf8_lossy(reply);
         return Err(failure(
             None,
             format!(
@@ -201,7 +209,7 @@ pub async fn tunnel(
     };
     let reason = response.reason.unwrap_or("").to_owned();
     match status {
-        200..=299 => Ok(stream),
+        200..=299 => Ok(()),
         407 => Err(failure(
             Some(status),
             format!(

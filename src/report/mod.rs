@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::{Assessment, Verdict};
-use crate::observation::Observation;
+use crate::observation::{Observation, Outcome};
+use crate::probe::StopReason;
 use crate::target::Target;
 
 /// One target's observation and its judgement.
@@ -32,6 +33,8 @@ pub struct RunReport {
     pub results: Vec<TargetResult>,
     /// Whether OCSP responses and CRLs were fetched (not with `--no-revocation`, nor by `inspect`).
     pub revocation_checked: bool,
+    /// Why the run ended before every target was finished (a signal, `--deadline`), if it did.
+    pub stopped: Option<StopReason>,
 }
 
 /// Output formats.
@@ -58,6 +61,12 @@ pub struct Summary {
     #[serde(flatten)]
     pub counts: BTreeMap<&'static str, usize>,
     pub exit_code: u8,
+    /// The run was stopped by SIGINT or SIGTERM (exit code 130).
+    pub interrupted: bool,
+    /// `--deadline` passed before every target was finished.
+    pub deadline_passed: bool,
+    /// Targets the stop left unprobed (counted as `skipped`).
+    pub not_probed: usize,
 }
 
 /// Exit codes are a documented contract (README, docs/exit-codes.md).
@@ -68,8 +77,11 @@ pub mod exit {
     pub const INTERCEPTED: u8 = 1;
     /// Usage or input error.
     pub const USAGE: u8 = 2;
-    /// No interception, but some target failed (blocked, timeout, DNS, TLS, untrusted).
+    /// No interception, but some target failed (blocked, timeout, DNS, TLS, untrusted), or the
+    /// run deadline left some target unprobed.
     pub const FAILED: u8 = 3;
+    /// The run was interrupted by SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 impl Summary {
@@ -95,7 +107,30 @@ impl Summary {
             total,
             counts,
             exit_code,
+            interrupted: false,
+            deadline_passed: false,
+            not_probed: 0,
         }
+    }
+
+    /// Marks the run as stopped early, with `not_probed` targets left out, and adjusts the exit
+    /// code: 130 for an interruption; after the deadline, the verdicts' code, where targets left
+    /// unprobed count as failures (3) unless something is intercepted (1).
+    pub fn stopped(mut self, reason: StopReason, not_probed: usize) -> Self {
+        self.not_probed = not_probed;
+        match reason {
+            StopReason::Interrupted => {
+                self.interrupted = true;
+                self.exit_code = exit::INTERRUPTED;
+            }
+            StopReason::Deadline => {
+                self.deadline_passed = true;
+                if not_probed > 0 && self.exit_code == exit::OK {
+                    self.exit_code = exit::FAILED;
+                }
+            }
+        }
+        self
     }
 
     pub fn count(&self, v: Verdict) -> usize {
@@ -110,17 +145,42 @@ impl Summary {
             .map(|v| format!("{} {}", self.count(*v), v.as_str()))
             .collect();
         let noun = if self.total == 1 { "target" } else { "targets" };
-        if parts.is_empty() {
+        let mut line = if parts.is_empty() {
             format!("{} {noun}", self.total)
         } else {
             format!("{} {noun}: {}", self.total, parts.join(", "))
+        };
+        let stop = if self.interrupted {
+            Some("interrupted")
+        } else if self.deadline_passed {
+            Some("the run deadline passed")
+        } else {
+            None
+        };
+        if let Some(stop) = stop {
+            line.push_str(&format!(" ({stop}; {} not probed)", self.not_probed));
         }
+        line
     }
 }
 
 impl RunReport {
     pub fn summary(&self) -> Summary {
-        Summary::of(self.results.iter().map(|r| &r.assessment.verdict))
+        let summary = Summary::of(self.results.iter().map(|r| &r.assessment.verdict));
+        match self.stopped {
+            Some(reason) => {
+                let not_probed = self
+                    .results
+                    .iter()
+                    .filter(|r| {
+                        matches!(&r.observation.outcome,
+                            Outcome::Skipped(why) if why == reason.not_probed())
+                    })
+                    .count();
+                summary.stopped(reason, not_probed)
+            }
+            None => summary,
+        }
     }
 
     /// Writes the report in the format; JSON is streamed, the others are rendered first.
@@ -284,4 +344,31 @@ pub fn short_hash(hex: &str) -> &str {
 /// The catalog section of a target, when it has one.
 pub fn section_of(t: &Target) -> Option<&str> {
     t.row.as_ref().map(|r| r.section.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_run_exits_130_when_interrupted_and_by_the_verdicts_after_the_deadline() {
+        let pass = [Verdict::Pass, Verdict::Skipped];
+        let failed = [Verdict::Pass, Verdict::Timeout, Verdict::Skipped];
+        let intercepted = [Verdict::Intercepted, Verdict::Skipped];
+        let interrupted = Summary::of(&intercepted).stopped(StopReason::Interrupted, 1);
+        assert_eq!(interrupted.exit_code, exit::INTERRUPTED);
+        assert!(interrupted.interrupted && !interrupted.deadline_passed);
+        assert!(interrupted.line().ends_with("(interrupted; 1 not probed)"));
+        let deadline = |v: &[Verdict], n| Summary::of(v).stopped(StopReason::Deadline, n);
+        assert_eq!(deadline(&pass, 1).exit_code, exit::FAILED);
+        assert_eq!(deadline(&pass, 0).exit_code, exit::OK);
+        assert_eq!(deadline(&failed, 1).exit_code, exit::FAILED);
+        assert_eq!(deadline(&intercepted, 1).exit_code, exit::INTERCEPTED);
+        assert!(
+            deadline(&pass, 1)
+                .line()
+                .ends_with("(the run deadline passed; 1 not probed)")
+        );
+        assert!(!Summary::of(&pass).line().contains("not probed"));
+    }
 }
