@@ -359,3 +359,50 @@ fn roots_flag_is_exact() {
     ] as [std::ffi::OsString; 5]);
     assert_eq!(run.code, 2, "--roots excludes the other trust flags");
 }
+
+/// A CA key rollover (a self-issued certificate: same name, new key) is a chain the validator
+/// refuses, but not a forgery: it must never be called intercepted.
+#[test]
+fn a_key_rollover_chain_is_untrusted_not_intercepted() {
+    let Some(reference) = reference() else { return };
+    let limbo: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reference.join("x509-limbo/limbo.json")).unwrap(),
+    )
+    .unwrap();
+    let scratch = Scratch::new();
+    for id in [
+        "pathlen::self-issued-certs-pathlen",
+        "rfc5280::nc::permitted-self-issued",
+    ] {
+        let case = limbo["testcases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in limbo.json"));
+        let mut chain = case["peer_certificate"].as_str().unwrap().to_owned();
+        chain.extend(pem_strings(&case["untrusted_intermediates"]));
+        let chain = scratch.file("chain.pem", &chain);
+        let roots = scratch.file("roots.pem", &pem_strings(&case["trusted_certs"]).concat());
+        let run = pinscope([
+            "inspect".to_string(),
+            chain.display().to_string(),
+            format!("--roots={}", roots.display()),
+            format!(
+                "--host={}",
+                case["expected_peer_name"]["value"].as_str().unwrap()
+            ),
+            "--format=json".into(),
+        ]);
+        let t = &run.json()["targets"][0];
+        assert_eq!(t["verdict"], "untrusted", "{id}: {t:#}");
+        assert!(t["interception"].is_null(), "{id}");
+        assert!(
+            t["findings"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("key rollover"),
+            "{id}: {t:#}"
+        );
+    }
+}

@@ -678,6 +678,24 @@ fn judge_unanchored(
     trust: &TrustContext,
 ) -> Judgement {
     if matches!(err, webpki::Error::InvalidSignatureForPublicKey) {
+        // A CA key rollover puts a self-issued certificate (same name, new key, signed by the old
+        // key) in the chain. The validator does not follow it and reports a bad signature; that
+        // is a chain devices may refuse, not a forgery.
+        if let Some(rollover) = facts.iter().skip(1).find(|f| is_key_rollover(f)) {
+            return Judgement::new(
+                Verdict::Untrusted,
+                vec![Finding::new(
+                    Code::ChainInvalid,
+                    Severity::Error,
+                    format!(
+                        "the chain holds '{}', a self-issued CA certificate from a key rollover \
+                         (same name, another key), which the path validator does not follow; no \
+                         sign of forgery",
+                        rollover.subject_cn
+                    ),
+                )],
+            );
+        }
         return Judgement::new(
             Verdict::Intercepted,
             vec![Finding::new(
@@ -753,6 +771,27 @@ fn judge_unanchored(
         j.anchor = Some(top.issuer_cn.clone());
         j
     }
+}
+
+/// A self-issued certificate whose authority key identifier names another key than its own
+/// subject key identifier: the new-key certificate of a CA key rollover.
+fn is_key_rollover(f: &CertFacts) -> bool {
+    const SKI: &str = "2.5.29.14";
+    const AKI: &str = "2.5.29.35";
+    let ext = |oid: &str| {
+        f.extensions
+            .iter()
+            .find(|(o, _)| o == oid)
+            .map(|(_, v)| v.as_slice())
+    };
+    // SKI is an OCTET STRING holding the key id; AKI a SEQUENCE whose [0] holds it.
+    let (Some([0x04, len, ski @ ..]), Some(aki)) = (ext(SKI), ext(AKI)) else {
+        return false;
+    };
+    f.self_issued()
+        && usize::from(*len) == ski.len()
+        && !ski.is_empty()
+        && !aki.windows(ski.len()).any(|w| w == ski)
 }
 
 /// Apple's CA names, or Apple's marker extensions, on keys that are not Apple's.
