@@ -8,6 +8,7 @@ use crate::analysis::Verdict;
 use crate::catalog::Transport;
 use crate::observation::Outcome;
 use crate::report::TargetResult;
+use crate::report::saved::{SavedError, SavedReport};
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -166,33 +167,20 @@ impl Baseline {
             origin: origin.to_owned(),
             message,
         };
-        let doc: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| BaselineError::Invalid {
+        let report = SavedReport::parse(text).map_err(|e| match &e {
+            SavedError::NotJson { line, .. } => BaselineError::Invalid {
                 origin: origin.to_owned(),
-                line: e.line(),
-                message: format!("not JSON: {e}"),
-            })?;
-        let recorded = doc
-            .get("finished_at")
-            .and_then(|v| v.as_str())
-            .unwrap_or(created_at);
-        let targets = doc
-            .get("targets")
-            .and_then(|t| t.as_array())
-            .ok_or_else(|| bad("not a pinscope report (no \"targets\" array)".into()))?;
+                line: *line,
+                message: e.to_string(),
+            },
+            _ => bad(e.to_string()),
+        })?;
+        let recorded = report.finished_at().unwrap_or(created_at);
         let mut out = Vec::new();
         let mut left_out = Vec::new();
-        for (i, t) in targets.iter().enumerate() {
-            let s = |k: &str| t.get(k).and_then(|v| v.as_str());
-            let (Some(host), Some(port), Some(verdict)) = (
-                s("host"),
-                t.get("port")
-                    .and_then(|p| p.as_u64())
-                    .and_then(|p| u16::try_from(p).ok()),
-                s("verdict"),
-            ) else {
-                return Err(bad(format!("target {} lacks host, port or verdict", i + 1)));
-            };
+        for saved in report.targets() {
+            let (host, port, verdict, t) = (saved.host, saved.port, saved.verdict, saved.json);
+            let s = |k: &str| saved.text(k);
             let chain = t
                 .get("chain")
                 .and_then(|c| c.as_array())

@@ -34,6 +34,7 @@ use crate::probe::resolve::{
 };
 use crate::probe::revocation::{self, RevocationConfig};
 use crate::probe::{ProbeConfig, Stop, StopReason, probe_all};
+use crate::report::saved::{SavedError, SavedReport};
 use crate::report::{Format, RunReport, TargetResult, exit, json, jsonl, table};
 use crate::target::{Target, parse_spec};
 use args::{
@@ -975,36 +976,21 @@ fn export(args: ExportArgs) -> anyhow::Result<u8> {
 fn read_results(path: &Path, only: &[&str]) -> anyhow::Result<Vec<ResultRow>> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{shown}:{}: not JSON: {e}", e.line()))?;
-    let targets = doc
-        .get("targets")
-        .and_then(|t| t.as_array())
-        .ok_or_else(|| anyhow!("{shown}: not a pinscope report (no \"targets\" array)"))?;
-    let mut rows = Vec::new();
-    for (i, t) in targets.iter().enumerate() {
-        let field = |name: &str| t.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-        let (Some(host), Some(port), Some(verdict)) = (
-            field("host"),
-            t.get("port")
-                .and_then(|p| p.as_u64())
-                .and_then(|p| u16::try_from(p).ok()),
-            field("verdict"),
-        ) else {
-            bail!("{shown}: target {} lacks host, port or verdict", i + 1);
-        };
-        if !only.is_empty() && !only.contains(&verdict.as_str()) {
-            continue;
-        }
-        rows.push(ResultRow {
-            host,
-            port,
-            section: field("section"),
-            pattern: field("pattern"),
-            reason: field("explanation").unwrap_or_default(),
-        });
-    }
-    Ok(rows)
+    let report = SavedReport::parse(&text).map_err(|e| match &e {
+        SavedError::NotJson { line, .. } => anyhow!("{shown}:{line}: {e}"),
+        _ => anyhow!("{shown}: {e}"),
+    })?;
+    Ok(report
+        .targets()
+        .filter(|t| only.is_empty() || only.contains(&t.verdict))
+        .map(|t| ResultRow {
+            host: t.host.to_owned(),
+            port: t.port,
+            section: t.text("section").map(str::to_owned),
+            pattern: t.text("pattern").map(str::to_owned),
+            reason: t.text("explanation").unwrap_or_default().to_owned(),
+        })
+        .collect())
 }
 
 fn parse_at(at: &str) -> anyhow::Result<UnixTime> {

@@ -6,6 +6,7 @@ pub mod json;
 pub mod jsonl;
 pub mod junit;
 pub mod markdown;
+pub mod saved;
 pub mod table;
 
 use std::collections::BTreeMap;
