@@ -3,7 +3,7 @@
 //! a chain devices refuse) is interception.
 
 use super::verdict::Judgement;
-use super::{Code, Finding, Interception, Severity, Verdict};
+use super::{Code, Finding, Severity, Verdict};
 use crate::baseline::BaselineTarget;
 use crate::observation::{Observation, Outcome};
 
@@ -82,16 +82,6 @@ pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgeme
         ),
     ));
     j.verdict = Verdict::Intercepted;
-    match &mut j.interception {
-        Some(i) => i.evidence.push(Code::PinMismatch),
-        None => {
-            j.interception = Some(Interception {
-                product: None,
-                anchor_subject: j.anchor.clone(),
-                evidence: vec![Code::PinMismatch],
-            })
-        }
-    }
 }
 
 fn role(i: usize) -> &'static str {

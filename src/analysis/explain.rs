@@ -147,7 +147,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
 
 /// Whether the baseline is the only evidence of interception (the chain itself is accepted).
 fn only_baseline_evidence(j: &Judgement) -> bool {
-    j.interception.as_ref().is_some_and(|i| {
+    j.interception().is_some_and(|i| {
         i.evidence
             .iter()
             .all(|c| matches!(c, Code::PinMismatch | Code::MissingSct))
@@ -159,9 +159,8 @@ fn only_baseline_evidence(j: &Judgement) -> bool {
 fn signer_and_product(j: &Judgement) -> (&str, String) {
     let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
     let product = j
-        .interception
-        .as_ref()
-        .and_then(|i| i.product.as_deref())
+        .product
+        .as_deref()
         .filter(|p| {
             !signer
                 .to_ascii_lowercase()

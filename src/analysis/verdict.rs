@@ -44,7 +44,8 @@ pub(super) struct Judgement {
     /// SHA-256 of the anchor's key, when known.
     pub anchor_spki: Option<String>,
     pub pinning: Option<PinningResult>,
-    pub interception: Option<Interception>,
+    /// The inspection product the chain identifies, if any.
+    pub product: Option<String>,
 }
 
 impl Judgement {
@@ -56,7 +57,7 @@ impl Judgement {
             anchor: None,
             anchor_spki: None,
             pinning: None,
-            interception: None,
+            product: None,
         }
     }
 
@@ -65,6 +66,7 @@ impl Judgement {
         explanation: String,
         revocation: Vec<super::revocation::RevocationStatus>,
     ) -> Assessment {
+        let interception = self.interception();
         Assessment {
             revocation,
             verdict: self.verdict,
@@ -74,12 +76,36 @@ impl Judgement {
             anchor: self.anchor,
             anchor_spki_sha256: self.anchor_spki,
             pinning: self.pinning,
-            interception: self.interception,
+            interception,
         }
     }
 
     pub fn has(&self, code: Code) -> bool {
         self.findings.iter().any(|f| f.code == code)
+    }
+
+    /// For an intercepted target: the product, the anchor and the evidence, all read off the
+    /// judgement. A missing SCT counts as evidence only on a chain devices refuse; on an accepted
+    /// one it is a plain warning.
+    pub fn interception(&self) -> Option<Interception> {
+        if self.verdict != Verdict::Intercepted {
+            return None;
+        }
+        let refused = !self.has(Code::ChainValid);
+        Some(Interception {
+            product: self.product.clone(),
+            anchor_subject: self.anchor.clone(),
+            evidence: self
+                .findings
+                .iter()
+                .map(|f| f.code)
+                .filter(|c| {
+                    EVIDENCE.contains(c)
+                        || *c == Code::PinMismatch
+                        || (refused && *c == Code::MissingSct)
+                })
+                .collect(),
+        })
     }
 }
 
@@ -326,20 +352,6 @@ pub(super) fn judge_chain(
     }
     j.findings = findings;
     j.chain = facts;
-    if j.verdict == Verdict::Intercepted {
-        j.interception = Some(Interception {
-            product: j.interception.as_ref().and_then(|i| i.product.clone()),
-            anchor_subject: j.anchor.clone(),
-            evidence: j
-                .findings
-                .iter()
-                .map(|f| f.code)
-                .filter(|c| EVIDENCE.contains(c) || *c == Code::MissingSct)
-                .collect(),
-        });
-    } else {
-        j.interception = None;
-    }
     j
 }
 
@@ -613,11 +625,7 @@ fn judge_refused(
         result.satisfied = false;
         j.pinning = Some(result);
     }
-    j.interception = product.map(|p| Interception {
-        product: Some(p),
-        anchor_subject: None,
-        evidence: Vec::new(),
-    });
+    j.product = product;
     j
 }
 
