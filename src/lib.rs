@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub mod apple_store;
 pub mod baseline;
 pub mod catalog;
 pub mod cli;

@@ -6,10 +6,13 @@
 
 pub mod apple;
 pub mod chain;
+pub mod ct;
 mod drift;
 mod explain;
+pub mod requirements;
 pub mod knowledge;
 pub mod revocation;
+pub mod signatures;
 mod services;
 pub mod trust;
 mod verdict;
@@ -204,6 +207,37 @@ pub enum Code {
     /// What came back is not an OCSP response or CRL (an HTML block page, an error), or its
     /// signature does not verify.
     RevocationInvalid,
+    /// A certificate on the path is signed with a hash Apple devices refuse (SHA-1, MD5).
+    WeakSignatureAlgorithm,
+    /// A key on the path is too small for Apple devices (RSA under 2048 bits).
+    WeakKey,
+    /// The leaf lacks serverAuth in extendedKeyUsage (or lacks the extension), which Apple devices
+    /// require.
+    NoServerAuthEku,
+    /// The leaf's validity is longer than Apple allows for its issuance date and root.
+    ValidityTooLong,
+    /// The host name appears only in the subject CN, which Apple devices ignore.
+    NameOnlyInCn,
+    /// Apple's CT policy is met: enough verified SCTs from distinct operators.
+    CtCompliant,
+    /// Apple's CT policy is not met.
+    CtNotCompliant,
+    /// An SCT does not verify for this certificate (copied from another, or the certificate was
+    /// altered).
+    SctInvalid,
+    /// For a catalog host: the chain's issuer is not sent, in no store, and of no CA family
+    /// expected for the host.
+    UnexpectedUnknownIssuer,
+    /// The chain is anchored at a CA the user named as an MDM transparent-connection pin, on a
+    /// host whose pinning policy allows that.
+    TransparentConnectionAllowed,
+    /// The certificate is a CT precertificate (it carries the poison extension), not a TLS
+    /// certificate.
+    Precertificate,
+    /// Public (Mozilla-store) clients would refuse the chain that Apple devices accept.
+    PublicClientsRefuse,
+    /// The chain ends at a root Apple removed from its trust store.
+    RootRemovedByApple,
 }
 
 impl Code {
@@ -268,6 +302,19 @@ impl Code {
             Self::RevocationUnknown => "revocation_unknown",
             Self::RevocationUnreachable => "revocation_unreachable",
             Self::RevocationInvalid => "revocation_invalid",
+            Self::WeakSignatureAlgorithm => "weak_signature_algorithm",
+            Self::WeakKey => "weak_key",
+            Self::NoServerAuthEku => "no_server_auth_eku",
+            Self::ValidityTooLong => "validity_too_long",
+            Self::NameOnlyInCn => "name_only_in_cn",
+            Self::CtCompliant => "ct_compliant",
+            Self::CtNotCompliant => "ct_not_compliant",
+            Self::SctInvalid => "sct_invalid",
+            Self::UnexpectedUnknownIssuer => "unexpected_unknown_issuer",
+            Self::TransparentConnectionAllowed => "transparent_connection_allowed",
+            Self::Precertificate => "precertificate",
+            Self::PublicClientsRefuse => "public_clients_refuse",
+            Self::RootRemovedByApple => "root_removed_by_apple",
         }
     }
 }
@@ -281,7 +328,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Self {
             code,
             severity,
