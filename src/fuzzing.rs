@@ -13,6 +13,7 @@ use crate::analysis::chain::{self, CertFacts};
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::revocation;
 use crate::analysis::trust::{RootSet, TrustContext};
+use crate::apple_store::AppleTrustStore;
 use crate::analysis::{Context, assess};
 use crate::baseline::Baseline;
 use crate::catalog::{Catalog, TenantValues, Transport};
@@ -42,13 +43,19 @@ fn knowledge() -> Option<&'static Knowledge> {
     K.get_or_init(|| Knowledge::builtin().ok()).as_ref()
 }
 
+fn apple() -> Option<std::sync::Arc<AppleTrustStore>> {
+    static A: OnceLock<Option<std::sync::Arc<AppleTrustStore>>> = OnceLock::new();
+    A.get_or_init(|| AppleTrustStore::embedded().ok().map(std::sync::Arc::new))
+        .clone()
+}
+
 /// `inspect`'s path: the bytes as a certificate file (PEM or DER), judged for an Apple host (under
 /// its pinning policy) and for another name, with the chain's last certificate as the only root.
 pub fn chain(data: &[u8]) {
     let Ok(certs) = certs_from_bytes(data.to_vec(), "fuzz input") else {
         return;
     };
-    let Some(knowledge) = knowledge() else {
+    let (Some(knowledge), Some(apple)) = (knowledge(), apple()) else {
         return;
     };
     let (roots, _) = RootSet::from_certs("fuzz roots", &certs[certs.len().saturating_sub(1)..]);
@@ -56,7 +63,8 @@ pub fn chain(data: &[u8]) {
         public: roots.clone(),
         native: roots.clone(),
         device: roots,
-        known_keys: true,
+        transparent: RootSet::empty("transparent-connection CAs"),
+        apple,
     };
     for host in ["gdmf.apple.com", "fuzz.example"] {
         let observation = offline(host, certs.clone());
@@ -64,7 +72,6 @@ pub fn chain(data: &[u8]) {
             trust: &trust,
             knowledge,
             now: UnixTime::since_unix_epoch(Duration::from_secs(NOW)),
-            timeout: Duration::ZERO,
             policy: None,
             baseline: None,
         };

@@ -22,9 +22,6 @@ pub struct AnchorView {
     pub name: String,
     pub spki_sha256: Option<String>,
     pub cert_sha256: Option<String>,
-    /// Set when the path ends at a known intermediate key and the root above it is implied by the
-    /// known-CA table rather than present: the root's name.
-    pub implied_root: Option<String>,
 }
 
 /// The outcome of a pinning policy for one chain (JSON `apple_pinning`).
@@ -158,13 +155,10 @@ fn check_rule(rule: &RuleSet, path: &PathView, cas: &KnownCas) -> Vec<String> {
     let mut failed = Vec::new();
     let anchor = &path.anchor;
     let anchor_spki = anchor.spki_sha256.as_deref().unwrap_or("");
-    let implied = anchor.implied_root.as_deref();
-    let anchor_name = implied.unwrap_or(&anchor.name);
+    let anchor_name = &anchor.name;
 
     if rule.anchor_apple {
-        let apple = cas.is_apple_root(anchor_spki)
-            || implied.is_some_and(|root| cas.by_name(root).any(|c| c.apple_root));
-        if !apple {
+        if !cas.is_apple_root(anchor_spki) {
             failed.push(format!(
                 "anchor: the chain ends at '{anchor_name}', not at an Apple root CA"
             ));
@@ -177,11 +171,7 @@ fn check_rule(rule: &RuleSet, path: &PathView, cas: &KnownCas) -> Vec<String> {
             .as_ref()
             .is_some_and(|h| rule.anchor_sha256.contains(h));
         let by_key = allowed_keys.contains(anchor_spki);
-        let by_implied = implied.is_some_and(|root| {
-            cas.by_name(root)
-                .any(|c| c.cert_sha256.iter().any(|h| rule.anchor_sha256.contains(h)))
-        });
-        if !(by_cert || by_key || by_implied) {
+        if !(by_cert || by_key) {
             failed.push(format!(
                 "anchor: '{anchor_name}' is not one of the allowed roots ({})",
                 cas.names_for_certs(&rule.anchor_sha256).join(", ")

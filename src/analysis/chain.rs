@@ -58,6 +58,8 @@ pub struct CertFacts {
 
 /// Embedded Signed Certificate Timestamps (RFC 6962).
 pub const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
+/// The CT poison extension that marks a precertificate (RFC 6962 §3.1).
+pub const CT_POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
 
 impl CertFacts {
     pub fn self_issued(&self) -> bool {

@@ -47,6 +47,18 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                     "{target} presented a chain Apple devices accept{anchor}. Nothing on this path re-signed the connection."
                 ),
             };
+            if let Some(w) = j
+                .findings
+                .iter()
+                .find(|f| f.code == Code::TransparentConnectionAllowed)
+            {
+                return format!(
+                    "{target} is inspected, and devices accept it only because of an MDM \
+                     allowance: {}. Devices without that profile drop the connection{purpose}; to \
+                     leave it untouched, exempt {target} from SSL inspection.",
+                    w.message
+                );
+            }
             if let Some(w) = j.findings.iter().find(|f| f.code == Code::UnexpectedIssuer) {
                 text.push_str(&format!(" Note: {}.", w.message));
             }
@@ -75,8 +87,20 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                 Some(p) => format!("{p} The chain here"),
                 None => format!("The chain {target} presented"),
             };
+            let allowance = if transparent_allowed(j, ctx) {
+                " Apple lets an MDM profile allow an inspection CA for this host: a \
+                 transparent-connection pin naming the CA's key (check it with --transparent-ca); \
+                 without one,"
+            } else {
+                ""
+            };
+            let exempt = if allowance.is_empty() {
+                format!("Exempt {target} from SSL inspection.")
+            } else {
+                format!("{allowance} exempt {target} from SSL inspection.")
+            };
             format!(
-                "{chain} ends at '{signer}'{product}, which no public or Apple root trusts.{copied} Devices drop this connection{purpose}. Exempt {target} from SSL inspection."
+                "{chain} ends at '{signer}'{product}, which no public or Apple root trusts.{copied} Devices drop this connection{purpose}. {exempt}"
             )
         }
         Verdict::Untrusted if j.has(Code::PinningFailed) => {
@@ -143,6 +167,14 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             format!("{target} was not checked: {reason}.")
         }
     }
+}
+
+/// Whether Apple's pinning policy for this host lets an MDM profile allow an inspection CA.
+fn transparent_allowed(j: &Judgement, ctx: &Context<'_>) -> bool {
+    j.pinning
+        .as_ref()
+        .and_then(|p| ctx.knowledge.pinning.by_name(&p.policy))
+        .is_some_and(|p| p.transparent_connection)
 }
 
 /// Whether the baseline is the only evidence of interception (the chain itself is accepted).

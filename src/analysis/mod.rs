@@ -4,6 +4,7 @@
 //!
 //! The types live here; the verdict logic lives in `verdict.rs` and nowhere else.
 
+mod accepted;
 pub mod apple;
 pub mod chain;
 pub mod ct;
@@ -11,13 +12,13 @@ mod drift;
 mod explain;
 pub mod requirements;
 pub mod knowledge;
+mod refused;
 pub mod revocation;
 pub mod signatures;
+pub mod signed_path;
 mod services;
 pub mod trust;
 mod verdict;
-
-use std::time::Duration;
 
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
@@ -356,6 +357,36 @@ pub struct Assessment {
     pub interception: Option<Interception>,
     /// What the OCSP responders and CRLs for this chain said.
     pub revocation: Vec<revocation::RevocationStatus>,
+    /// How Apple devices, public clients and this machine each see the chain.
+    pub views: Option<TrustViews>,
+    /// Certificate Transparency, as Apple's policy reads the leaf.
+    pub ct: Option<ct::CtReport>,
+}
+
+/// The three views of a chain (JSON `trust_views`). Apple devices' view decides the verdict; the
+/// other two explain it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrustViews {
+    /// Apple's trust store (plus `--apple-roots` and `--public-roots` files).
+    pub apple_devices: View,
+    /// Mozilla's store (or `--public-roots`): what Linux and Android clients would do.
+    pub public_clients: View,
+    /// This machine's native store (or `--native-roots`).
+    pub this_machine: View,
+}
+
+/// Whether one store leads the chain to an anchor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct View {
+    /// The store, as it is described to users.
+    pub store: String,
+    /// Whether a valid path to one of its anchors exists (dates, names and Apple's extra rules
+    /// are judged separately).
+    pub accepted: bool,
+    /// The anchor the path ends at, when accepted.
+    pub anchor: Option<String>,
+    /// Why no path was found, when not accepted.
+    pub reason: Option<String>,
 }
 
 /// Why a target is judged intercepted (JSON `interception`).
@@ -400,8 +431,6 @@ pub struct Context<'a> {
     pub knowledge: &'a Knowledge,
     /// The moment the chain is judged at.
     pub now: UnixTime,
-    /// The per-target deadline used by the probe.
-    pub timeout: Duration,
     /// Judge every chain under this pinning policy instead of the one Apple applies to its host.
     pub policy: Option<&'a Policy>,
     /// Compare each chain with what this baseline recorded for its target.

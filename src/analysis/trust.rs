@@ -1,6 +1,8 @@
-//! Trust stores and path validation. A [`RootSet`] is a named list of trust anchors (the public roots,
-//! this machine's native store, or a file given on the command line); validation asks rustls-webpki
-//! whether the presented chain leads to one of them at a given time, and which one.
+//! Trust stores and path validation. A [`RootSet`] is a named list of trust anchors (Apple's store,
+//! Mozilla's public roots, this machine's native store, or a file given on the command line);
+//! validation asks rustls-webpki whether the presented chain leads to one of them at a given time,
+//! and which one. The three views of a chain (Apple devices, public clients, this machine) are three
+//! root sets in a [`TrustContext`].
 
 use rustls_pki_types::{
     CertificateDer, ServerName, SignatureVerificationAlgorithm, TrustAnchor, UnixTime,
@@ -63,6 +65,16 @@ impl RootSet {
         }
     }
 
+    /// A set of anchors given as names and keys (Apple's store, as embedded).
+    pub fn from_anchors(label: &str, anchors: Vec<TrustAnchor<'static>>) -> Self {
+        Self {
+            label: label.to_owned(),
+            certs: vec![None; anchors.len()],
+            spkis: anchors.iter().map(spki_hash).collect(),
+            anchors,
+        }
+    }
+
     /// Anchors from certificates; those webpki cannot use are reported, not fatal.
     pub fn from_certs(label: &str, certs: &[CertificateDer<'_>]) -> (Self, Vec<RejectedAnchor>) {
         let mut set = Self::empty(label);
@@ -119,6 +131,18 @@ impl RootSet {
         self.spkis.iter().any(|s| s == spki_sha256)
     }
 
+    /// The DER SubjectPublicKeyInfo (with its header) of every anchor named exactly `name_der`
+    /// (DER of the Name, with its header), with the key's SHA-256: the candidates for having
+    /// signed a certificate that names this issuer.
+    pub fn keys_named(&self, name_der: &[u8]) -> Vec<(Vec<u8>, &str)> {
+        self.anchors
+            .iter()
+            .zip(&self.spkis)
+            .filter(|(a, _)| wrap_sequence(a.subject.as_ref()) == name_der)
+            .map(|(a, h)| (wrap_sequence(a.subject_public_key_info.as_ref()), h.as_str()))
+            .collect()
+    }
+
     /// Whether some anchor in this set has exactly this subject (DER of the Name, with its header).
     pub fn has_subject(&self, name_der: &[u8]) -> bool {
         self.anchors
@@ -127,20 +151,25 @@ impl RootSet {
     }
 }
 
-/// The trust stores a chain is judged against.
+/// The trust stores a chain is judged against: the three views of a chain, plus the CAs an MDM
+/// profile allows as transparent-connection pins.
 #[derive(Clone, Debug)]
 pub struct TrustContext {
-    /// What the world trusts: a chain valid here is not a private CA's.
+    /// Public clients: Mozilla's roots (webpki-roots) or `--public-roots`. A second opinion: it
+    /// says what Linux and Android clients would do, never what an Apple device does.
     pub public: RootSet,
-    /// What this machine trusts: where an inspection CA, pushed by policy, shows up.
+    /// This machine: its native store. Decides whether an anchor is one only this machine trusts,
+    /// which is where an inspection CA pushed by policy shows up.
     pub native: RootSet,
-    /// What an Apple device trusts, as far as this machine can tell: the public roots plus Apple's
-    /// roots (and the other roots Apple trusts) wherever this machine or `--apple-roots` has them.
+    /// Apple devices: the roots of Apple's trust store trusted for TLS, plus `--apple-roots` and
+    /// any `--public-roots` files (roots the user declares public are trusted by every client).
+    /// This view decides pass or untrusted.
     pub device: RootSet,
-    /// Whether a presented certificate carrying the key of one of Apple's CAs may anchor the
-    /// device's view (true for audits; false when the user gave the exact anchors with
-    /// `inspect --roots`).
-    pub known_keys: bool,
+    /// CAs an MDM profile names as transparent-connection pins (`--transparent-ca`): accepted on
+    /// hosts whose pinning policy allows it, interception anywhere else.
+    pub transparent: RootSet,
+    /// Apple's trust data: which roots are system roots, the removed roots, the CT logs.
+    pub apple: std::sync::Arc<crate::apple_store::AppleTrustStore>,
 }
 
 /// The anchor a valid path ended at, and the path that led there.

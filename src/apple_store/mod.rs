@@ -95,6 +95,21 @@ impl AppleTrustStore {
         todo!("helper: apple store")
     }
 
+    /// Roots trusted for TLS, as webpki trust anchors.
+    pub fn tls_anchors(&self) -> Vec<rustls_pki_types::TrustAnchor<'static>> {
+        todo!("helper: apple store")
+    }
+
+    pub fn root_by_spki(&self, spki_sha256: &str) -> Option<&StoreRoot> {
+        let _ = spki_sha256;
+        todo!("helper: apple store")
+    }
+
+    pub fn removed_by_spki(&self, spki_sha256: &str) -> Option<&RemovedCert> {
+        let _ = spki_sha256;
+        todo!("helper: apple store")
+    }
+
     /// Reads a checkout of Apple's security_certificates data (the layout of
     /// `../shared/reference/apple-trust-store/`).
     pub fn load_dir(dir: &Path) -> Result<Self, StoreError> {

@@ -92,19 +92,30 @@ impl clap::ValueEnum for Region {
 /// Which trust stores judge the chains.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Replace the public roots (webpki-roots) with the certificates in these PEM or DER files
-    /// (repeatable).
+    /// Replace the public roots (Mozilla's, from webpki-roots) with the certificates in these PEM or
+    /// DER files (repeatable). Roots given here are declared public: Apple devices' view trusts
+    /// them too.
     #[arg(long, value_name = "PEM")]
     pub public_roots: Vec<PathBuf>,
     /// Replace this machine's native trust store with the certificates in these PEM or DER files
     /// (repeatable).
     #[arg(long, value_name = "PEM")]
     pub native_roots: Vec<PathBuf>,
-    /// Apple's root certificates (Apple Root CA, G2, G3) as a PEM or DER file, so Apple-anchored
-    /// chains are verified up to the root itself. Without it, pinscope uses Apple's roots from the
-    /// native store, and otherwise verifies up to Apple's known CA keys.
+    /// More roots for Apple devices' view, as PEM or DER files (repeatable). Apple's trust store is
+    /// built in; this adds roots to it, for example a lab's.
     #[arg(long, value_name = "PEM")]
     pub apple_roots: Vec<PathBuf>,
+    /// Read Apple's trust store from this checkout of Apple's security_certificates data instead of
+    /// the copy built in (the layout of its `certificates/`, `certificate_transparency/`, `config/`
+    /// and `TrustSupplementalsAsset/` folders), to follow Apple's updates without a new release.
+    #[arg(long, value_name = "DIR")]
+    pub apple_trust_store: Option<PathBuf>,
+    /// A CA certificate (PEM or DER) that an MDM profile names as a transparent-connection pin
+    /// (repeatable). On hosts whose Apple pinning policy allows transparent connections (BAA,
+    /// Pallas, Activation, Updates, Personalization, AppleIssuedTransparent) a chain anchored there
+    /// passes with a warning; anywhere else it is interception.
+    #[arg(long, value_name = "PEM")]
+    pub transparent_ca: Vec<PathBuf>,
 }
 
 /// Where and how results are written.

@@ -20,9 +20,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::analysis::Verdict;
-use crate::analysis::chain;
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::{RootSet, TrustContext};
+use crate::apple_store::AppleTrustStore;
 use crate::analysis::{Context, assess};
 use crate::baseline::Baseline;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
@@ -227,7 +227,7 @@ fn run_audit(
         .collect::<Result<Vec<_>, _>>()?;
     let targets = select_targets(args, &catalog)?;
     let knowledge = Knowledge::builtin()?;
-    let trust = trust_context(&args.trust, &knowledge)?;
+    let trust = trust_context(&args.trust)?;
 
     let base: Arc<dyn Resolve> = match &args.dns_server {
         // Each DNS query gets three quarters of the target's deadline, so a silent server is
@@ -252,7 +252,6 @@ fn run_audit(
         trust: &trust,
         knowledge: &knowledge,
         now,
-        timeout,
         policy: None,
         baseline,
     };
@@ -874,7 +873,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let trust = if args.roots.is_empty() {
-        trust_context(&args.trust, &knowledge)?
+        trust_context(&args.trust)?
     } else {
         exact_trust(&args.roots)?
     };
@@ -906,7 +905,6 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
         trust: &trust,
         knowledge: &knowledge,
         now,
-        timeout: Duration::ZERO,
         policy,
         baseline: None,
     };
@@ -1089,45 +1087,62 @@ fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Vec<Tar
     Ok(targets)
 }
 
-fn trust_context(args: &TrustArgs, knowledge: &Knowledge) -> anyhow::Result<TrustContext> {
-    let public = if args.public_roots.is_empty() {
-        RootSet::webpki_roots()
+fn trust_context(args: &TrustArgs) -> anyhow::Result<TrustContext> {
+    let apple = Arc::new(apple_store(args.apple_trust_store.as_deref())?);
+    let (public, public_certs) = if args.public_roots.is_empty() {
+        (RootSet::webpki_roots(), Vec::new())
     } else {
-        roots_from_files(&args.public_roots, "public roots")?.0
+        roots_from_files(&args.public_roots, "public roots")?
     };
-    let (native, native_certs) = if !args.native_roots.is_empty() {
-        roots_from_files(&args.native_roots, "native store")?
+    let native = if !args.native_roots.is_empty() {
+        roots_from_files(&args.native_roots, "native store")?.0
     } else {
         // rustls-native-certs honours SSL_CERT_FILE and SSL_CERT_DIR. Unreadable entries in a
         // system store are the system's business: use what loads.
         let loaded = rustls_native_certs::load_native_certs();
-        let (set, _rejected) = RootSet::from_certs("native store", &loaded.certs);
-        (set, loaded.certs)
+        RootSet::from_certs("native store", &loaded.certs).0
     };
-    // An Apple device trusts the public roots and Apple's own; take Apple's roots (and the other
-    // roots Apple trusts) from wherever this machine has them, never the rest of the native store,
-    // which may hold an inspection CA.
-    let mut apple: Vec<_> = native_certs
-        .into_iter()
-        .filter(|c| {
-            let spki = chain::facts(c).summary.spki_sha256;
-            knowledge.cas.is_apple_root(&spki) || knowledge.cas.is_trusted_key(&spki)
-        })
-        .collect();
+    // Apple devices trust Apple's store, never this machine's (which may hold an inspection CA);
+    // roots the user adds for Apple, or declares public, join it.
+    let mut device = RootSet::from_anchors(
+        &format!("Apple's trust store (version {})", apple.version),
+        apple.tls_anchors(),
+    );
+    let mut extra = public_certs;
     if !args.apple_roots.is_empty() {
-        apple.extend(roots_from_files(&args.apple_roots, "Apple roots")?.1);
+        extra.extend(roots_from_files(&args.apple_roots, "Apple roots")?.1);
     }
-    let device = public.extended("public and Apple roots", &apple);
+    if !extra.is_empty() {
+        device = device.extended(
+            &format!("{} with the roots given", device.label),
+            &extra,
+        );
+    }
+    let transparent = if args.transparent_ca.is_empty() {
+        RootSet::empty("transparent-connection CAs")
+    } else {
+        roots_from_files(&args.transparent_ca, "transparent-connection CAs")?.0
+    };
     Ok(TrustContext {
         public,
         native,
         device,
-        known_keys: true,
+        transparent,
+        apple,
     })
 }
 
-/// `inspect --roots`: exactly these anchors stand for every store (public, native, device); no
-/// webpki-roots, nothing from this machine, and no anchoring at Apple's known CA keys.
+/// Apple's trust data: the copy built in, or a checkout given with --apple-trust-store.
+fn apple_store(dir: Option<&Path>) -> anyhow::Result<AppleTrustStore> {
+    match dir {
+        Some(dir) => AppleTrustStore::load_dir(dir)
+            .with_context(|| format!("--apple-trust-store {}", dir.display())),
+        None => Ok(AppleTrustStore::embedded()?),
+    }
+}
+
+/// `inspect --roots`: exactly these anchors stand for every store (Apple's, public, native); nothing
+/// built in, nothing from this machine. Apple's CT logs still verify SCTs.
 fn exact_trust(paths: &[PathBuf]) -> anyhow::Result<TrustContext> {
     let (set, _) = roots_from_files(paths, "given roots")?;
     if set.is_empty() {
@@ -1137,7 +1152,8 @@ fn exact_trust(paths: &[PathBuf]) -> anyhow::Result<TrustContext> {
         public: set.clone(),
         native: set.clone(),
         device: set,
-        known_keys: false,
+        transparent: RootSet::empty("transparent-connection CAs"),
+        apple: Arc::new(AppleTrustStore::embedded()?),
     })
 }
 

@@ -7,7 +7,8 @@ use super::{RunReport, Summary, TargetResult};
 use crate::analysis::apple::PinningResult;
 use crate::analysis::chain::CertSummary;
 use crate::analysis::revocation::RevocationStatus;
-use crate::analysis::{Finding, Interception, Verdict};
+use crate::analysis::ct::CtReport;
+use crate::analysis::{Finding, Interception, TrustViews, Verdict};
 use crate::catalog::{Row, Transport};
 use crate::observation::{Outcome, ServiceAnswer};
 
@@ -47,6 +48,8 @@ struct Target<'a> {
     chain: Vec<Cert<'a>>,
     apple_pinning: Option<&'a PinningResult>,
     interception: Option<&'a Interception>,
+    trust_views: Option<&'a TrustViews>,
+    certificate_transparency: Option<&'a CtReport>,
     service: Option<&'a ServiceAnswer>,
     revocation: &'a [RevocationStatus],
     elapsed_ms: u64,
@@ -119,6 +122,8 @@ fn target(r: &TargetResult) -> Target<'_> {
         chain: r.assessment.chain.iter().map(Cert::from).collect(),
         apple_pinning: r.assessment.pinning.as_ref(),
         interception: r.assessment.interception.as_ref(),
+        trust_views: r.assessment.views.as_ref(),
+        certificate_transparency: r.assessment.ct.as_ref(),
         service: match &obs.outcome {
             Outcome::Service(answer) => Some(answer),
             _ => None,

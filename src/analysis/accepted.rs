@@ -1,0 +1,243 @@
+//! A chain Apple devices' view accepts: a valid path to a root of Apple's trust store (or to a root
+//! the user supplied). It is genuine as far as keys go; what remains is whether devices use it:
+//! Apple's pinning rules for the host, Apple's certificate requirements and its CT policy. Names
+//! never make such a chain suspect.
+
+use rustls_pki_types::CertificateDer;
+
+use super::apple::{self, AnchorView, PathView};
+use super::chain::{self, CertFacts};
+use super::ct;
+use super::requirements::{self, RootOrigin};
+use super::trust::AnchorInfo;
+use super::verdict::{ChainInput, Judgement, Paths, tls_profile_mismatch, webpki_reason};
+use super::{Code, Finding, Severity, Verdict};
+
+/// Apple requires CT for certificates issued from this moment (15 October 2018 00:00 UTC) that
+/// chain to a root of its trust store.
+const CT_REQUIRED_FROM: i64 = 1_539_561_600;
+
+pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'_>) -> Judgement {
+    let ctx = input.ctx;
+    let host = input.host();
+    let facts = input.facts;
+    let store_root = ctx.trust.apple.root_by_spki(&anchor.spki_sha256);
+    let origin = if store_root.is_some() {
+        RootOrigin::System
+    } else {
+        RootOrigin::Installed
+    };
+    let view = accepted_view(anchor, facts);
+    let how = match store_root {
+        Some(_) => format!(
+            "against Apple's trust store (version {})",
+            ctx.trust.apple.version
+        ),
+        None => format!("against the {}", ctx.trust.device.label),
+    };
+    let lead = if input.dated {
+        "apart from its validity dates, "
+    } else {
+        ""
+    };
+    let mut j = Judgement::new(
+        Verdict::Pass,
+        vec![Finding::new(
+            Code::ChainValid,
+            Severity::Info,
+            format!(
+                "{lead}the chain is valid for {host} {how}; it ends at '{}'",
+                anchor.subject
+            ),
+        )],
+    );
+    j.anchor = Some(anchor.subject.clone());
+    j.anchor_spki = Some(anchor.spki_sha256.clone());
+    if let Some(mut f) = tls_profile_mismatch(input.obs, input.tls) {
+        // The chain is genuine, so this is the server changing rather than a forgery: a warning.
+        f.severity = Severity::Warning;
+        f.message = format!(
+            "{}; the chain is genuine, so the service itself may have changed",
+            f.message
+        );
+        j.findings.push(f);
+    }
+
+    // Apple's requirements for TLS certificates: a chain that fails one is refused by devices
+    // whatever its anchor.
+    let path: Vec<&[u8]> = std::iter::once(input.certs[0].as_ref())
+        .chain(anchor.intermediates.iter().map(CertificateDer::as_ref))
+        .chain(anchor.cert.as_ref().map(CertificateDer::as_ref))
+        .collect();
+    let failures = requirements::check(&path, origin);
+    if !failures.is_empty() {
+        j.verdict = Verdict::Untrusted;
+        j.findings.extend(failures);
+    }
+
+    // Certificate Transparency: required for chains to Apple's system roots, but Apple's own roots
+    // issue for Apple's services without logging, so those are reported and not required.
+    let issuer_spki = anchor
+        .intermediates
+        .first()
+        .map(|c| chain::facts(c).spki_der)
+        .or_else(|| store_root.map(|r| r.spki_der.clone()))
+        .or_else(|| anchor.cert.as_ref().map(|c| chain::facts(c).spki_der));
+    let report = ct::evaluate(
+        input.certs[0].as_ref(),
+        issuer_spki.as_deref(),
+        None,
+        input.stapled_ocsp,
+        &ctx.trust.apple.ct_logs,
+        paths.at,
+    );
+    let apple_root = ctx.knowledge.cas.is_apple_root(&anchor.spki_sha256);
+    let required = store_root.is_some() && !apple_root && facts[0].not_before >= CT_REQUIRED_FROM;
+    if let Some(f) = ct_finding(&report, required) {
+        if f.code == Code::CtNotCompliant && f.severity == Severity::Error {
+            j.verdict = Verdict::Untrusted;
+        }
+        j.findings.push(f);
+    }
+    j.ct = Some(report);
+
+    if let Err(e) = paths.public() {
+        j.findings.push(Finding::new(
+            Code::PublicClientsRefuse,
+            Severity::Info,
+            format!(
+                "clients that use Mozilla's roots (Linux, Android, Firefox) would refuse this chain \
+                 ({}): the {} has no path for it; Apple devices accept it",
+                webpki_reason(e),
+                ctx.trust.public.label
+            ),
+        ));
+    }
+
+    if let Some(policy) = input.policy {
+        let result = apple::evaluate(policy, &view, &ctx.knowledge.cas);
+        if result.satisfied {
+            let which = result
+                .rule_results
+                .iter()
+                .position(|r| r.passed)
+                .map_or(0, |i| i + 1);
+            j.findings.push(Finding::new(
+                Code::PinningSatisfied,
+                Severity::Info,
+                format!(
+                    "Apple pins {host} with policy {}; the chain satisfies rule set {which}",
+                    policy.name
+                ),
+            ));
+        } else {
+            j.verdict = Verdict::Untrusted;
+            j.findings.push(Finding::new(
+                Code::PinningFailed,
+                Severity::Error,
+                format!(
+                    "Apple pins {host} with policy {}, and the chain fails it: {}",
+                    policy.name,
+                    result
+                        .closest_failure()
+                        .unwrap_or("no rule set is satisfied")
+                ),
+            ));
+        }
+        j.pinning = Some(result);
+        return j;
+    }
+
+    // Not pinned: devices use their system trust store. For a catalog host, say so when the CA is
+    // not one this host is normally served under; hosts outside the catalog have no expectation.
+    let expected = &ctx.knowledge.expected;
+    if let Some(row) = input.obs.target.row.as_ref()
+        && let Some(rule) = expected.rule_for(host, Some(row.section.as_str()))
+    {
+        let ca_names = view
+            .certs
+            .iter()
+            .skip(1)
+            .flat_map(|c| c.names())
+            .chain(std::iter::once(view.anchor.name.as_str()));
+        if !expected.matches(rule, ca_names) {
+            let issuer = view.certs.first().map_or("?", |c| c.issuer_cn.as_str());
+            j.findings.push(Finding::new(
+                Code::UnexpectedIssuer,
+                Severity::Warning,
+                format!(
+                    "the chain comes from '{issuer}' under '{}', not from a CA family expected for {host} ({}); devices accept it, but check what issues this certificate",
+                    anchor.subject,
+                    expected.family_titles(rule).join(", ")
+                ),
+            ));
+        }
+    }
+    j
+}
+
+/// What Apple's CT policy makes of the leaf. Without any SCT in sight the leaf may still carry them
+/// in the TLS extension, which this client does not see: a warning, never a refusal.
+pub(super) fn ct_finding(report: &ct::CtReport, required: bool) -> Option<Finding> {
+    let summary = ct::summary(report);
+    if report.scts.is_empty() {
+        return required.then(|| {
+            Finding::new(
+                Code::MissingSct,
+                Severity::Warning,
+                "no Signed Certificate Timestamps were found in the leaf or a stapled OCSP \
+                 response; Apple devices require Certificate Transparency for certificates from \
+                 public roots (SCTs may also come in a TLS extension, which this check does not \
+                 see)",
+            )
+        });
+    }
+    if report.compliant {
+        return Some(Finding::new(Code::CtCompliant, Severity::Info, summary));
+    }
+    let severity = if required {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let tail = if required {
+        "; Apple devices refuse certificates from public roots that do not meet it"
+    } else {
+        ""
+    };
+    Some(Finding::new(
+        Code::CtNotCompliant,
+        severity,
+        format!("{summary}{tail}"),
+    ))
+}
+
+/// The validated path as Apple's checks see it.
+fn accepted_view(anchor: &AnchorInfo, facts: &[CertFacts]) -> PathView {
+    let find = |der: &CertificateDer<'_>| {
+        let f = chain::facts(der);
+        facts
+            .iter()
+            .find(|p| p.summary.sha256 == f.summary.sha256)
+            .cloned()
+            .unwrap_or(f)
+    };
+    let mut certs = vec![facts[0].clone()];
+    certs.extend(anchor.intermediates.iter().map(find));
+    let anchor_facts = anchor.cert.as_ref().map(find);
+    let has_cert = anchor_facts.is_some();
+    let view_anchor = AnchorView {
+        name: anchor.subject.clone(),
+        spki_sha256: Some(anchor.spki_sha256.clone()),
+        cert_sha256: anchor_facts.as_ref().map(|f| f.summary.sha256.clone()),
+    };
+    if let Some(f) = anchor_facts {
+        certs.push(f);
+    }
+    let length = certs.len() + usize::from(!has_cert);
+    PathView {
+        certs,
+        anchor: view_anchor,
+        length,
+    }
+}
