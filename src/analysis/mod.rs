@@ -10,13 +10,13 @@ pub mod chain;
 pub mod ct;
 mod drift;
 mod explain;
-pub mod requirements;
 pub mod knowledge;
 mod refused;
+pub mod requirements;
 pub mod revocation;
+mod services;
 pub mod signatures;
 pub mod signed_path;
-mod services;
 pub mod trust;
 mod verdict;
 

@@ -12,8 +12,7 @@ use super::requirements::{self, RootOrigin};
 use super::signed_path::{self, PathEnd, SignedPath};
 use super::trust::verify_path;
 use super::verdict::{
-    ChainInput, EVIDENCE, Judgement, Paths, issuer_walk, short, tls_profile_mismatch,
-    webpki_reason,
+    ChainInput, EVIDENCE, Judgement, Paths, issuer_walk, short, tls_profile_mismatch, webpki_reason,
 };
 use super::{Code, Finding, Severity, Verdict};
 
@@ -141,7 +140,11 @@ pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'
 
 /// A chain anchored at a CA that an MDM profile names as a transparent-connection pin, on a host
 /// whose policy allows it: devices accept it instead of Apple's pin.
-fn transparent(signed: &SignedPath, paths: &Paths<'_>, input: &ChainInput<'_>) -> Option<Judgement> {
+fn transparent(
+    signed: &SignedPath,
+    paths: &Paths<'_>,
+    input: &ChainInput<'_>,
+) -> Option<Judgement> {
     let stores = signed.anchor_stores()?;
     let policy = input.policy?;
     if !stores.transparent || !policy.transparent_connection {

@@ -124,7 +124,12 @@ pub fn follow(facts: &[CertFacts], chain: &[&[u8]], trust: &TrustContext) -> Sig
             current = i;
             continue;
         }
-        let sets: [&RootSet; 4] = [&trust.device, &trust.native, &trust.public, &trust.transparent];
+        let sets: [&RootSet; 4] = [
+            &trust.device,
+            &trust.native,
+            &trust.public,
+            &trust.transparent,
+        ];
         for set in sets {
             for (spki, hash) in set.keys_named(&cert.issuer_der) {
                 match signatures::check(der, &spki) {

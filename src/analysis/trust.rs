@@ -139,7 +139,12 @@ impl RootSet {
             .iter()
             .zip(&self.spkis)
             .filter(|(a, _)| wrap_sequence(a.subject.as_ref()) == name_der)
-            .map(|(a, h)| (wrap_sequence(a.subject_public_key_info.as_ref()), h.as_str()))
+            .map(|(a, h)| {
+                (
+                    wrap_sequence(a.subject_public_key_info.as_ref()),
+                    h.as_str(),
+                )
+            })
             .collect()
     }
 

@@ -19,8 +19,8 @@ use super::ct::CtReport;
 use super::knowledge::Policy;
 use super::trust::{AnchorInfo, RootSet, TrustContext, check_name, verify_path};
 use super::{
-    Assessment, Code, Context, Finding, Interception, Severity, TrustViews, Verdict,
-    accepted, refused, requirements,
+    Assessment, Code, Context, Finding, Interception, Severity, TrustViews, Verdict, accepted,
+    refused, requirements,
 };
 use crate::observation::{Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams};
 
@@ -205,13 +205,11 @@ impl<'c> Paths<'c> {
     }
 
     pub fn public(&self) -> &Result<AnchorInfo, webpki::Error> {
-        self.public
-            .get_or_init(|| self.view_of(&self.trust.public))
+        self.public.get_or_init(|| self.view_of(&self.trust.public))
     }
 
     pub fn native(&self) -> &Result<AnchorInfo, webpki::Error> {
-        self.native
-            .get_or_init(|| self.view_of(&self.trust.native))
+        self.native.get_or_init(|| self.view_of(&self.trust.native))
     }
 
     fn view_of(&self, store: &RootSet) -> Result<AnchorInfo, webpki::Error> {
@@ -456,7 +454,6 @@ fn version_number(v: &str) -> Option<(u8, u8)> {
     let (a, b) = digits.split_once('.')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
-
 
 pub(super) fn short(hex: &str) -> &str {
     hex.get(..16).unwrap_or(hex)

@@ -147,4 +147,3 @@ pub enum LogState {
     Retired,
     Rejected,
 }
-

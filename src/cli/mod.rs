@@ -22,8 +22,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::analysis::Verdict;
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::{RootSet, TrustContext};
-use crate::apple_store::AppleTrustStore;
 use crate::analysis::{Context, assess};
+use crate::apple_store::AppleTrustStore;
 use crate::baseline::Baseline;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::export::{self as exemptions, ExportFormat, ResultRow};
@@ -1113,10 +1113,7 @@ fn trust_context(args: &TrustArgs) -> anyhow::Result<TrustContext> {
         extra.extend(roots_from_files(&args.apple_roots, "Apple roots")?.1);
     }
     if !extra.is_empty() {
-        device = device.extended(
-            &format!("{} with the roots given", device.label),
-            &extra,
-        );
+        device = device.extended(&format!("{} with the roots given", device.label), &extra);
     }
     let transparent = if args.transparent_ca.is_empty() {
         RootSet::empty("transparent-connection CAs")
