@@ -875,7 +875,7 @@ fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
     let trust = if args.roots.is_empty() {
         trust_context(&args.trust)?
     } else {
-        exact_trust(&args.roots)?
+        exact_trust(&args.roots, &args.trust)?
     };
     let sink = Sink::open(args.output.output.as_deref())?;
     let catalog = Catalog::load(None, &TenantValues::default())?;
@@ -1115,11 +1115,7 @@ fn trust_context(args: &TrustArgs) -> anyhow::Result<TrustContext> {
     if !extra.is_empty() {
         device = device.extended(&format!("{} with the roots given", device.label), &extra);
     }
-    let transparent = if args.transparent_ca.is_empty() {
-        RootSet::empty("transparent-connection CAs")
-    } else {
-        roots_from_files(&args.transparent_ca, "transparent-connection CAs")?.0
-    };
+    let transparent = transparent_cas(args)?;
     Ok(TrustContext {
         public,
         native,
@@ -1127,6 +1123,14 @@ fn trust_context(args: &TrustArgs) -> anyhow::Result<TrustContext> {
         transparent,
         apple,
     })
+}
+
+/// The CAs an MDM profile names as transparent-connection pins (`--transparent-ca`).
+fn transparent_cas(args: &TrustArgs) -> anyhow::Result<RootSet> {
+    if args.transparent_ca.is_empty() {
+        return Ok(RootSet::empty("transparent-connection CAs"));
+    }
+    Ok(roots_from_files(&args.transparent_ca, "transparent-connection CAs")?.0)
 }
 
 /// Apple's trust data: the copy built in, or a checkout given with --apple-trust-store.
@@ -1139,18 +1143,20 @@ fn apple_store(dir: Option<&Path>) -> anyhow::Result<AppleTrustStore> {
 }
 
 /// `inspect --roots`: exactly these anchors stand for every store (Apple's, public, native); nothing
-/// built in, nothing from this machine. Apple's CT logs still verify SCTs.
-fn exact_trust(paths: &[PathBuf]) -> anyhow::Result<TrustContext> {
+/// built in, nothing from this machine. Apple's CT logs (from `--apple-trust-store` when given)
+/// still verify SCTs, and `--transparent-ca` still names transparent-connection CAs.
+fn exact_trust(paths: &[PathBuf], args: &TrustArgs) -> anyhow::Result<TrustContext> {
     let (set, _) = roots_from_files(paths, "given roots")?;
     if set.is_empty() {
         bail!("--roots: the given files hold no certificate");
     }
+    let transparent = transparent_cas(args)?;
     Ok(TrustContext {
         public: set.clone(),
         native: set.clone(),
         device: set,
-        transparent: RootSet::empty("transparent-connection CAs"),
-        apple: Arc::new(AppleTrustStore::embedded()?),
+        transparent,
+        apple: Arc::new(apple_store(args.apple_trust_store.as_deref())?),
     })
 }
 

@@ -490,3 +490,47 @@ pub fn reference() -> Option<PathBuf> {
     );
     None
 }
+
+/// The finding codes of one target of a JSON report, in order.
+#[allow(dead_code)]
+pub fn codes(t: &serde_json::Value) -> Vec<String> {
+    t["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether the `openssl` command can be used. Tests that build certificates the way real products
+/// do (SHA-1, RSA-1024, `openssl req -x509`) skip with a printed reason when it is absent, unless
+/// PINSCOPE_REQUIRE_OPENSSL=1, which makes its absence a failure.
+#[allow(dead_code)]
+pub fn openssl_available() -> bool {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("PINSCOPE_REQUIRE_OPENSSL").is_ok_and(|v| v == "1") {
+            panic!("PINSCOPE_REQUIRE_OPENSSL=1 but the openssl command is not available");
+        }
+        eprintln!("skipping: openssl is not installed (set PINSCOPE_REQUIRE_OPENSSL=1 to require it)");
+    }
+    ok
+}
+
+/// Runs `openssl` with these arguments in `dir`; panics with its stderr when it fails.
+#[allow(dead_code)]
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
