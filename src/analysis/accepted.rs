@@ -94,7 +94,7 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
     let apple_root = ctx.knowledge.cas.is_apple_root(&anchor.spki_sha256);
     let required = store_root.is_some() && !apple_root && facts[0].not_before >= CT_REQUIRED_FROM;
     if let Some(f) = ct_finding(&report, required) {
-        if f.code == Code::CtNotCompliant && f.severity == Severity::Error {
+        if f.code == Code::CtNotCompliant {
             j.verdict = Verdict::Untrusted;
         }
         j.findings.push(f);
@@ -195,20 +195,24 @@ pub(super) fn ct_finding(report: &ct::CtReport, required: bool) -> Option<Findin
     if report.compliant {
         return Some(Finding::new(Code::CtCompliant, Severity::Info, summary));
     }
-    let severity = if required {
-        Severity::Error
-    } else {
-        Severity::Warning
-    };
-    let tail = if required {
-        "; Apple devices refuse certificates from public roots that do not meet it"
-    } else {
-        ""
-    };
+    if !required {
+        return Some(Finding::new(
+            Code::CtNotRequired,
+            Severity::Info,
+            format!(
+                "{summary}; Apple does not require Certificate Transparency for this chain (its \
+                 root is Apple's own or one installed on the device, or the certificate predates \
+                 15 October 2018)"
+            ),
+        ));
+    }
     Some(Finding::new(
         Code::CtNotCompliant,
-        severity,
-        format!("{summary}{tail}"),
+        Severity::Error,
+        format!(
+            "{summary}; Apple devices refuse certificates from the roots of their store that do \
+             not meet it"
+        ),
     ))
 }
 

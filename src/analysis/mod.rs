@@ -221,8 +221,11 @@ pub enum Code {
     NameOnlyInCn,
     /// Apple's CT policy is met: enough verified SCTs from distinct operators.
     CtCompliant,
-    /// Apple's CT policy is not met.
+    /// Apple's CT policy is not met, for a chain Apple requires it of: devices refuse it.
     CtNotCompliant,
+    /// Apple does not require CT of this chain (Apple's own roots, a root a user or MDM installed,
+    /// a certificate issued before CT was required); what its SCTs show is reported.
+    CtNotRequired,
     /// An SCT does not verify for this certificate (copied from another, or the certificate was
     /// altered).
     SctInvalid,
@@ -310,6 +313,7 @@ impl Code {
             Self::NameOnlyInCn => "name_only_in_cn",
             Self::CtCompliant => "ct_compliant",
             Self::CtNotCompliant => "ct_not_compliant",
+            Self::CtNotRequired => "ct_not_required",
             Self::SctInvalid => "sct_invalid",
             Self::UnexpectedUnknownIssuer => "unexpected_unknown_issuer",
             Self::TransparentConnectionAllowed => "transparent_connection_allowed",
