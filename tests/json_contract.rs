@@ -90,7 +90,80 @@ struct Target {
     #[serde(deserialize_with = "nullable")]
     service: Option<Service>,
     revocation: Vec<Revocation>,
+    #[serde(deserialize_with = "nullable")]
+    trust_views: Option<TrustViews>,
+    #[serde(deserialize_with = "nullable")]
+    certificate_transparency: Option<CertificateTransparency>,
     elapsed_ms: u64,
+}
+
+/// The chain in each of the three views.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustViews {
+    apple_devices: View,
+    public_clients: View,
+    this_machine: View,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct View {
+    store: String,
+    accepted: bool,
+    #[serde(deserialize_with = "nullable")]
+    anchor: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    reason: Option<String>,
+}
+
+/// Apple's CT policy applied to the leaf.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CertificateTransparency {
+    scts: Vec<Sct>,
+    required: usize,
+    verified: usize,
+    operators: usize,
+    compliant: bool,
+    rule: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Sct {
+    source: SctSource,
+    log_id: String,
+    #[serde(deserialize_with = "nullable")]
+    log: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    operator: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    timestamp: Option<String>,
+    status: SctStatus,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SctSource {
+    Embedded,
+    TlsExtension,
+    Ocsp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SctStatus {
+    Verified,
+    InvalidSignature,
+    UnknownLog,
+    LogNotAccepted,
+    FutureTimestamp,
+    IssuerUnknown,
+    Malformed,
 }
 
 /// Apple's pinning policy for the host and how the chain fares under it.
@@ -349,6 +422,20 @@ enum Code {
     UnexpectedIssuer,
     MalformedCertificate,
     EmptyChain,
+    UnexpectedUnknownIssuer,
+    SctInvalid,
+    RootRemovedByApple,
+    PublicClientsRefuse,
+    TransparentConnectionAllowed,
+    WeakSignatureAlgorithm,
+    WeakKey,
+    NoServerAuthEku,
+    ValidityTooLong,
+    NameOnlyInCn,
+    Precertificate,
+    CtCompliant,
+    CtNotCompliant,
+    CtNotRequired,
     // The connection.
     ConnectionRefused,
     ConnectionReset,
@@ -397,7 +484,7 @@ enum Code {
 }
 
 /// Every code, for comparing with the documentation.
-const CODES: [Code; 59] = [
+const CODES: [Code; 73] = [
     Code::ChainValid,
     Code::AnchorNativeOnly,
     Code::AnchorInNoStore,
@@ -417,6 +504,20 @@ const CODES: [Code; 59] = [
     Code::UnexpectedIssuer,
     Code::MalformedCertificate,
     Code::EmptyChain,
+    Code::UnexpectedUnknownIssuer,
+    Code::SctInvalid,
+    Code::RootRemovedByApple,
+    Code::PublicClientsRefuse,
+    Code::TransparentConnectionAllowed,
+    Code::WeakSignatureAlgorithm,
+    Code::WeakKey,
+    Code::NoServerAuthEku,
+    Code::ValidityTooLong,
+    Code::NameOnlyInCn,
+    Code::Precertificate,
+    Code::CtCompliant,
+    Code::CtNotCompliant,
+    Code::CtNotRequired,
     Code::ConnectionRefused,
     Code::ConnectionReset,
     Code::ConnectionClosed,
@@ -462,12 +563,33 @@ const CODES: [Code; 59] = [
 impl Code {
     /// The severity docs/json-schema.md gives each code. Fixed per code, except
     /// `tls_profile_mismatch`: an error (evidence of interception) on a chain devices refuse, a
-    /// warning on a chain they accept (the target then carries `chain_valid`). The match lists
-    /// every code, so a new one cannot be added to the mirror without deciding its severity.
-    fn severity(self, chain_accepted: bool) -> Severity {
+    /// warning on a chain they accept (the target then carries `chain_valid`); and Apple's
+    /// certificate requirements: errors, but warnings on a forged chain (`intercepted`). The match
+    /// lists every code, so a new one cannot be added to the mirror without deciding its severity.
+    fn severity(self, chain_accepted: bool, intercepted: bool) -> Severity {
         match self {
             Self::TlsProfileMismatch if chain_accepted => Severity::Warning,
             Self::TlsProfileMismatch => Severity::Error,
+            Self::WeakSignatureAlgorithm
+            | Self::WeakKey
+            | Self::NoServerAuthEku
+            | Self::ValidityTooLong
+                if intercepted =>
+            {
+                Severity::Warning
+            }
+            Self::PublicClientsRefuse | Self::CtCompliant | Self::CtNotRequired => Severity::Info,
+            Self::TransparentConnectionAllowed => Severity::Warning,
+            Self::UnexpectedUnknownIssuer
+            | Self::SctInvalid
+            | Self::RootRemovedByApple
+            | Self::WeakSignatureAlgorithm
+            | Self::WeakKey
+            | Self::NoServerAuthEku
+            | Self::ValidityTooLong
+            | Self::NameOnlyInCn
+            | Self::Precertificate
+            | Self::CtNotCompliant => Severity::Error,
             Self::ChainValid
             | Self::PinningSatisfied
             | Self::NotProbed
@@ -531,7 +653,8 @@ impl Code {
 
     /// The severity when it does not depend on context.
     fn fixed_severity(self) -> Option<Severity> {
-        (self != Self::TlsProfileMismatch).then(|| self.severity(false))
+        let fixed = self.severity(false, false);
+        (fixed == self.severity(true, true)).then_some(fixed)
     }
 
     /// The codes that are evidence of interception (as errors): any one of them makes the target
@@ -542,8 +665,10 @@ impl Code {
             Self::AnchorNativeOnly
                 | Self::AnchorInNoStore
                 | Self::IssuerSignatureMismatch
+                | Self::UnexpectedUnknownIssuer
                 | Self::AppleNamesCopied
                 | Self::LeafKeyEqualsIssuerKey
+                | Self::SctInvalid
                 | Self::KnownInspectionProduct
                 | Self::TlsProfileMismatch
                 | Self::PinMismatch
@@ -826,7 +951,7 @@ fn check_target(t: &Target) {
     for f in &t.findings {
         assert_eq!(
             f.severity,
-            f.code.severity(chain_accepted),
+            f.code.severity(chain_accepted, t.verdict == Verdict::Intercepted),
             "{label}: {:?} has an undocumented severity",
             f.code
         );
@@ -836,6 +961,46 @@ fn check_target(t: &Target) {
         !t.explanation.trim().is_empty(),
         "{label}: empty explanation"
     );
+
+    // The three views: present exactly when a chain was judged; each view has an anchor exactly
+    // when it accepts the chain, a reason exactly when it does not; Apple devices' view is the one
+    // `chain_valid` speaks for.
+    match &t.trust_views {
+        Some(views) => {
+            assert!(!t.chain.is_empty(), "{label}: trust_views without a chain");
+            for (name, v) in [
+                ("apple_devices", &views.apple_devices),
+                ("public_clients", &views.public_clients),
+                ("this_machine", &views.this_machine),
+            ] {
+                assert!(!v.store.is_empty(), "{label}: {name} names no store");
+                assert_eq!(v.accepted, v.anchor.is_some(), "{label}: {name} anchor");
+                assert_eq!(!v.accepted, v.reason.is_some(), "{label}: {name} reason");
+            }
+            if chain_accepted {
+                assert!(views.apple_devices.accepted, "{label}: chain_valid, view refuses");
+            }
+            if t.verdict == Verdict::Intercepted && !has(Code::PinMismatch) {
+                assert!(
+                    !views.apple_devices.accepted,
+                    "{label}: intercepted on a chain devices accept"
+                );
+            }
+        }
+        None => assert!(
+            t.chain.is_empty() || has(Code::ChainInvalid),
+            "{label}: a judged chain without trust_views"
+        ),
+    }
+    if let Some(ct) = &t.certificate_transparency {
+        assert!(chain_accepted, "{label}: certificate_transparency without chain_valid");
+        assert!(ct.verified <= ct.scts.len(), "{label}: more verified than SCTs");
+        assert!(
+            !ct.compliant || (ct.verified >= ct.required && ct.required > 0),
+            "{label}: compliant with too few SCTs"
+        );
+        assert!(!ct.rule.is_empty(), "{label}: CT rule not named");
+    }
 
     // TLS parameters.
     if let Some(tls) = &t.tls {
