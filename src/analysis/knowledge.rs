@@ -455,7 +455,9 @@ impl Product {
             (Some(org), Some(_)) => {
                 let ws = words(org);
                 if ws.is_empty() {
-                    return Err(err(format!("cn_regex_org '{org}' has no letters or digits")));
+                    return Err(err(format!(
+                        "cn_regex_org '{org}' has no letters or digits"
+                    )));
                 }
                 Some(ws)
             }
@@ -471,7 +473,9 @@ impl Product {
             )));
         }
         if w.names.is_empty() && w.cn_regex.is_none() && w.spki_sha256.is_empty() {
-            return Err(err("no names, cn_regex or spki_sha256 to recognise it by".into()));
+            return Err(err(
+                "no names, cn_regex or spki_sha256 to recognise it by".into()
+            ));
         }
         Ok(Self {
             name: w.name,
@@ -493,14 +497,15 @@ impl Product {
         let values = ca.cn.into_iter().chain(ca.org.iter().map(String::as_str));
         for value in values {
             let value_words = words(value);
-            if let Some(i) = self
-                .name_words
+            if let Some((pattern, _)) = self
+                .names
                 .iter()
-                .position(|p| has_words(&value_words, p))
+                .zip(&self.name_words)
+                .find(|(_, p)| has_words(&value_words, p))
             {
                 return Some(ProductMatch::Name {
                     ca: value.to_owned(),
-                    pattern: self.names[i].clone(),
+                    pattern: pattern.clone(),
                 });
             }
         }
@@ -514,7 +519,10 @@ impl Product {
                 if !ca.org.iter().any(|o| has_words(&words(o), org_words)) {
                     return None;
                 }
-                format!("CN matching /{}/ under O={org}", self.cn_regex.as_deref().unwrap_or(""))
+                format!(
+                    "CN matching /{}/ under O={org}",
+                    self.cn_regex.as_deref().unwrap_or("")
+                )
             }
             _ => format!("CN matching /{}/", self.cn_regex.as_deref().unwrap_or("")),
         };
@@ -704,13 +712,20 @@ mod product_tests {
     const HEADER: &str = "version = 2\n";
 
     fn product(body: &str) -> String {
-        format!("{HEADER}[[product]]\nname = \"Lab Box\"\nkind = \"firewall\"\nsource = \"test\"\n{body}")
+        format!(
+            "{HEADER}[[product]]\nname = \"Lab Box\"\nkind = \"firewall\"\nsource = \"test\"\n{body}"
+        )
     }
 
     #[test]
     fn builtin_products_load() {
         let products = Products::parse(PRODUCTS).expect("built-in products parse");
-        assert!(products.products.iter().all(|p| !p.source.trim().is_empty()));
+        assert!(
+            products
+                .products
+                .iter()
+                .all(|p| !p.source.trim().is_empty())
+        );
     }
 
     #[test]
@@ -731,7 +746,9 @@ mod product_tests {
 
     #[test]
     fn source_is_required() {
-        let text = format!("{HEADER}[[product]]\nname = \"Lab Box\"\nkind = \"firewall\"\nnames = [\"Lab Box CA\"]\n");
+        let text = format!(
+            "{HEADER}[[product]]\nname = \"Lab Box\"\nkind = \"firewall\"\nnames = [\"Lab Box CA\"]\n"
+        );
         let err = Products::parse(&text).expect_err("no source");
         assert!(err.message.contains("source"), "{err}");
     }
@@ -756,7 +773,10 @@ mod product_tests {
         assert!(has_words(&p("Sophos_SSL_CA"), &p("Sophos SSL CA")));
         assert!(!has_words(&p("Philosophos Internal CA"), &p("Sophos")));
         assert!(!has_words(&p("Sophosticated"), &p("Sophos")));
-        assert!(has_words(&p("avast! Web/Mail Shield Root"), &p("Avast Web/Mail Shield")));
+        assert!(has_words(
+            &p("avast! Web/Mail Shield Root"),
+            &p("Avast Web/Mail Shield")
+        ));
         assert!(!has_words(&p("SSL CA Sophos"), &p("Sophos SSL CA")));
     }
 }
