@@ -7,7 +7,7 @@
 use super::apple::{self, AnchorView, PathView};
 use super::chain::{CertFacts, SCT_LIST_OID};
 use super::ct::{self, SctStatus};
-use super::knowledge::ProductMatch;
+use super::knowledge::{CaNames, ProductMatch};
 use super::requirements::{self, RootOrigin};
 use super::signed_path::{self, PathEnd, SignedPath};
 use super::trust::verify_path;
@@ -44,15 +44,11 @@ pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'
     }
     let top = &facts[*walk.last().unwrap_or(&0)];
     let cas_presented: Vec<&CertFacts> = walk.iter().skip(1).map(|&i| &facts[i]).collect();
-    let unsent_issuer: Vec<&str> = if top.self_issued() {
-        Vec::new()
-    } else {
-        top.issuer_names().collect()
-    };
+    let unsent_issuer = (!top.self_issued()).then(|| CaNames::issuer_of(top));
     if let Some((p, how)) = ctx
         .knowledge
         .products
-        .identify(&cas_presented, &unsent_issuer)
+        .identify(&cas_presented, unsent_issuer)
     {
         let why = match how {
             ProductMatch::Key { ca } => format!("'{ca}' has the key of {}'s CA", p.name),
