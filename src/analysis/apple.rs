@@ -157,12 +157,10 @@ fn check_rule(rule: &RuleSet, path: &PathView, cas: &KnownCas) -> Vec<String> {
     let anchor_spki = anchor.spki_sha256.as_deref().unwrap_or("");
     let anchor_name = &anchor.name;
 
-    if rule.anchor_apple {
-        if !cas.is_apple_root(anchor_spki) {
-            failed.push(format!(
-                "anchor: the chain ends at '{anchor_name}', not at an Apple root CA"
-            ));
-        }
+    if rule.anchor_apple && !cas.is_apple_root(anchor_spki) {
+        failed.push(format!(
+            "anchor: the chain ends at '{anchor_name}', not at an Apple root CA"
+        ));
     }
     if !rule.anchor_sha256.is_empty() {
         let allowed_keys = cas.spkis_for_certs(&rule.anchor_sha256);
