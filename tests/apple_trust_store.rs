@@ -88,7 +88,10 @@ fn version_and_counts() {
         121
     );
     // Every system root but the nine Apple Platform roots constrained to other policies.
-    assert_eq!(store.roots.iter().filter(|r| r.trusted_for_tls()).count(), 147);
+    assert_eq!(
+        store.roots.iter().filter(|r| r.trusted_for_tls()).count(),
+        147
+    );
     assert_eq!(store.apple_ca_roots.len(), 12);
     assert!(store.removed.len() > 200, "{}", store.removed.len());
 }
@@ -204,7 +207,13 @@ fn ct_log_list_has_the_known_operators() {
     let store = embedded();
     assert!(store.ct_logs.len() > 50, "{}", store.ct_logs.len());
     assert_eq!(store.ct_log_list_version, "375");
-    for op in ["Google", "Cloudflare", "DigiCert", "Sectigo", "Let's Encrypt"] {
+    for op in [
+        "Google",
+        "Cloudflare",
+        "DigiCert",
+        "Sectigo",
+        "Let's Encrypt",
+    ] {
         assert!(
             store
                 .ct_logs
@@ -265,8 +274,14 @@ fn tls_anchors_are_the_tls_trusted_roots_as_webpki_reads_them() {
             root.name
         );
         assert_eq!(
-            anchor.name_constraints.as_ref().map(|d| d.as_ref().to_vec()),
-            expected.name_constraints.as_ref().map(|d| d.as_ref().to_vec()),
+            anchor
+                .name_constraints
+                .as_ref()
+                .map(|d| d.as_ref().to_vec()),
+            expected
+                .name_constraints
+                .as_ref()
+                .map(|d| d.as_ref().to_vec()),
             "{}",
             root.name
         );
@@ -353,7 +368,13 @@ fn damaged_checkouts_are_refused_naming_the_file() {
     let constraints = copy.join("certificates/constraints.json");
     let text = std::fs::read_to_string(&constraints).unwrap();
     let mut c: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let first = c["system"].as_object().unwrap().keys().next().unwrap().clone();
+    let first = c["system"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
     c["system"][&first] = serde_json::json!(["ssl"]);
     std::fs::write(&constraints, c.to_string()).unwrap();
     let err = AppleTrustStore::load_dir(&copy).unwrap_err();

@@ -408,9 +408,7 @@ impl AppleTrustStore {
             let subject_der = unhex(&r.subject).ok_or_else(|| err(what("subject is not hex")))?;
             let spki_der = unhex(&r.spki).ok_or_else(|| err(what("spki is not hex")))?;
             let name_constraints = match &r.name_constraints {
-                Some(h) => {
-                    Some(unhex(h).ok_or_else(|| err(what("name_constraints is not hex")))?)
-                }
+                Some(h) => Some(unhex(h).ok_or_else(|| err(what("name_constraints is not hex")))?),
                 None => None,
             };
             if !is_sha256_hex(&r.cert_sha256) {
@@ -673,7 +671,9 @@ fn is_dotted_oid(s: &str) -> bool {
 }
 
 fn oid_arcs(oid: &str) -> Vec<u128> {
-    oid.split('.').map(|a| a.parse().unwrap_or(u128::MAX)).collect()
+    oid.split('.')
+        .map(|a| a.parse().unwrap_or(u128::MAX))
+        .collect()
 }
 
 /// `certificates/constraints.json`: section → certificate SHA-256 → policy OIDs.
@@ -695,10 +695,7 @@ fn read_constraints(path: &Path) -> Result<Constraints, StoreError> {
         let mut map = BTreeMap::new();
         for (hash, oids) in entries {
             let what = format!("section '{section}', {hash}");
-            map.insert(
-                sha256_key(path, &what, hash)?,
-                oid_list(path, &what, oids)?,
-            );
+            map.insert(sha256_key(path, &what, hash)?, oid_list(path, &what, oids)?);
         }
         out.insert(section.clone(), map);
     }
@@ -715,10 +712,7 @@ fn read_ev_roots(path: &Path) -> Result<BTreeMap<String, Vec<String>>, StoreErro
     let mut out = BTreeMap::new();
     for (hash, oids) in config {
         let what = format!("EV_config, {hash}");
-        out.insert(
-            sha256_key(path, &what, hash)?,
-            oid_list(path, &what, oids)?,
-        );
+        out.insert(sha256_key(path, &what, hash)?, oid_list(path, &what, oids)?);
     }
     Ok(out)
 }
@@ -805,9 +799,8 @@ struct CertFacts {
 
 impl CertFacts {
     fn parse(path: &Path, der: &[u8]) -> Result<Self, StoreError> {
-        let (rest, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
-            StoreError::new(path, format!("not a DER X.509 certificate: {e}"))
-        })?;
+        let (rest, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| StoreError::new(path, format!("not a DER X.509 certificate: {e}")))?;
         if !rest.is_empty() {
             return Err(StoreError::new(
                 path,
@@ -866,7 +859,7 @@ fn attr_text(attr: &x509_parser::x509::AttributeTypeAndValue<'_>) -> Option<Stri
     }
     let bytes = attr.as_slice();
     match attr.attr_value().tag() {
-        Tag::BmpString if bytes.len() % 2 == 0 => char::decode_utf16(
+        Tag::BmpString if bytes.len().is_multiple_of(2) => char::decode_utf16(
             bytes
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]])),
@@ -1047,7 +1040,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes()
@@ -1163,7 +1156,10 @@ mod tests {
             );
             assert_eq!(
                 ours.name_constraints.as_ref().map(|d| d.as_ref().to_vec()),
-                theirs.name_constraints.as_ref().map(|d| d.as_ref().to_vec()),
+                theirs
+                    .name_constraints
+                    .as_ref()
+                    .map(|d| d.as_ref().to_vec()),
             );
             // The stored forms keep their SEQUENCE headers; the anchor drops them.
             assert_eq!(root.subject_der[0], 0x30);
@@ -1238,7 +1234,13 @@ mod tests {
         for yes in ["a.cer", "B.CRT", "x y.der", "r.pem", "IPSServidores.CRT"] {
             assert!(is_cert_file_name(yes), "{yes}");
         }
-        for no in ["README", "README.md", ".DS_Store", ".hidden.cer", "notes.txt"] {
+        for no in [
+            "README",
+            "README.md",
+            ".DS_Store",
+            ".hidden.cer",
+            "notes.txt",
+        ] {
             assert!(!is_cert_file_name(no), "{no}");
         }
     }
