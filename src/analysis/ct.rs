@@ -3,11 +3,59 @@
 //! against the logs of Apple's CT log list, and Apple's CT policy (how many valid SCTs, from how
 //! many distinct log operators, for a certificate of this lifetime) is applied. Pure: bytes, the
 //! log list and a point in time go in; a report comes out.
+//!
+//! The policy is Apple's (support.apple.com/103214): embedded SCTs need, by certificate lifetime
+//! (notBefore through notAfter inclusive, in days of 86,400 seconds, any remainder counting as a
+//! day), 2 SCTs from distinct logs with at most 1 per operator counting (180 days or less) or 3
+//! with at most 2 per operator counting (more than 180 days), at least one of them from a currently
+//! approved log; SCTs delivered in the TLS handshake or a stapled OCSP response need 2 from
+//! currently approved logs of distinct operators. Currently approved: usable, qualified or
+//! read-only; once approved: retired, for SCTs dated before the retirement. Pending and rejected
+//! logs never count; a temporally sharded log counts only for certificates whose notAfter falls in
+//! its interval. Not applied: Apple's requirement that one counted SCT come from an RFC 6962 log
+//! rather than a static-ct-api (tiled) one, since [`CtLog`] does not say which kind a log is.
+//!
+//! Everything read from the server (SCT bytes, log ids, OCSP responses) is reported only as
+//! base64, hex or numbers; names in the report come from the log list.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ring::{digest, signature};
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use super::revocation::{Reader, Tlv, der, generalized_time, ocsp_single_extension, tlv};
 pub use crate::apple_store::{CtLog, LogState};
+
+/// 1.3.6.1.4.1.11129.2.4.2: the certificate extension carrying embedded SCTs.
+const OID_SCT_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
+/// 1.3.6.1.4.1.11129.2.4.5: the OCSP singleExtension carrying SCTs.
+const OID_OCSP_SCT_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x05];
+/// 1.2.840.10045.2.1 id-ecPublicKey.
+const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// 1.2.840.10045.3.1.7 secp256r1.
+const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// 1.3.132.0.34 secp384r1.
+const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+/// 1.2.840.113549.1.1.1 rsaEncryption.
+const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+const DAY_SECS: i64 = 86_400;
+/// Certificates of this lifetime (days) or less need fewer embedded SCTs.
+const SHORT_LIFETIME_DAYS: i64 = 180;
+/// SCTs checked from one source; real lists hold 2 to 5, the rest of a longer one is skipped.
+const MAX_SCTS_PER_SOURCE: usize = 32;
+
+/// TLS HashAlgorithm sha256, the only one RFC 6962 allows.
+const HASH_SHA256: u8 = 4;
+/// TLS SignatureAlgorithm rsa.
+const SIG_RSA: u8 = 1;
+/// TLS SignatureAlgorithm ecdsa.
+const SIG_ECDSA: u8 = 3;
 
 /// Where an SCT came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -36,13 +84,31 @@ pub enum SctStatus {
     FutureTimestamp,
     /// The SCT could not be parsed, or uses an algorithm that cannot be checked.
     Malformed,
+    /// An embedded SCT signs the issuer's key hash, and the issuer's key was not given: the
+    /// signature could not be checked (this says nothing against the SCT).
+    IssuerUnknown,
+}
+
+impl SctStatus {
+    /// How the summary names a group of SCTs with this status.
+    fn phrase(self) -> &'static str {
+        match self {
+            SctStatus::Verified => "verified",
+            SctStatus::InvalidSignature => "with an invalid signature",
+            SctStatus::UnknownLog => "from logs not in Apple's list",
+            SctStatus::LogNotAccepted => "from logs Apple does not accept for them",
+            SctStatus::FutureTimestamp => "dated after the time of checking",
+            SctStatus::Malformed => "malformed or of an algorithm that cannot be checked",
+            SctStatus::IssuerUnknown => "not checkable without the issuer's key",
+        }
+    }
 }
 
 /// One SCT, checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SctCheck {
     pub source: SctSource,
-    /// The log id, base64 as in the log list.
+    /// The log id, base64 as in the log list (empty when the SCT was too short to hold one).
     pub log_id: String,
     /// The log's description, when the list knows it.
     pub log: Option<String>,
@@ -50,20 +116,46 @@ pub struct SctCheck {
     /// The SCT's timestamp, RFC 3339.
     pub timestamp: Option<String>,
     pub status: SctStatus,
+    /// Why the status is what it is, in words (never the server's bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Which of Apple's rules decided compliance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CtRoute {
+    /// SCTs embedded in the certificate, counted by certificate lifetime.
+    Embedded,
+    /// SCTs delivered in the TLS extension or a stapled OCSP response.
+    Delivered,
 }
 
 /// Apple's CT policy applied to one leaf.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CtReport {
     pub scts: Vec<SctCheck>,
-    /// How many valid SCTs Apple's policy asks of a certificate of this lifetime.
+    /// How many valid SCTs Apple's policy asks of a certificate of this lifetime (for the rule
+    /// that applied).
     pub required: usize,
-    /// How many SCTs verified and came from acceptable logs.
+    /// How many distinct logs gave an SCT that verified and came from an acceptable log (all
+    /// sources).
     pub verified: usize,
     /// How many distinct operators those verified SCTs come from.
     pub operators: usize,
+    /// Those operators' names, from the log list, sorted.
+    pub operator_names: Vec<String>,
     /// Whether the leaf meets Apple's CT policy.
     pub compliant: bool,
+    /// The rule that applied.
+    pub route: CtRoute,
+    /// The rule that applied, in words.
+    pub rule: String,
+    /// The certificate's lifetime in days as Apple counts it, when the certificate could be read.
+    pub lifetime_days: Option<i64>,
+    /// Anything that kept SCTs from being looked at (an unreadable certificate or OCSP response).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Verifies every SCT the server provided for `leaf` and applies Apple's CT policy at `at`.
@@ -78,12 +170,813 @@ pub fn evaluate(
     logs: &[CtLog],
     at: UnixTime,
 ) -> CtReport {
-    let _ = (leaf, issuer_spki, tls_scts, stapled_ocsp, logs, at);
-    todo!("helper: CT verification")
+    let mut notes = Vec::new();
+    let facts = match read_leaf(leaf) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            notes.push(format!("the certificate could not be read ({e})"));
+            None
+        }
+    };
+    let ctx = Context {
+        leaf,
+        facts: facts.as_ref(),
+        issuer_spki,
+        logs,
+        at_ms: i128::from(at.as_secs()) * 1000,
+        precert: std::cell::OnceCell::new(),
+    };
+
+    let mut checked = Vec::new();
+    if let Some(value) = facts.as_ref().and_then(|f| f.sct_extension) {
+        ctx.check_list(
+            SctSource::Embedded,
+            unwrap_octet_string(value),
+            &mut checked,
+            &mut notes,
+        );
+    }
+    if let Some(list) = tls_scts {
+        ctx.check_list(SctSource::TlsExtension, Ok(list), &mut checked, &mut notes);
+    }
+    if let Some(ocsp) = stapled_ocsp {
+        match ocsp_single_extension(ocsp, OID_OCSP_SCT_LIST) {
+            Err(e) => notes.push(format!(
+                "the stapled OCSP response could not be read for SCTs ({e})"
+            )),
+            Ok(found) => {
+                let serial = facts.as_ref().map(|f| strip_zeros(f.serial));
+                let mut other = false;
+                for (resp_serial, value) in found {
+                    if Some(strip_zeros(resp_serial)) == serial {
+                        ctx.check_list(
+                            SctSource::Ocsp,
+                            unwrap_octet_string(value),
+                            &mut checked,
+                            &mut notes,
+                        );
+                    } else {
+                        other = true;
+                    }
+                }
+                if other {
+                    notes.push(
+                        "the stapled OCSP response carries SCTs for another certificate; they \
+                         were not counted"
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+
+    let lifetime_days = facts.as_ref().map(Facts::lifetime_days);
+    apply_policy(checked, lifetime_days, notes)
 }
 
 /// One sentence saying what was verified.
 pub fn summary(report: &CtReport) -> String {
-    let _ = report;
-    todo!("helper: CT summary")
+    let total = report.scts.len();
+    let mut out = if total == 0 {
+        "No SCTs (none embedded in the certificate, in the TLS extension or in a stapled OCSP \
+         response)"
+            .to_owned()
+    } else {
+        let verified_scts = count(report, SctStatus::Verified);
+        let mut s = format!(
+            "{verified_scts} of {total} SCT{} verified against Apple's log list",
+            plural(total)
+        );
+        let others: Vec<String> = [
+            SctStatus::InvalidSignature,
+            SctStatus::LogNotAccepted,
+            SctStatus::UnknownLog,
+            SctStatus::FutureTimestamp,
+            SctStatus::IssuerUnknown,
+            SctStatus::Malformed,
+        ]
+        .into_iter()
+        .filter_map(|st| match count(report, st) {
+            0 => None,
+            n => Some(format!("{n} {}", st.phrase())),
+        })
+        .collect();
+        if !others.is_empty() {
+            s.push_str(&format!(" ({})", others.join(", ")));
+        }
+        if report.operators > 0 {
+            s.push_str(&format!(
+                ", from {} operator{} ({})",
+                report.operators,
+                plural(report.operators),
+                report.operator_names.join(", ")
+            ));
+        }
+        s
+    };
+    let asks = match (report.route, report.lifetime_days) {
+        (CtRoute::Embedded, Some(days)) => format!(
+            "Apple's policy asks {} for a {days}-day certificate",
+            report.required
+        ),
+        (CtRoute::Embedded, None) => format!(
+            "Apple's policy asks at least {} for a certificate it cannot read",
+            report.required
+        ),
+        (CtRoute::Delivered, _) => format!(
+            "Apple's policy asks {} from distinct operators when SCTs come in the TLS handshake \
+             or a stapled OCSP response",
+            report.required
+        ),
+    };
+    let verdict = if report.compliant {
+        "compliant"
+    } else {
+        "not compliant"
+    };
+    out.push_str(&format!("; {asks}: {verdict}"));
+    out
+}
+
+fn count(report: &CtReport, status: SctStatus) -> usize {
+    report.scts.iter().filter(|c| c.status == status).count()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy.
+
+/// A verified SCT, as the policy counts it.
+struct Counted {
+    log_id: [u8; 32],
+    operator: String,
+    /// The log is usable, qualified or read-only (not merely retired after this SCT).
+    current: bool,
+    source: SctSource,
+}
+
+fn apply_policy(
+    checked: Vec<(SctCheck, Option<Counted>)>,
+    lifetime_days: Option<i64>,
+    notes: Vec<String>,
+) -> CtReport {
+    let counted: Vec<&Counted> = checked.iter().filter_map(|(_, c)| c.as_ref()).collect();
+    let distinct = |pred: &dyn Fn(&Counted) -> bool| -> Vec<&Counted> {
+        let mut seen = BTreeSet::new();
+        counted
+            .iter()
+            .copied()
+            .filter(|c| pred(c) && seen.insert(c.log_id))
+            .collect()
+    };
+
+    // Embedded: N SCTs from distinct logs, at most `cap` per operator counting, one of them from a
+    // currently approved log. An unreadable certificate gets the stricter count.
+    let short = lifetime_days.is_some_and(|d| d <= SHORT_LIFETIME_DAYS);
+    let (needed, cap) = if short { (2, 1) } else { (3, 2) };
+    let embedded = distinct(&|c| c.source == SctSource::Embedded);
+    let mut per_operator: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &embedded {
+        *per_operator.entry(c.operator.as_str()).or_default() += 1;
+    }
+    let counting: usize = per_operator.values().map(|&n| n.min(cap)).sum();
+    let embedded_ok = counting >= needed && embedded.iter().any(|c| c.current);
+
+    // Delivered: 2 SCTs from currently approved logs of distinct operators, at least one of them
+    // presented in the TLS extension or a stapled OCSP response.
+    let current = distinct(&|c| c.current);
+    let current_operators: BTreeSet<&str> = current.iter().map(|c| c.operator.as_str()).collect();
+    let delivered_ok = counted.iter().any(|c| c.source != SctSource::Embedded)
+        && current.len() >= 2
+        && current_operators.len() >= 2;
+
+    let has_embedded = checked.iter().any(|(c, _)| c.source == SctSource::Embedded);
+    let has_delivered = checked.iter().any(|(c, _)| c.source != SctSource::Embedded);
+    let route = if embedded_ok {
+        CtRoute::Embedded
+    } else if delivered_ok || (has_delivered && !has_embedded) {
+        CtRoute::Delivered
+    } else {
+        CtRoute::Embedded
+    };
+    let (required, rule) = match route {
+        CtRoute::Embedded => (
+            needed,
+            format!(
+                "embedded SCTs, lifetime {} 180 days: {needed} from distinct logs, at most {cap} \
+                 per operator counting, one from a currently approved log",
+                if short { "of at most" } else { "over" }
+            ),
+        ),
+        CtRoute::Delivered => (
+            2,
+            "SCTs in the TLS extension or a stapled OCSP response: 2 from currently approved \
+             logs of distinct operators"
+                .to_owned(),
+        ),
+    };
+
+    let all = distinct(&|_| true);
+    let operator_names: BTreeSet<&str> = all.iter().map(|c| c.operator.as_str()).collect();
+    CtReport {
+        required,
+        verified: all.len(),
+        operators: operator_names.len(),
+        operator_names: operator_names.into_iter().map(str::to_owned).collect(),
+        compliant: embedded_ok || delivered_ok,
+        route,
+        rule,
+        lifetime_days,
+        notes,
+        scts: checked.into_iter().map(|(c, _)| c).collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking SCTs.
+
+struct Context<'a> {
+    leaf: &'a [u8],
+    facts: Option<&'a Facts<'a>>,
+    issuer_spki: Option<&'a [u8]>,
+    logs: &'a [CtLog],
+    at_ms: i128,
+    /// The precertificate TBSCertificate, computed on the first embedded SCT.
+    precert: std::cell::OnceCell<Result<Vec<u8>, String>>,
+}
+
+/// What an SCT signs.
+enum Entry<'a> {
+    X509(&'a [u8]),
+    Precert {
+        issuer_key_hash: [u8; 32],
+        tbs: &'a [u8],
+    },
+}
+
+impl Context<'_> {
+    /// Checks every SCT of one TLS-encoded list (or records why the list is unreadable).
+    fn check_list(
+        &self,
+        source: SctSource,
+        list: Result<&[u8], String>,
+        out: &mut Vec<(SctCheck, Option<Counted>)>,
+        notes: &mut Vec<String>,
+    ) {
+        let items = match list.and_then(split_list) {
+            Ok(items) => items,
+            Err(e) => {
+                out.push((malformed(source, "", e), None));
+                return;
+            }
+        };
+        if items.is_empty() {
+            notes.push(format!("the {} SCT list is empty", source_name(source)));
+        }
+        if items.len() > MAX_SCTS_PER_SOURCE {
+            notes.push(format!(
+                "the {} SCT list holds {} SCTs; only the first {MAX_SCTS_PER_SOURCE} were checked",
+                source_name(source),
+                items.len()
+            ));
+        }
+        for item in items.into_iter().take(MAX_SCTS_PER_SOURCE) {
+            out.push(self.check_one(source, item));
+        }
+    }
+
+    fn check_one(&self, source: SctSource, bytes: &[u8]) -> (SctCheck, Option<Counted>) {
+        let sct = match parse_sct(bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                let id = bytes
+                    .get(1..33)
+                    .map(|id| BASE64.encode(id))
+                    .unwrap_or_default();
+                return (malformed(source, &id, e), None);
+            }
+        };
+        let log = self.logs.iter().find(|l| l.log_id == sct.log_id);
+        let mut check = SctCheck {
+            source,
+            log_id: BASE64.encode(sct.log_id),
+            log: log.map(|l| l.description.clone()),
+            operator: log.map(|l| l.operator.clone()),
+            timestamp: rfc3339_ms(sct.timestamp),
+            status: SctStatus::Verified,
+            detail: None,
+        };
+        let Some(log) = log else {
+            check.status = SctStatus::UnknownLog;
+            check.detail = Some("no log in Apple's list has this id".into());
+            return (check, None);
+        };
+        match self.judge(source, &sct, log) {
+            Err((status, detail)) => {
+                check.status = status;
+                check.detail = Some(detail);
+                (check, None)
+            }
+            Ok(current) => {
+                if !current {
+                    check.detail =
+                        Some("the log is retired; it counts as it retired after this SCT".into());
+                }
+                let counted = Counted {
+                    log_id: log.log_id,
+                    operator: log.operator.clone(),
+                    current,
+                    source,
+                };
+                (check, Some(counted))
+            }
+        }
+    }
+
+    /// Checks one SCT of a known log: `Ok(true)` when it counts and the log is currently
+    /// approved, `Ok(false)` when it counts as the log's SCT from before its retirement.
+    fn judge(
+        &self,
+        source: SctSource,
+        sct: &Sct<'_>,
+        log: &CtLog,
+    ) -> Result<bool, (SctStatus, String)> {
+        let Some(facts) = self.facts else {
+            return Err((
+                SctStatus::Malformed,
+                "the certificate could not be read".into(),
+            ));
+        };
+        let entry = match source {
+            SctSource::TlsExtension | SctSource::Ocsp => Entry::X509(self.leaf),
+            SctSource::Embedded => {
+                let Some(issuer) = self.issuer_spki else {
+                    return Err((
+                        SctStatus::IssuerUnknown,
+                        "the issuer's public key is needed to check an embedded SCT".into(),
+                    ));
+                };
+                let tbs = self
+                    .precert
+                    .get_or_init(|| precert_tbs(facts.tbs))
+                    .as_ref()
+                    .map_err(|e| {
+                        (
+                            SctStatus::Malformed,
+                            format!("the precertificate could not be rebuilt ({e})"),
+                        )
+                    })?;
+                let mut issuer_key_hash = [0u8; 32];
+                issuer_key_hash.copy_from_slice(digest::digest(&digest::SHA256, issuer).as_ref());
+                Entry::Precert {
+                    issuer_key_hash,
+                    tbs,
+                }
+            }
+        };
+        let signed = signed_data(sct, &entry).map_err(|e| (SctStatus::Malformed, e))?;
+        verify_sct(&log.key_der, sct, &signed).map_err(|e| match e {
+            SigError::Invalid(e) => (SctStatus::InvalidSignature, e),
+            SigError::Unsupported(e) => (SctStatus::Malformed, e),
+        })?;
+        if i128::from(sct.timestamp) > self.at_ms {
+            return Err((
+                SctStatus::FutureTimestamp,
+                "the log dated this SCT after the time of checking".into(),
+            ));
+        }
+        acceptance(log, sct.timestamp, facts.not_after).map_err(|e| (SctStatus::LogNotAccepted, e))
+    }
+}
+
+fn source_name(source: SctSource) -> &'static str {
+    match source {
+        SctSource::Embedded => "embedded",
+        SctSource::TlsExtension => "TLS extension",
+        SctSource::Ocsp => "OCSP",
+    }
+}
+
+fn malformed(source: SctSource, log_id: &str, detail: String) -> SctCheck {
+    SctCheck {
+        source,
+        log_id: log_id.to_owned(),
+        log: None,
+        operator: None,
+        timestamp: None,
+        status: SctStatus::Malformed,
+        detail: Some(detail),
+    }
+}
+
+/// Whether Apple's policy lets this log's SCT count: `Ok(true)` for a currently approved log,
+/// `Ok(false)` for one retired after the SCT, `Err` with the reason otherwise.
+fn acceptance(log: &CtLog, sct_ms: u64, not_after: i64) -> Result<bool, String> {
+    let since = |what: &str| match log.state_since {
+        Some(t) => format!("{what} since {}", date(t)),
+        None => what.to_owned(),
+    };
+    let current = match log.state {
+        LogState::Usable | LogState::Qualified | LogState::ReadOnly => true,
+        LogState::Retired => match log.state_since {
+            Some(t) if i128::from(sct_ms) < i128::from(t) * 1000 => false,
+            Some(t) => {
+                return Err(format!(
+                    "the log retired on {}, before this SCT was issued",
+                    date(t)
+                ));
+            }
+            None => {
+                return Err("the log is retired and the list does not say since when".into());
+            }
+        },
+        LogState::Pending => return Err(since("the log is pending in Apple's list")),
+        LogState::Rejected => return Err(since("Apple's list marks the log rejected")),
+    };
+    if let Some((start, end)) = log.temporal_interval
+        && !(start..end).contains(&not_after)
+    {
+        return Err(format!(
+            "the log takes certificates expiring from {} until before {}; this one expires {}",
+            date(start),
+            date(end),
+            date(not_after)
+        ));
+    }
+    Ok(current)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCT lists and SCTs (RFC 6962 section 3.2, 3.3).
+
+/// One parsed SCT.
+#[derive(Debug)]
+struct Sct<'a> {
+    log_id: [u8; 32],
+    /// Milliseconds since the Unix epoch.
+    timestamp: u64,
+    extensions: &'a [u8],
+    hash_alg: u8,
+    sig_alg: u8,
+    signature: &'a [u8],
+}
+
+/// Reads big-endian TLS fields.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        if self.0.len() < n {
+            return Err(format!(
+                "truncated at the {what} ({n} bytes needed, {} left)",
+                self.0.len()
+            ));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, String> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u16(&mut self, what: &str) -> Result<usize, String> {
+        let b = self.take(2, what)?;
+        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+    }
+
+    /// A `u16`-length-prefixed opaque vector.
+    fn vec16(&mut self, what: &str) -> Result<&'a [u8], String> {
+        let n = self.u16(what)?;
+        self.take(n, what)
+    }
+}
+
+/// The serialized SCTs of a TLS-encoded SignedCertificateTimestampList.
+fn split_list(list: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut outer = Cursor(list);
+    let body = outer
+        .vec16("SCT list")
+        .map_err(|e| format!("the SCT list is {e}"))?;
+    if !outer.0.is_empty() {
+        return Err(format!(
+            "the SCT list is followed by {} stray bytes",
+            outer.0.len()
+        ));
+    }
+    let mut r = Cursor(body);
+    let mut items = Vec::new();
+    while !r.0.is_empty() {
+        let item = r
+            .vec16("SCT")
+            .map_err(|e| format!("SCT {} of the list is {e}", items.len() + 1))?;
+        if item.is_empty() {
+            return Err(format!("SCT {} of the list is empty", items.len() + 1));
+        }
+        items.push(item);
+    }
+    Ok(items)
+}
+
+fn parse_sct(bytes: &[u8]) -> Result<Sct<'_>, String> {
+    let mut r = Cursor(bytes);
+    let version = r.u8("version")?;
+    if version != 0 {
+        return Err(format!("SCT version {version} (only v1, 0, is defined)"));
+    }
+    let mut log_id = [0u8; 32];
+    log_id.copy_from_slice(r.take(32, "log id")?);
+    let ts = r.take(8, "timestamp")?;
+    let mut t = [0u8; 8];
+    t.copy_from_slice(ts);
+    let timestamp = u64::from_be_bytes(t);
+    let extensions = r.vec16("extensions")?;
+    let hash_alg = r.u8("hash algorithm")?;
+    let sig_alg = r.u8("signature algorithm")?;
+    let signature = r.vec16("signature")?;
+    if !r.0.is_empty() {
+        return Err(format!("{} stray bytes after the signature", r.0.len()));
+    }
+    Ok(Sct {
+        log_id,
+        timestamp,
+        extensions,
+        hash_alg,
+        sig_alg,
+        signature,
+    })
+}
+
+/// The `digitally-signed` struct of RFC 6962 section 3.2 for this SCT over `entry`.
+fn signed_data(sct: &Sct<'_>, entry: &Entry<'_>) -> Result<Vec<u8>, String> {
+    fn u24(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), String> {
+        let n = u32::try_from(bytes.len())
+            .ok()
+            .filter(|&n| n < 1 << 24)
+            .ok_or("the certificate is too large for a CT entry")?;
+        out.extend_from_slice(&n.to_be_bytes()[1..]);
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+    let mut out = Vec::with_capacity(64 + sct.extensions.len());
+    out.push(0); // sct_version v1
+    out.push(0); // signature_type certificate_timestamp
+    out.extend_from_slice(&sct.timestamp.to_be_bytes());
+    match entry {
+        Entry::X509(cert) => {
+            out.extend_from_slice(&0u16.to_be_bytes());
+            u24(&mut out, cert)?;
+        }
+        Entry::Precert {
+            issuer_key_hash,
+            tbs,
+        } => {
+            out.extend_from_slice(&1u16.to_be_bytes());
+            out.extend_from_slice(issuer_key_hash);
+            u24(&mut out, tbs)?;
+        }
+    }
+    // The extensions were read through a u16 length, so they fit one.
+    let ext_len = u16::try_from(sct.extensions.len()).map_err(|_| "SCT extensions too long")?;
+    out.extend_from_slice(&ext_len.to_be_bytes());
+    out.extend_from_slice(sct.extensions);
+    Ok(out)
+}
+
+enum SigError {
+    /// The log's key does not verify the signature.
+    Invalid(String),
+    /// The signature cannot be checked (algorithm, or an unreadable key in the list).
+    Unsupported(String),
+}
+
+fn verify_sct(log_spki: &[u8], sct: &Sct<'_>, signed: &[u8]) -> Result<(), SigError> {
+    if sct.hash_alg != HASH_SHA256 {
+        return Err(SigError::Unsupported(format!(
+            "hash algorithm {} (RFC 6962 allows only SHA-256)",
+            sct.hash_alg
+        )));
+    }
+    let (alg, params, key) = spki_parts(log_spki)
+        .map_err(|e| SigError::Unsupported(format!("the log's key cannot be read ({e})")))?;
+    let (algorithm, kind): (&'static dyn signature::VerificationAlgorithm, u8) =
+        if alg == OID_EC_PUBLIC_KEY && params == Some(OID_P256) {
+            (&signature::ECDSA_P256_SHA256_ASN1, SIG_ECDSA)
+        } else if alg == OID_EC_PUBLIC_KEY && params == Some(OID_P384) {
+            (&signature::ECDSA_P384_SHA256_ASN1, SIG_ECDSA)
+        } else if alg == OID_RSA {
+            (&signature::RSA_PKCS1_2048_8192_SHA256, SIG_RSA)
+        } else {
+            return Err(SigError::Unsupported(
+                "the log's key is of a kind that cannot be checked".into(),
+            ));
+        };
+    match sct.sig_alg {
+        SIG_RSA | SIG_ECDSA if sct.sig_alg != kind => {
+            return Err(SigError::Invalid(format!(
+                "signed with {} but the log's key is {}",
+                sig_alg_name(sct.sig_alg),
+                sig_alg_name(kind)
+            )));
+        }
+        SIG_RSA | SIG_ECDSA => {}
+        other => {
+            return Err(SigError::Unsupported(format!(
+                "signature algorithm {other} cannot be checked"
+            )));
+        }
+    }
+    signature::UnparsedPublicKey::new(algorithm, key)
+        .verify(signed, sct.signature)
+        .map_err(|_| {
+            SigError::Invalid("the log's signature does not verify over this certificate".into())
+        })
+}
+
+fn sig_alg_name(alg: u8) -> &'static str {
+    if alg == SIG_RSA { "RSA" } else { "ECDSA" }
+}
+
+/// A SubjectPublicKeyInfo's algorithm OID, its OID parameter if any, and the key bits (the
+/// uncompressed point for EC, the RSAPublicKey for RSA).
+fn spki_parts(spki: &[u8]) -> Result<(&[u8], Option<&[u8]>, &[u8]), String> {
+    let (seq, rest) = tlv(spki)?;
+    if seq.tag != 0x30 || !rest.is_empty() {
+        return Err("not one DER SEQUENCE".into());
+    }
+    let mut r = Reader(seq.content);
+    let mut alg = Reader(r.expect(0x30, "algorithm")?.content);
+    let oid = alg.expect(0x06, "algorithm OID")?.content;
+    let params = alg.optional(0x06)?.map(|t| t.content);
+    let bits = r.expect(0x03, "subjectPublicKey")?.content;
+    match bits.split_first() {
+        Some((0, key)) if !key.is_empty() => Ok((oid, params, key)),
+        _ => Err("malformed subjectPublicKey".into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The leaf certificate.
+
+/// What CT needs of the leaf, borrowed from its DER.
+struct Facts<'a> {
+    tbs: Tlv<'a>,
+    /// The serialNumber INTEGER's content octets.
+    serial: &'a [u8],
+    not_before: i64,
+    not_after: i64,
+    /// The SCT list extension's extnValue content, when the leaf has one.
+    sct_extension: Option<&'a [u8]>,
+}
+
+impl Facts<'_> {
+    /// The lifetime as Apple counts it: notBefore through notAfter inclusive, in days of 86,400
+    /// seconds, any part of a day counting as one.
+    fn lifetime_days(&self) -> i64 {
+        let secs = self
+            .not_after
+            .saturating_sub(self.not_before)
+            .saturating_add(1)
+            .max(0);
+        secs / DAY_SECS + i64::from(secs % DAY_SECS != 0)
+    }
+}
+
+fn read_leaf(cert_der: &[u8]) -> Result<Facts<'_>, String> {
+    let (cert, rest) = tlv(cert_der)?;
+    if cert.tag != 0x30 || !rest.is_empty() {
+        return Err("it is not one DER SEQUENCE".into());
+    }
+    let tbs = Reader(cert.content).expect(0x30, "tbsCertificate")?;
+    let mut t = Reader(tbs.content);
+    t.optional(0xa0)?;
+    let serial = t.expect(0x02, "serialNumber")?.content;
+    t.expect(0x30, "signature")?;
+    t.expect(0x30, "issuer")?;
+    let mut validity = Reader(t.expect(0x30, "validity")?.content);
+    let not_before = x509_time(&validity.next()?)?;
+    let not_after = x509_time(&validity.next()?)?;
+    t.expect(0x30, "subject")?;
+    t.expect(0x30, "subjectPublicKeyInfo")?;
+    let mut sct_extension = None;
+    while !t.0.is_empty() {
+        let el = t.next()?;
+        if el.tag != 0xa3 {
+            continue;
+        }
+        for (id, value) in extensions(el)? {
+            if id == OID_SCT_LIST && sct_extension.is_none() {
+                sct_extension = Some(value);
+            }
+        }
+    }
+    Ok(Facts {
+        tbs,
+        serial,
+        not_before,
+        not_after,
+        sct_extension,
+    })
+}
+
+/// The (extnID, extnValue content) pairs of a `[3] Extensions` element.
+fn extensions<'a>(explicit: Tlv<'a>) -> Result<Vec<(&'a [u8], &'a [u8])>, String> {
+    let mut outer = Reader(explicit.content);
+    let mut list = Reader(outer.expect(0x30, "extensions")?.content);
+    let mut out = Vec::new();
+    while !list.0.is_empty() {
+        let mut ext = Reader(list.expect(0x30, "extension")?.content);
+        let id = ext.expect(0x06, "extnID")?.content;
+        ext.optional(0x01)?;
+        let value = ext.expect(0x04, "extnValue")?.content;
+        out.push((id, value));
+    }
+    Ok(out)
+}
+
+/// The TBSCertificate of the precertificate the log signed: the leaf's, without the SCT list
+/// extension (and without `[3]` when that leaves no extension), lengths re-encoded.
+fn precert_tbs(tbs: Tlv<'_>) -> Result<Vec<u8>, String> {
+    let mut content = Vec::with_capacity(tbs.raw.len());
+    let mut r = Reader(tbs.content);
+    while !r.0.is_empty() {
+        let el = r.next()?;
+        if el.tag != 0xa3 {
+            content.extend_from_slice(el.raw);
+            continue;
+        }
+        let mut outer = Reader(el.content);
+        let mut list = Reader(outer.expect(0x30, "extensions")?.content);
+        let mut kept = Vec::new();
+        while !list.0.is_empty() {
+            let ext = list.expect(0x30, "extension")?;
+            let id = Reader(ext.content).expect(0x06, "extnID")?;
+            if id.content != OID_SCT_LIST {
+                kept.extend_from_slice(ext.raw);
+            }
+        }
+        if !kept.is_empty() {
+            content.extend(der(0xa3, &der(0x30, &kept)));
+        }
+    }
+    Ok(der(0x30, &content))
+}
+
+/// The content of an extnValue that is itself a DER OCTET STRING (how RFC 6962 wraps SCT lists).
+fn unwrap_octet_string(value: &[u8]) -> Result<&[u8], String> {
+    match tlv(value) {
+        Ok((t, [])) if t.tag == 0x04 => Ok(t.content),
+        Ok(_) => Err("the SCT extension's value is not one OCTET STRING".into()),
+        Err(e) => Err(format!("the SCT extension's value is not DER ({e})")),
+    }
+}
+
+/// UTCTime or GeneralizedTime as Unix seconds.
+fn x509_time(t: &Tlv<'_>) -> Result<i64, String> {
+    match t.tag {
+        0x18 => generalized_time(t),
+        0x17 => {
+            let yy: u8 = t
+                .content
+                .get(..2)
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|s| s.parse().ok())
+                .ok_or("malformed UTCTime")?;
+            let mut full = if yy >= 50 {
+                b"19".to_vec()
+            } else {
+                b"20".to_vec()
+            };
+            full.extend_from_slice(t.content);
+            generalized_time(&Tlv {
+                tag: 0x18,
+                content: &full,
+                raw: &full,
+            })
+        }
+        other => Err(format!("validity: unexpected tag {other:#04x}")),
+    }
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&x| x == 0).count();
+    &b[n.min(b.len().saturating_sub(1))..]
+}
+
+fn rfc3339_ms(ms: u64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}
+
+/// A date for sentences (YYYY-MM-DD), or the seconds when out of range.
+fn date(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map(|t| t.date().to_string())
+        .unwrap_or_else(|_| secs.to_string())
 }
