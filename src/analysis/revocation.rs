@@ -675,8 +675,8 @@ struct Single<'a> {
     status: CertStatus,
     this_update: i64,
     next_update: Option<i64>,
-    /// The `[1] singleExtensions` content (a SEQUENCE of Extension), read only when asked for.
-    extensions: Option<&'a [u8]>,
+    /// What follows nextUpdate (the optional `[1] singleExtensions`), read only when asked for.
+    rest: &'a [u8],
 }
 
 #[derive(Clone, Copy)]
@@ -814,7 +814,6 @@ fn parse_single(seq: Tlv<'_>) -> Result<Single<'_>, String> {
         )?),
         None => None,
     };
-    let extensions = r.optional(0xa1)?.map(|t| t.content);
     Ok(Single {
         hash_oid,
         name_hash,
@@ -823,35 +822,49 @@ fn parse_single(seq: Tlv<'_>) -> Result<Single<'_>, String> {
         status,
         this_update,
         next_update,
-        extensions,
+        rest: r.0,
     })
 }
 
-/// For each SingleResponse of an OCSP response that carries the singleExtension `oid` (DER
-/// content octets of the OID): the CertID's serial number (INTEGER content octets) and the
-/// extension's extnValue (OCTET STRING content octets). The response's signature is not checked:
-/// the caller is after values that carry their own signatures (Certificate Transparency SCTs).
+/// A singleExtension found in an OCSP response, with the serial number its SingleResponse is about.
+pub(super) struct SingleExtension<'a> {
+    /// The CertID's serialNumber (INTEGER content octets).
+    pub(super) serial: &'a [u8],
+    /// The extension's extnValue (OCTET STRING content octets).
+    pub(super) value: &'a [u8],
+}
+
+/// Every singleExtension `oid` (DER content octets of the OID) in the SingleResponses of an OCSP
+/// response. The response's signature is not checked: the caller is after values that carry
+/// their own signatures (Certificate Transparency SCTs).
 pub(super) fn ocsp_single_extension<'a>(
     body: &'a [u8],
     oid: &[u8],
-) -> Result<Vec<(&'a [u8], &'a [u8])>, String> {
+) -> Result<Vec<SingleExtension<'a>>, String> {
     let basic = match parse_ocsp(body)? {
         Ocsp::Error(code) => return Err(format!("the responder answered {}", ocsp_error(code))),
         Ocsp::Basic(basic) => basic,
     };
     let mut found = Vec::new();
     for single in &basic.responses {
-        let Some(list) = single.extensions else {
+        let Some(list) = Reader(single.rest).optional(0xa1)? else {
             continue;
         };
-        let mut exts = Reader(Reader(list).expect(0x30, "singleExtensions")?.content);
+        let mut exts = Reader(
+            Reader(list.content)
+                .expect(0x30, "singleExtensions")?
+                .content,
+        );
         while !exts.0.is_empty() {
             let mut ext = Reader(exts.expect(0x30, "Extension")?.content);
             let id = ext.expect(0x06, "extnID")?;
             ext.optional(0x01)?;
             let value = ext.expect(0x04, "extnValue")?;
             if id.content == oid {
-                found.push((single.serial, value.content));
+                found.push(SingleExtension {
+                    serial: single.serial,
+                    value: value.content,
+                });
             }
         }
     }
