@@ -251,7 +251,8 @@ fn key_bits(spki_der: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("the issuer's public key cannot be read: {e}"))
 }
 
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+/// A DER element: `tag`, a definite length, `content`.
+pub(super) fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = chain::wrap_sequence(content);
     out[0] = tag;
     out
@@ -674,6 +675,8 @@ struct Single<'a> {
     status: CertStatus,
     this_update: i64,
     next_update: Option<i64>,
+    /// What follows nextUpdate (the optional `[1] singleExtensions`), read only when asked for.
+    rest: &'a [u8],
 }
 
 #[derive(Clone, Copy)]
@@ -819,7 +822,53 @@ fn parse_single(seq: Tlv<'_>) -> Result<Single<'_>, String> {
         status,
         this_update,
         next_update,
+        rest: r.0,
     })
+}
+
+/// A singleExtension found in an OCSP response, with the serial number its SingleResponse is about.
+pub(super) struct SingleExtension<'a> {
+    /// The CertID's serialNumber (INTEGER content octets).
+    pub(super) serial: &'a [u8],
+    /// The extension's extnValue (OCTET STRING content octets).
+    pub(super) value: &'a [u8],
+}
+
+/// Every singleExtension `oid` (DER content octets of the OID) in the SingleResponses of an OCSP
+/// response. The response's signature is not checked: the caller is after values that carry
+/// their own signatures (Certificate Transparency SCTs).
+pub(super) fn ocsp_single_extension<'a>(
+    body: &'a [u8],
+    oid: &[u8],
+) -> Result<Vec<SingleExtension<'a>>, String> {
+    let basic = match parse_ocsp(body)? {
+        Ocsp::Error(code) => return Err(format!("the responder answered {}", ocsp_error(code))),
+        Ocsp::Basic(basic) => basic,
+    };
+    let mut found = Vec::new();
+    for single in &basic.responses {
+        let Some(list) = Reader(single.rest).optional(0xa1)? else {
+            continue;
+        };
+        let mut exts = Reader(
+            Reader(list.content)
+                .expect(0x30, "singleExtensions")?
+                .content,
+        );
+        while !exts.0.is_empty() {
+            let mut ext = Reader(exts.expect(0x30, "Extension")?.content);
+            let id = ext.expect(0x06, "extnID")?;
+            ext.optional(0x01)?;
+            let value = ext.expect(0x04, "extnValue")?;
+            if id.content == oid {
+                found.push(SingleExtension {
+                    serial: single.serial,
+                    value: value.content,
+                });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Checks who signed the response: the issuer itself, or a responder certificate included in the
@@ -1100,15 +1149,17 @@ fn crl_der(body: &[u8]) -> Result<Vec<u8>, String> {
 // ---------------------------------------------------------------------------------------------
 // A minimal DER reader: single-byte tags, definite lengths (what OCSP uses).
 
+/// One DER element, borrowed from the input.
 #[derive(Clone, Copy, Debug)]
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
+pub(super) struct Tlv<'a> {
+    pub(super) tag: u8,
+    pub(super) content: &'a [u8],
     /// The whole element, header included.
-    raw: &'a [u8],
+    pub(super) raw: &'a [u8],
 }
 
-fn tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
+/// The first DER element of `input` and what follows it.
+pub(super) fn tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
     let (&tag, rest) = input.split_first().ok_or("truncated DER")?;
     if tag & 0x1f == 0x1f {
         return Err("unsupported DER tag".into());
@@ -1141,16 +1192,16 @@ fn tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), String> {
 }
 
 /// Reads consecutive elements of a constructed value.
-struct Reader<'a>(&'a [u8]);
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn next(&mut self) -> Result<Tlv<'a>, String> {
+    pub(super) fn next(&mut self) -> Result<Tlv<'a>, String> {
         let (t, rest) = tlv(self.0)?;
         self.0 = rest;
         Ok(t)
     }
 
-    fn expect(&mut self, tag: u8, what: &str) -> Result<Tlv<'a>, String> {
+    pub(super) fn expect(&mut self, tag: u8, what: &str) -> Result<Tlv<'a>, String> {
         let t = self.next().map_err(|e| format!("{what}: {e}"))?;
         if t.tag != tag {
             return Err(format!(
@@ -1161,7 +1212,7 @@ impl<'a> Reader<'a> {
         Ok(t)
     }
 
-    fn optional(&mut self, tag: u8) -> Result<Option<Tlv<'a>>, String> {
+    pub(super) fn optional(&mut self, tag: u8) -> Result<Option<Tlv<'a>>, String> {
         if self.0.first() != Some(&tag) {
             return Ok(None);
         }
@@ -1170,7 +1221,7 @@ impl<'a> Reader<'a> {
 }
 
 /// GeneralizedTime (YYYYMMDDHHMMSS[.fff]Z) as Unix seconds.
-fn generalized_time(t: &Tlv<'_>) -> Result<i64, String> {
+pub(super) fn generalized_time(t: &Tlv<'_>) -> Result<i64, String> {
     let bad = || "malformed GeneralizedTime".to_owned();
     if t.tag != 0x18 {
         return Err(bad());
