@@ -168,7 +168,7 @@ fn apple_trust_store_dir_replaces_the_built_in_store() {
     // The layout of Apple's security_certificates data, with one root: a lab's.
     for dir in [
         "certificates/roots",
-        "certificates/removed",
+        "certificates/removed/intermediates",
         "certificates/platform",
         "certificates/custom",
         "config",

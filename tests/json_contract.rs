@@ -127,8 +127,20 @@ struct CertificateTransparency {
     required: usize,
     verified: usize,
     operators: usize,
+    operator_names: Vec<String>,
     compliant: bool,
+    route: CtRoute,
     rule: String,
+    #[serde(deserialize_with = "nullable")]
+    lifetime_days: Option<i64>,
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CtRoute {
+    Embedded,
+    Delivered,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +156,8 @@ struct Sct {
     #[serde(deserialize_with = "nullable")]
     timestamp: Option<String>,
     status: SctStatus,
+    #[serde(deserialize_with = "nullable")]
+    detail: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1000,6 +1014,7 @@ fn check_target(t: &Target) {
             "{label}: compliant with too few SCTs"
         );
         assert!(!ct.rule.is_empty(), "{label}: CT rule not named");
+        assert_eq!(ct.operator_names.len(), ct.operators, "{label}: CT operators");
     }
 
     // TLS parameters.

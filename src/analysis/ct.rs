@@ -117,7 +117,6 @@ pub struct SctCheck {
     pub timestamp: Option<String>,
     pub status: SctStatus,
     /// Why the status is what it is, in words (never the server's bytes).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
@@ -154,7 +153,6 @@ pub struct CtReport {
     /// The certificate's lifetime in days as Apple counts it, when the certificate could be read.
     pub lifetime_days: Option<i64>,
     /// Anything that kept SCTs from being looked at (an unreadable certificate or OCSP response).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
