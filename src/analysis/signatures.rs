@@ -158,10 +158,11 @@ pub fn key_info(spki: &[u8]) -> Option<KeyInfo> {
             kind: KeyKind::Ed25519,
             bits: 256,
         },
-        Key::Malformed(_) | Key::Other(_) => KeyInfo {
-            kind: KeyKind::Other(spki.algorithm.algorithm.to_id_string()),
+        Key::Other(oid) => KeyInfo {
+            kind: KeyKind::Other(oid),
             bits: 0,
         },
+        Key::Malformed(_) => return None,
     };
     Some(info)
 }
@@ -442,7 +443,7 @@ enum Key<'a> {
         point: &'a [u8],
     },
     Ed25519(&'a [u8]),
-    /// A known key type whose contents do not parse, and why.
+    /// A key whose contents do not parse, described ("an RSA key that does not parse").
     Malformed(String),
     /// Another key type, with its OID.
     Other(String),
@@ -453,7 +454,7 @@ impl<'a> Key<'a> {
         let oid = spki.algorithm.algorithm.to_id_string();
         let bits: &'a [u8] = spki.subject_public_key.data.as_ref();
         if spki.subject_public_key.unused_bits != 0 {
-            return Self::Malformed(format!("key {oid} that is not a whole number of bytes"));
+            return Self::Malformed(format!("a key ({oid}) that is not a whole number of bytes"));
         }
         match oid.as_str() {
             // A key marked for RSASSA-PSS is still an RSA key (RFC 4055 §1.2).
@@ -462,7 +463,7 @@ impl<'a> Key<'a> {
                     n: strip_zeros(key.modulus),
                     e: strip_zeros(key.exponent),
                 },
-                Err(_) => Self::Malformed("RSA key that does not parse".into()),
+                Err(_) => Self::Malformed("an RSA key that does not parse".into()),
             },
             EC_PUBLIC_KEY => Self::Ec {
                 curve: Curve::from_params(spki.algorithm.parameters.as_ref()),
@@ -478,7 +479,7 @@ impl<'a> Key<'a> {
             Self::Rsa { n, .. } => format!("a {}-bit RSA key", bit_len(n)),
             Self::Ec { curve, .. } => format!("an EC key on {}", curve.name()),
             Self::Ed25519(_) => "an Ed25519 key".into(),
-            Self::Malformed(why) => format!("an {why}"),
+            Self::Malformed(why) => why.clone(),
             Self::Other(oid) => format!("a key of type {oid}"),
         }
     }
@@ -506,7 +507,7 @@ fn bit_len(bytes: &[u8]) -> u32 {
 fn verify(described: &Described, key: &Key<'_>, tbs: &[u8], signature: &[u8]) -> SignatureCheck {
     let name = &described.name;
     if let Key::Malformed(why) = key {
-        return unsupported(format!("{name} with an {why}"));
+        return unsupported(format!("{name} with {why}"));
     }
     match (&described.scheme, key) {
         (Scheme::Other, _) => unsupported(name.clone()),
@@ -536,6 +537,9 @@ fn verify(described: &Described, key: &Key<'_>, tbs: &[u8], signature: &[u8]) ->
             verify_rsa(name, params, 2048, n, e, tbs, signature)
         }
         (Scheme::Ecdsa(hash), Key::Ec { curve, point }) => {
+            if !matches!(hash, HashAlg::Sha256 | HashAlg::Sha384) {
+                return unsupported(name.clone());
+            }
             let alg: &sig::EcdsaVerificationAlgorithm = match (curve, hash) {
                 (Curve::P256, HashAlg::Sha256) => &sig::ECDSA_P256_SHA256_ASN1,
                 (Curve::P256, HashAlg::Sha384) => &sig::ECDSA_P256_SHA384_ASN1,
@@ -574,7 +578,7 @@ fn verify_rsa(
 ) -> SignatureCheck {
     let bits = bit_len(n);
     // ring rounds the modulus up to whole bytes before comparing with its minimum.
-    let rounded = bits.div_ceil(8) * 8;
+    let rounded = bits.div_ceil(8).saturating_mul(8);
     if rounded < min_bits || bits > 8192 {
         return unsupported(format!("{name} with a {bits}-bit RSA key"));
     }
@@ -893,12 +897,29 @@ p45b3VEQPzuSkMxjQPOLly4=
         assert_eq!(
             check(&renamed, &ca),
             SignatureCheck::Unsupported {
-                algorithm: "ecdsa-with-SHA512 with an EC key on P-256".into()
+                algorithm: "ecdsa-with-SHA512".into()
             }
         );
         assert_eq!(
             signature_algorithm(&renamed).unwrap().hash,
             Some(HashAlg::Sha512)
+        );
+    }
+
+    #[test]
+    fn a_malformed_rsa_key_is_unsupported() {
+        let (leaf, _) = signed(rsa_key(RSA_A, &PKCS_RSA_SHA256), &PKCS_ECDSA_P256_SHA256);
+        // rsaEncryption, NULL; BIT STRING holding 0xff, which is no RSAPublicKey.
+        let spki = [
+            0x30, 0x13, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+            0x01, 0x05, 0x00, 0x03, 0x02, 0x00, 0xff,
+        ];
+        assert_eq!(key_info(&spki), None);
+        assert_eq!(
+            check(&leaf, &spki),
+            SignatureCheck::Unsupported {
+                algorithm: "sha256WithRSAEncryption with an RSA key that does not parse".into()
+            }
         );
     }
 
