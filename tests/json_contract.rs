@@ -965,7 +965,8 @@ fn check_target(t: &Target) {
     for f in &t.findings {
         assert_eq!(
             f.severity,
-            f.code.severity(chain_accepted, t.verdict == Verdict::Intercepted),
+            f.code
+                .severity(chain_accepted, t.verdict == Verdict::Intercepted),
             "{label}: {:?} has an undocumented severity",
             f.code
         );
@@ -992,7 +993,10 @@ fn check_target(t: &Target) {
                 assert_eq!(!v.accepted, v.reason.is_some(), "{label}: {name} reason");
             }
             if chain_accepted {
-                assert!(views.apple_devices.accepted, "{label}: chain_valid, view refuses");
+                assert!(
+                    views.apple_devices.accepted,
+                    "{label}: chain_valid, view refuses"
+                );
             }
             if t.verdict == Verdict::Intercepted && !has(Code::PinMismatch) {
                 assert!(
@@ -1007,14 +1011,24 @@ fn check_target(t: &Target) {
         ),
     }
     if let Some(ct) = &t.certificate_transparency {
-        assert!(chain_accepted, "{label}: certificate_transparency without chain_valid");
-        assert!(ct.verified <= ct.scts.len(), "{label}: more verified than SCTs");
+        assert!(
+            chain_accepted,
+            "{label}: certificate_transparency without chain_valid"
+        );
+        assert!(
+            ct.verified <= ct.scts.len(),
+            "{label}: more verified than SCTs"
+        );
         assert!(
             !ct.compliant || (ct.verified >= ct.required && ct.required > 0),
             "{label}: compliant with too few SCTs"
         );
         assert!(!ct.rule.is_empty(), "{label}: CT rule not named");
-        assert_eq!(ct.operator_names.len(), ct.operators, "{label}: CT operators");
+        assert_eq!(
+            ct.operator_names.len(),
+            ct.operators,
+            "{label}: CT operators"
+        );
     }
 
     // TLS parameters.

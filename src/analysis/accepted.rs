@@ -91,9 +91,18 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
         &ctx.trust.apple.ct_logs,
         paths.at,
     );
-    let apple_root = ctx.knowledge.cas.is_apple_root(&anchor.spki_sha256);
-    let required = store_root.is_some() && !apple_root && facts[0].not_before >= CT_REQUIRED_FROM;
-    if let Some(f) = ct_finding(&report, required) {
+    let exemption = if store_root.is_none() {
+        Some("its root is not one of Apple's store but one installed on the device")
+    } else if ctx.knowledge.cas.is_apple_root(&anchor.spki_sha256) {
+        Some(
+            "its root is one of Apple's own, under which Apple issues for its services without logging",
+        )
+    } else if facts[0].not_before < CT_REQUIRED_FROM {
+        Some("the certificate was issued before 15 October 2018")
+    } else {
+        None
+    };
+    if let Some(f) = ct_finding(&report, exemption) {
         if f.code == Code::CtNotCompliant {
             j.verdict = Verdict::Untrusted;
         }
@@ -107,7 +116,7 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
             Severity::Info,
             format!(
                 "clients that use Mozilla's roots (Linux, Android, Firefox) would refuse this chain \
-                 ({}): the {} has no path for it; Apple devices accept it",
+                 ({}): it leads to none of the {}; Apple devices accept it",
                 webpki_reason(e),
                 ctx.trust.public.label
             ),
@@ -176,12 +185,13 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
     j
 }
 
-/// What Apple's CT policy makes of the leaf. Without any SCT in sight the leaf may still carry them
-/// in the TLS extension, which this client does not see: a warning, never a refusal.
-pub(super) fn ct_finding(report: &ct::CtReport, required: bool) -> Option<Finding> {
+/// What Apple's CT policy makes of the leaf; `exemption` says why Apple does not require CT of this
+/// chain, when it does not. Without any SCT in sight the leaf may still carry them in the TLS
+/// extension, which this client does not see: a warning, never a refusal.
+fn ct_finding(report: &ct::CtReport, exemption: Option<&str>) -> Option<Finding> {
     let summary = ct::summary(report);
     if report.scts.is_empty() {
-        return required.then(|| {
+        return exemption.is_none().then(|| {
             Finding::new(
                 Code::MissingSct,
                 Severity::Warning,
@@ -195,15 +205,11 @@ pub(super) fn ct_finding(report: &ct::CtReport, required: bool) -> Option<Findin
     if report.compliant {
         return Some(Finding::new(Code::CtCompliant, Severity::Info, summary));
     }
-    if !required {
+    if let Some(why) = exemption {
         return Some(Finding::new(
             Code::CtNotRequired,
             Severity::Info,
-            format!(
-                "{summary}; Apple does not require Certificate Transparency for this chain (its \
-                 root is Apple's own or one installed on the device, or the certificate predates \
-                 15 October 2018)"
-            ),
+            format!("{summary}; Apple does not require Certificate Transparency here: {why}"),
         ));
     }
     Some(Finding::new(

@@ -80,11 +80,27 @@ pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'
     // Apple's certificate requirements, for the path as signed. On a forged chain they answer the
     // question a proxy vendor asks: would devices take this product's certificates even where its
     // CA is installed and the host not pinned?
-    let path: Vec<&[u8]> = signed.walk.iter().map(|&i| ders[i]).collect();
-    let origin = if device_anchored {
-        RootOrigin::System
-    } else {
-        RootOrigin::Installed
+    // The anchor's own certificate counts too (its key size), when a store holds it.
+    let trust = ctx.trust;
+    let anchor_cert = match &signed.end {
+        PathEnd::Anchor { spki_sha256, .. } => [&trust.native, &trust.transparent, &trust.device]
+            .into_iter()
+            .find_map(|set| set.cert_for_spki(spki_sha256)),
+        _ => None,
+    };
+    let path: Vec<&[u8]> = signed
+        .walk
+        .iter()
+        .map(|&i| ders[i])
+        .chain(anchor_cert.map(|c| c.as_ref()))
+        .collect();
+    let in_apple_store = |spki: &str| trust.apple.root_by_spki(spki).is_some();
+    let origin = match &signed.end {
+        PathEnd::Anchor { spki_sha256, .. } if in_apple_store(spki_sha256) => RootOrigin::System,
+        PathEnd::SelfSigned { .. } if in_apple_store(&facts[signed.top()].summary.spki_sha256) => {
+            RootOrigin::System
+        }
+        _ => RootOrigin::Installed,
     };
     for mut f in requirements::check(&path, origin) {
         if forged {

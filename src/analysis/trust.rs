@@ -148,6 +148,13 @@ impl RootSet {
             .collect()
     }
 
+    /// The certificate of the anchor with this key (SPKI SHA-256), when the set holds one (sets
+    /// built from certificates do; webpki-roots and Apple's store carry only names and keys).
+    pub fn cert_for_spki(&self, spki_sha256: &str) -> Option<&CertificateDer<'static>> {
+        let i = self.spkis.iter().position(|s| s == spki_sha256)?;
+        self.certs.get(i)?.as_ref()
+    }
+
     /// Whether some anchor in this set has exactly this subject (DER of the Name, with its header).
     pub fn has_subject(&self, name_der: &[u8]) -> bool {
         self.anchors

@@ -515,7 +515,9 @@ pub fn openssl_available() -> bool {
         if std::env::var("PINSCOPE_REQUIRE_OPENSSL").is_ok_and(|v| v == "1") {
             panic!("PINSCOPE_REQUIRE_OPENSSL=1 but the openssl command is not available");
         }
-        eprintln!("skipping: openssl is not installed (set PINSCOPE_REQUIRE_OPENSSL=1 to require it)");
+        eprintln!(
+            "skipping: openssl is not installed (set PINSCOPE_REQUIRE_OPENSSL=1 to require it)"
+        );
     }
     ok
 }
