@@ -3,13 +3,13 @@
 //! Apple's pinning rules for the host, Apple's certificate requirements and its CT policy. Names
 //! never make such a chain suspect.
 
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, UnixTime};
 
 use super::apple::{self, AnchorView, PathView};
 use super::chain::{self, CertFacts};
 use super::ct;
 use super::requirements::{self, RootOrigin};
-use super::trust::AnchorInfo;
+use super::trust::{AnchorInfo, RootSet, verify_path};
 use super::verdict::{ChainInput, Judgement, Paths, tls_profile_mismatch, webpki_reason};
 use super::{Code, Finding, Severity, Verdict};
 
@@ -124,7 +124,18 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
     }
 
     if let Some(policy) = input.policy {
-        let result = apple::evaluate(policy, &view, &ctx.knowledge.cas);
+        let mut result = apple::evaluate(policy, &view, &ctx.knowledge.cas);
+        if !result.satisfied
+            && let Some(longer) = path_beyond_trusted_ca(anchor, input, paths.at)
+        {
+            // Apple's path builder keeps every candidate path and takes one that satisfies the
+            // policy: a CA given as an anchor that itself chains to a root of Apple's store gives
+            // the longer path too.
+            let alt = apple::evaluate(policy, &accepted_view(&longer, facts), &ctx.knowledge.cas);
+            if alt.satisfied {
+                result = alt;
+            }
+        }
         if result.satisfied {
             let which = result
                 .rule_results
@@ -220,6 +231,26 @@ fn ct_finding(report: &ct::CtReport, exemption: Option<&str>) -> Option<Finding>
              not meet it"
         ),
     ))
+}
+
+/// When the anchor is a CA certificate that is not self-issued (an intermediate given as a trust
+/// anchor), the path that continues through it to a root of Apple's store, if one exists.
+fn path_beyond_trusted_ca(
+    anchor: &AnchorInfo,
+    input: &ChainInput<'_>,
+    at: UnixTime,
+) -> Option<AnchorInfo> {
+    let ca = anchor.cert.as_ref()?;
+    if chain::facts(ca).self_issued() {
+        return None;
+    }
+    let chain: Vec<CertificateDer<'static>> = std::iter::once(input.certs[0].clone())
+        .chain(anchor.intermediates.iter().cloned())
+        .chain(std::iter::once(ca.clone()))
+        .collect();
+    let apple = &input.ctx.trust.apple;
+    let store = RootSet::from_anchors("Apple's trust store", apple.tls_anchors());
+    verify_path(&chain, &store, at).ok()
 }
 
 /// The validated path as Apple's checks see it.

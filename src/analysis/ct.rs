@@ -1552,6 +1552,6 @@ mod tests {
         assert_eq!(v["compliant"], false);
         assert_eq!(v["route"], "embedded");
         assert!(v["rule"].as_str().unwrap().contains("180 days"));
-        assert!(v.get("notes").is_none());
+        assert_eq!(v["notes"], serde_json::json!([]));
     }
 }

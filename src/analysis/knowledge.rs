@@ -273,14 +273,6 @@ impl KnownCas {
             .filter(move |c| c.name.eq_ignore_ascii_case(name))
     }
 
-    /// A key that may anchor a device's trust decision when it appears in a presented chain:
-    /// Apple's own CAs, and the roots Apple's trust store holds.
-    pub fn is_trusted_key(&self, spki_sha256: &str) -> bool {
-        self.by_spki(spki_sha256).is_some_and(|c| {
-            c.operator == Operator::Apple || (c.kind == CaKind::Root && c.trusted_by_apple)
-        })
-    }
-
     pub fn is_apple_root(&self, spki_sha256: &str) -> bool {
         self.by_spki(spki_sha256).is_some_and(|c| c.apple_root)
     }
