@@ -1118,8 +1118,10 @@ fn check_target(t: &Target) {
     match t.verdict {
         Verdict::Pass => {
             assert!(
-                has(Code::ChainValid) || t.service.is_some(),
-                "{label}: pass without chain_valid or a service answer"
+                has(Code::ChainValid)
+                    || has(Code::TransparentConnectionAllowed)
+                    || t.service.is_some(),
+                "{label}: pass without chain_valid, transparent_connection_allowed or a service answer"
             );
             assert!(
                 t.findings.iter().all(|f| f.severity != Severity::Error),
@@ -1879,12 +1881,9 @@ fn audit_with_a_real_handshake_matches_the_schema() {
     assert_eq!(doc.targets.len(), 1);
     let t = target(&doc, host, port);
     assert_eq!(t.verdict, Verdict::Pass);
-    // The lab root is no CA family expected for Apple's hosts, and lab leaves embed no SCTs: both
-    // are warnings, which a pass may carry.
-    assert_eq!(
-        codes(t),
-        [Code::ChainValid, Code::UnexpectedIssuer, Code::MissingSct]
-    );
+    // The lab server's port is not the catalog row's, so no CA family is expected of it; the lab
+    // root is not in Apple's store, so Certificate Transparency is not required either.
+    assert_eq!(codes(t), [Code::ChainValid]);
     assert!(t.apple_pinning.is_none(), "Apple does not pin {host}");
     assert!(t.interception.is_none() && t.service.is_none());
     assert!(t.proxy.is_none(), "no proxy was given");
@@ -2075,9 +2074,14 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
         "deviceenrollment.apple.com",
     ));
     // Iru's device domains speak at most TLS 1.2 (the catalog's tls_max); the lab server speaks
-    // 1.3, and its chain's issuer is not sent and is in no store.
+    // 1.3, and its chain's issuer is not sent and is in no store, though it carries the name of the
+    // CA family the domains are served under (so the TLS version alone is the evidence).
     let kandji_host = "0a1b2c3d.devices.us-1.kandji.io";
-    let kandji = tls_server(&Ca::root("Unknown Issuing CA").leaf(&[kandji_host], false));
+    let kandji =
+        tls_server(&Ca::root_with("R11", "Let's Encrypt", Vec::new()).leaf(&[kandji_host], false));
+    // An issuer that is not sent, in no store, and of no family that issues for the host: a
+    // gateway's own CA.
+    let gateway = tls_server(&Ca::root("Corp Gateway CA").leaf(&["iprofiles.apple.com"], false));
     // The same on a chain devices accept: the server changed, nothing forged; a warning.
     let kandji_api = "0a1b2c3d.web-api.kandji.io";
     let kandji_genuine = tls_server(&lab.public.leaf(&[kandji_api], true));
@@ -2087,10 +2091,23 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
              section = \"kandji\"\nsource = \"iru-network\"\ntls_max = \"1.2\"\n"
         )
     };
+    // albert.apple.com and iprofiles.apple.com on the lab ports are catalog rows, so their CA
+    // families are expected.
+    let apple_row = |host: &str, port: u16| {
+        format!(
+            "[[entry]]\nhosts = [\"{host}\"]\nports = [{port}]\ntransport = \"tcp\"\n\
+             section = \"device-setup\"\nsource = \"apple-enterprise\"\n"
+        )
+    };
+    let albert = format!(
+        "{}{}",
+        apple_row("albert.apple.com", unexpected),
+        apple_row("iprofiles.apple.com", gateway)
+    );
     let catalog = lab.scratch.file(
         "kandji.toml",
         &format!(
-            "version = 1\n{}{}",
+            "version = 1\n{}{}{albert}",
             entry(kandji_host, kandji),
             entry(kandji_api, kandji_genuine)
         ),
@@ -2102,6 +2119,7 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
             ("albert.apple.com", unexpected),
             ("swscan.apple.com", reused),
             ("deviceenrollment.apple.com", product),
+            ("iprofiles.apple.com", gateway),
             (kandji_host, kandji),
             (kandji_api, kandji_genuine),
         ],
@@ -2156,7 +2174,7 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
         [Code::TlsProfileMismatch, Code::MissingSct]
     );
     // The issuer was not sent and is in no store: its name is known, its key is not.
-    assert_eq!(t.anchor.as_deref(), Some("Unknown Issuing CA"));
+    assert_eq!(t.anchor.as_deref(), Some("R11"));
     assert!(t.anchor_spki_sha256.is_none(), "{t:#?}");
 
     // ... and a warning on one they accept.
@@ -2168,8 +2186,13 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
     );
     assert!(t.interception.is_none());
 
+    let t = target(&doc, "iprofiles.apple.com", gateway);
+    assert_eq!(t.verdict, Verdict::Intercepted, "{t:#?}");
+    assert!(codes(t).contains(&Code::UnexpectedUnknownIssuer), "{t:#?}");
+
     let seen: Vec<Code> = doc.targets.iter().flat_map(codes).collect();
     for code in [
+        Code::UnexpectedUnknownIssuer,
         Code::PinningFailed,
         Code::AppleNamesCopied,
         Code::LeafKeyEqualsIssuerKey,
@@ -2952,7 +2975,15 @@ fn inspect_of_a_real_apple_chain_reports_the_satisfied_pin() {
     let doc = parse_document(&run);
     let t = &doc.targets[0];
     assert_eq!(t.verdict, Verdict::Pass);
-    assert_eq!(codes(t), [Code::ChainValid, Code::PinningSatisfied]);
+    // Apple Root CA is in Apple's store, not in Mozilla's: information, not a failure.
+    assert_eq!(
+        codes(t),
+        [
+            Code::ChainValid,
+            Code::PublicClientsRefuse,
+            Code::PinningSatisfied
+        ]
+    );
     assert_eq!(t.anchor.as_deref(), Some("Apple Root CA"));
     // Up to the known key of Apple's intermediate: the anchor key is Apple Root CA's, which was
     // not presented.
@@ -3572,5 +3603,203 @@ fn usage_errors_write_no_json_and_exit_2() {
             "{args:?}: {}",
             run.stderr
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// inspect: the codes of Apple's trust store, requirements and CT
+// ---------------------------------------------------------------------------------------------
+
+/// A leaf signed by `ca` with the given validity (days from yesterday), names in subjectAltName,
+/// subject CN and extended key usage.
+fn custom_leaf(
+    ca: &Ca,
+    sans: &[&str],
+    cn: &str,
+    days: i64,
+    eku: Vec<ExtendedKeyUsagePurpose>,
+) -> String {
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    params.distinguished_name = dn;
+    params.extended_key_usages = eku;
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = params.not_before + time::Duration::days(days);
+    let issuer =
+        Issuer::from_ca_cert_pem(&ca.pem, KeyPair::from_pem(ca.key_pem()).unwrap()).unwrap();
+    params.signed_by(&key, &issuer).unwrap().pem() + &ca.pem
+}
+
+#[test]
+fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severity() {
+    let scratch = Scratch::new();
+    let lab = Ca::root("Lab Device Root");
+    let lab_root = format!(
+        "--apple-roots={}",
+        scratch.file("lab.pem", &lab.pem).display()
+    );
+    let mut seen = Vec::new();
+    let mut judge = |name: &str, pem: &str, host: &str, extra: &[String]| {
+        let file = scratch.file(&format!("{name}.pem"), pem);
+        let mut args = vec![
+            "inspect".to_string(),
+            file.display().to_string(),
+            format!("--host={host}"),
+            "--format=json".into(),
+        ];
+        args.extend(extra.iter().cloned());
+        let run = pinscope(&args);
+        let doc = parse_document(&run);
+        let t = &doc.targets[0];
+        seen.extend(codes(t));
+        (t.verdict, codes(t))
+    };
+    let server = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let host = "lab.example.com";
+
+    let (v, c) = judge(
+        "long",
+        &custom_leaf(&lab, &[host], host, 900, server.clone()),
+        host,
+        &[lab_root.clone()],
+    );
+    assert_eq!(v, Verdict::Untrusted);
+    assert!(c.contains(&Code::ValidityTooLong), "{c:?}");
+
+    let (v, c) = judge(
+        "client",
+        &custom_leaf(
+            &lab,
+            &[host],
+            host,
+            30,
+            vec![ExtendedKeyUsagePurpose::ClientAuth],
+        ),
+        host,
+        &[lab_root.clone()],
+    );
+    assert_eq!(v, Verdict::Untrusted);
+    assert!(c.contains(&Code::NoServerAuthEku), "{c:?}");
+
+    let (v, c) = judge(
+        "cn",
+        &custom_leaf(&lab, &["other.example.com"], host, 30, server.clone()),
+        host,
+        &[lab_root.clone()],
+    );
+    assert_eq!(v, Verdict::Untrusted);
+    assert!(c.contains(&Code::NameOnlyInCn), "{c:?}");
+
+    let precert = lab.leaf_with(&[host], vec![marker("1.3.6.1.4.1.11129.2.4.3")], vec![&lab]);
+    let (v, c) = judge("precert", &precert.pem, host, &[lab_root.clone()]);
+    assert_eq!(v, Verdict::Untrusted);
+    assert!(c.contains(&Code::Precertificate), "{c:?}");
+
+    let transparent = Ca::root("Corp Transparent CA");
+    let flag = format!(
+        "--transparent-ca={}",
+        scratch.file("transparent.pem", &transparent.pem).display()
+    );
+    let gdmf = transparent.leaf(&["gdmf.apple.com"], true);
+    let (v, c) = judge("gdmf", &gdmf.pem, "gdmf.apple.com", &[flag]);
+    assert_eq!(v, Verdict::Pass);
+    assert!(c.contains(&Code::TransparentConnectionAllowed), "{c:?}");
+
+    if let Some(reference) = reference() {
+        let der_pem = |name: &str| {
+            let der = std::fs::read(reference.join("apple-pki").join(format!("{name}.cer")));
+            let b64 = base64_encode(&der.unwrap());
+            format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
+        };
+        let smoot = der_pem("api-smoot") + &der_pem("ApplePublicServerRSA12-G1");
+        let at = "--at=2024-12-01T00:00:00Z".to_string();
+        let (v, c) = judge("smoot", &smoot, "api.smoot.apple.com", &[at.clone()]);
+        assert_eq!(v, Verdict::Pass);
+        assert!(c.contains(&Code::CtCompliant), "{c:?}");
+        assert!(c.contains(&Code::PublicClientsRefuse), "{c:?}");
+
+        let ck = der_pem("ckdatabasews") + &der_pem("AppleISTCA2G1");
+        let (v, c) = judge(
+            "ck",
+            &ck,
+            "p02-ckdatabasews.icloud.com",
+            &["--at=2022-06-01T00:00:00Z".into()],
+        );
+        assert_eq!(v, Verdict::Pass);
+        assert!(c.contains(&Code::CtNotRequired), "{c:?}");
+
+        // The same genuine chain, judged with a copy of Apple's data whose log list rejects every
+        // log: Apple's CT policy is not met, and devices refuse it.
+        let store = scratch.path("store");
+        copy_dir(&reference.join("apple-trust-store"), &store);
+        let list = store.join("certificate_transparency/log_list.json");
+        let text = std::fs::read_to_string(&list).unwrap();
+        let rejected = text
+            .replace("\"usable\"", "\"rejected\"")
+            .replace("\"qualified\"", "\"rejected\"")
+            .replace("\"readonly\"", "\"rejected\"");
+        std::fs::write(&list, rejected).unwrap();
+        let (v, c) = judge(
+            "smoot-rejected",
+            &smoot,
+            "api.smoot.apple.com",
+            &[at, format!("--apple-trust-store={}", store.display())],
+        );
+        assert_eq!(v, Verdict::Untrusted);
+        assert!(c.contains(&Code::CtNotCompliant), "{c:?}");
+
+        // A root Apple removed, served on its own.
+        let removed = reference.join("apple-trust-store/certificates/removed");
+        let root = std::fs::read_dir(&removed)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .find(|p| {
+                let der = std::fs::read(p).unwrap();
+                x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
+                    c.subject() == c.issuer()
+                        && c.verify_signature(None).is_ok()
+                        && c.validity().not_after.timestamp() > 1_500_000_000
+                })
+            })
+            .expect("a self-signed removed root");
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64_encode(&std::fs::read(&root).unwrap())
+        );
+        let (v, c) = judge("removed", &pem, host, &["--at=2017-06-01T00:00:00Z".into()]);
+        assert_eq!(v, Verdict::Untrusted, "{root:?}");
+        assert!(c.contains(&Code::RootRemovedByApple), "{root:?}: {c:?}");
+    }
+    for code in [
+        Code::ValidityTooLong,
+        Code::NoServerAuthEku,
+        Code::NameOnlyInCn,
+        Code::Precertificate,
+        Code::TransparentConnectionAllowed,
+    ] {
+        assert!(seen.contains(&code), "{code:?} not emitted");
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
     }
 }
