@@ -6,69 +6,20 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use pinscope::analysis::ct::{self, CtLog, CtReport, LogState, SctStatus};
+use pinscope::apple_store::AppleTrustStore;
 use rustls_pki_types::UnixTime;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 
 const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 
-fn secs(rfc3339: &str) -> i64 {
-    OffsetDateTime::parse(rfc3339, &Rfc3339)
-        .unwrap()
-        .unix_timestamp()
-}
-
-/// Apple's CT log list as `CtLog`s: `operators[].logs[]` and `operators[].tiled_logs[]`.
+/// Apple's CT log list, as the product loads it.
 fn apple_logs(reference: &Path) -> Vec<CtLog> {
-    let path = reference.join("apple-trust-store/certificate_transparency/log_list.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut logs = Vec::new();
-    for op in list["operators"].as_array().unwrap() {
-        let operator = op["name"].as_str().unwrap();
-        for kind in ["logs", "tiled_logs"] {
-            let Some(entries) = op[kind].as_array() else {
-                continue;
-            };
-            for l in entries {
-                let (state_name, state) = l["state"].as_object().unwrap().iter().next().unwrap();
-                let state_kind = match state_name.as_str() {
-                    "pending" => LogState::Pending,
-                    "qualified" => LogState::Qualified,
-                    "usable" => LogState::Usable,
-                    "readonly" => LogState::ReadOnly,
-                    "retired" => LogState::Retired,
-                    "rejected" => LogState::Rejected,
-                    other => panic!("unknown log state {other}"),
-                };
-                let log_id: [u8; 32] = BASE64
-                    .decode(l["log_id"].as_str().unwrap())
-                    .unwrap()
-                    .try_into()
-                    .unwrap();
-                logs.push(CtLog {
-                    log_id,
-                    key_der: BASE64.decode(l["key"].as_str().unwrap()).unwrap(),
-                    description: l["description"].as_str().unwrap().to_owned(),
-                    operator: operator.to_owned(),
-                    state: state_kind,
-                    state_since: state["timestamp"].as_str().map(secs),
-                    temporal_interval: l.get("temporal_interval").map(|t| {
-                        (
-                            secs(t["start_inclusive"].as_str().unwrap()),
-                            secs(t["end_exclusive"].as_str().unwrap()),
-                        )
-                    }),
-                });
-            }
-        }
-    }
-    logs
+    AppleTrustStore::load_dir(&reference.join("apple-trust-store"))
+        .unwrap()
+        .ct_logs
 }
 
 /// One certificate file of apple-pki, with what matching needs.
@@ -396,10 +347,13 @@ fn embedded_scts_are_not_tls_scts() {
 }
 
 #[test]
-fn leaves_whose_logs_apple_later_rejected_verify_but_do_not_count() {
+fn leaves_whose_logs_apple_later_rejected_count_only_before_the_rejection() {
     // ckdatabasews (2021) and escrowproxy (2022) were logged to the 2022 and 2023 shards, which
-    // Apple's list now marks rejected: the signatures verify, the logs do not count.
+    // Apple's list marked rejected once their intervals were over (2023-07-26, 2024-01-20): judged
+    // while the leaves were valid, the logs were approved and the leaves comply; judged after the
+    // rejection, the signatures still verify but the logs no longer count.
     let Some(s) = setup() else { return };
+    let after_rejection = UnixTime::since_unix_epoch(Duration::from_secs(1_720_000_000));
     for file in ["ckdatabasews.cer", "escrowproxy.cer"] {
         let leaf = cert(&s, file);
         let issuer = cert(&s, "AppleISTCA2G1.cer");
@@ -411,6 +365,19 @@ fn leaves_whose_logs_apple_later_rejected_verify_but_do_not_count() {
             &s.logs,
             leaf.midpoint(),
         );
+        show(&format!("{file}, while valid"), &r);
+        assert_eq!(statuses(&r), vec![SctStatus::Verified; 4], "{file}");
+        assert!(r.compliant, "{}", ct::summary(&r));
+        assert_eq!((r.required, r.lifetime_days), (3, Some(395)));
+
+        let r = ct::evaluate(
+            &leaf.der,
+            Some(&issuer.spki()),
+            None,
+            None,
+            &s.logs,
+            after_rejection,
+        );
         assert_eq!(statuses(&r), vec![SctStatus::LogNotAccepted; 4], "{file}");
         assert!(
             r.scts
@@ -418,31 +385,6 @@ fn leaves_whose_logs_apple_later_rejected_verify_but_do_not_count() {
                 .all(|c| c.detail.as_deref().unwrap().contains("rejected"))
         );
         assert!(!r.compliant);
-        assert_eq!((r.required, r.lifetime_days), (3, Some(395)));
-
-        // Had Apple kept those logs usable, the leaf would comply.
-        let revived: Vec<CtLog> = s
-            .logs
-            .iter()
-            .cloned()
-            .map(|mut l| {
-                if l.state == LogState::Rejected {
-                    l.state = LogState::Usable;
-                }
-                l
-            })
-            .collect();
-        let r = ct::evaluate(
-            &leaf.der,
-            Some(&issuer.spki()),
-            None,
-            None,
-            &revived,
-            leaf.midpoint(),
-        );
-        show(&format!("{file}, rejected logs revived"), &r);
-        assert_eq!(statuses(&r), vec![SctStatus::Verified; 4], "{file}");
-        assert!(r.compliant, "{}", ct::summary(&r));
     }
 }
 

@@ -10,8 +10,9 @@
 //! with at most 2 per operator counting (more than 180 days), at least one of them from a currently
 //! approved log; SCTs delivered in the TLS handshake or a stapled OCSP response need 2 from
 //! currently approved logs of distinct operators. Currently approved: usable, qualified or
-//! read-only; once approved: retired, for SCTs dated before the retirement. Pending and rejected
-//! logs never count; a temporally sharded log counts only for certificates whose notAfter falls in
+//! read-only, or retired or rejected after the moment of judgement; once approved: retired, for SCTs
+//! dated before the retirement. Pending logs never count, rejected ones only in a judgement made
+//! before the rejection; a temporally sharded log counts only for certificates whose notAfter falls in
 //! its interval. Not applied: Apple's requirement that one counted SCT come from an RFC 6962 log
 //! rather than a static-ct-api (tiled) one, since [`CtLog`] does not say which kind a log is.
 //!
@@ -546,7 +547,8 @@ impl Context<'_> {
                 "the log dated this SCT after the time of checking".into(),
             ));
         }
-        acceptance(log, sct.timestamp, facts.not_after).map_err(|e| (SctStatus::LogNotAccepted, e))
+        acceptance(log, sct.timestamp, facts.not_after, self.at_ms)
+            .map_err(|e| (SctStatus::LogNotAccepted, e))
     }
 }
 
@@ -570,14 +572,21 @@ fn malformed(source: SctSource, log_id: &str, detail: String) -> SctCheck {
     }
 }
 
-/// Whether Apple's policy lets this log's SCT count: `Ok(true)` for a currently approved log,
-/// `Ok(false)` for one retired after the SCT, `Err` with the reason otherwise.
-fn acceptance(log: &CtLog, sct_ms: u64, not_after: i64) -> Result<bool, String> {
+/// Whether Apple's policy lets this log's SCT count at the moment of judgement (`at_ms`):
+/// `Ok(true)` for a log approved then, `Ok(false)` for one retired after the SCT, `Err` with the
+/// reason otherwise. The list gives only each log's current state and since when; a log retired or
+/// rejected after the moment of judgement was still approved at that moment (Apple marks every
+/// expired shard rejected once its interval is over, so a historical judgement needs this).
+fn acceptance(log: &CtLog, sct_ms: u64, not_after: i64, at_ms: i128) -> Result<bool, String> {
     let since = |what: &str| match log.state_since {
         Some(t) => format!("{what} since {}", date(t)),
         None => what.to_owned(),
     };
+    let later = log
+        .state_since
+        .is_some_and(|t| i128::from(t) * 1000 > at_ms);
     let current = match log.state {
+        LogState::Retired | LogState::Rejected if later => true,
         LogState::Usable | LogState::Qualified | LogState::ReadOnly => true,
         LogState::Retired => match log.state_since {
             Some(t) if i128::from(sct_ms) < i128::from(t) * 1000 => false,
@@ -1410,6 +1419,22 @@ mod tests {
         let r = evaluate(&cert, None, None, None, &all, when);
         assert_eq!(statuses(&r), vec![SctStatus::IssuerUnknown; 2]);
         assert!(!r.compliant);
+    }
+
+    #[test]
+    fn a_log_rejected_after_the_moment_of_judgement_still_counts_then() {
+        let mut a = test_log("A", "Op A", LogState::Rejected);
+        a.log.state_since = Some(START + 400 * DAY);
+        let mut b = test_log("B", "Op B", LogState::Rejected);
+        b.log.state_since = Some(START + 400 * DAY);
+        let all = logs(&[&a, &b]);
+        let cert = embedded_leaf(90, &[&a, &b]);
+        let before = evaluate(&cert, Some(ISSUER), None, None, &all, at(START + DAY));
+        assert_eq!(statuses(&before), vec![SctStatus::Verified; 2]);
+        assert!(before.compliant);
+        let after = evaluate(&cert, Some(ISSUER), None, None, &all, at(START + 401 * DAY));
+        assert_eq!(statuses(&after), vec![SctStatus::LogNotAccepted; 2]);
+        assert!(!after.compliant);
     }
 
     #[test]
