@@ -342,7 +342,7 @@ fn from_path_end(err: &webpki::Error, signed: &SignedPath, input: &ChainInput<'_
     j.anchor_spki = Some(spki);
     if stores.device
         && matches!(err, webpki::Error::InvalidSignatureForPublicKey)
-        && let Some(rollover) = signed.walk[..signed.walk.len().saturating_sub(1)]
+        && let Some(rollover) = signed.walk[..presented_cas_end(signed)]
             .iter()
             .skip(1)
             .map(|&i| &facts[i])
@@ -356,6 +356,15 @@ fn from_path_end(err: &webpki::Error, signed: &SignedPath, input: &ChainInput<'_
         );
     }
     j
+}
+
+/// Where the presented CA certificates of the walk end: before the last one when it is the
+/// self-signed root, after it when a store's anchor signed it.
+fn presented_cas_end(signed: &SignedPath) -> usize {
+    match signed.end {
+        PathEnd::SelfSigned { .. } => signed.walk.len().saturating_sub(1),
+        _ => signed.walk.len(),
+    }
 }
 
 /// The last certificate names an issuer nobody has. A leaf signed by its own key, or (for a catalog
