@@ -87,17 +87,15 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                 Some(p) => format!("{p} The chain here"),
                 None => format!("The chain {target} presented"),
             };
-            let allowance = if transparent_allowed(j, ctx) {
-                " Apple lets an MDM profile allow an inspection CA for this host: a \
-                 transparent-connection pin naming the CA's key (check it with --transparent-ca); \
-                 without one,"
+            // Where Apple's policy allows a transparent-connection pin, that is the other way out.
+            let exempt = if transparent_allowed(j, ctx) {
+                format!(
+                    "Exempt {target} from SSL inspection, or, since Apple's policy for this host \
+                     allows it, install an MDM profile on your devices whose transparent-connection \
+                     pin names the inspection CA's key (check it with --transparent-ca)."
+                )
             } else {
-                ""
-            };
-            let exempt = if allowance.is_empty() {
                 format!("Exempt {target} from SSL inspection.")
-            } else {
-                format!("{allowance} exempt {target} from SSL inspection.")
             };
             format!(
                 "{chain} ends at '{signer}'{product}, which no public or Apple root trusts.{copied} Devices drop this connection{purpose}. {exempt}"
