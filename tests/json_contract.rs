@@ -3665,7 +3665,7 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
         "long",
         &custom_leaf(&lab, &[host], host, 900, server.clone()),
         host,
-        &[lab_root.clone()],
+        std::slice::from_ref(&lab_root),
     );
     assert_eq!(v, Verdict::Untrusted);
     assert!(c.contains(&Code::ValidityTooLong), "{c:?}");
@@ -3680,7 +3680,7 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
             vec![ExtendedKeyUsagePurpose::ClientAuth],
         ),
         host,
-        &[lab_root.clone()],
+        std::slice::from_ref(&lab_root),
     );
     assert_eq!(v, Verdict::Untrusted);
     assert!(c.contains(&Code::NoServerAuthEku), "{c:?}");
@@ -3689,13 +3689,18 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
         "cn",
         &custom_leaf(&lab, &["other.example.com"], host, 30, server.clone()),
         host,
-        &[lab_root.clone()],
+        std::slice::from_ref(&lab_root),
     );
     assert_eq!(v, Verdict::Untrusted);
     assert!(c.contains(&Code::NameOnlyInCn), "{c:?}");
 
     let precert = lab.leaf_with(&[host], vec![marker("1.3.6.1.4.1.11129.2.4.3")], vec![&lab]);
-    let (v, c) = judge("precert", &precert.pem, host, &[lab_root.clone()]);
+    let (v, c) = judge(
+        "precert",
+        &precert.pem,
+        host,
+        std::slice::from_ref(&lab_root),
+    );
     assert_eq!(v, Verdict::Untrusted);
     assert!(c.contains(&Code::Precertificate), "{c:?}");
 
@@ -3717,7 +3722,12 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
         };
         let smoot = der_pem("api-smoot") + &der_pem("ApplePublicServerRSA12-G1");
         let at = "--at=2024-12-01T00:00:00Z".to_string();
-        let (v, c) = judge("smoot", &smoot, "api.smoot.apple.com", &[at.clone()]);
+        let (v, c) = judge(
+            "smoot",
+            &smoot,
+            "api.smoot.apple.com",
+            std::slice::from_ref(&at),
+        );
         assert_eq!(v, Verdict::Pass);
         assert!(c.contains(&Code::CtCompliant), "{c:?}");
         assert!(c.contains(&Code::PublicClientsRefuse), "{c:?}");
