@@ -3732,27 +3732,23 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
         assert!(c.contains(&Code::CtCompliant), "{c:?}");
         assert!(c.contains(&Code::PublicClientsRefuse), "{c:?}");
 
-        let ck = der_pem("ckdatabasews") + &der_pem("AppleISTCA2G1");
-        let (v, c) = judge(
-            "ck",
-            &ck,
-            "p02-ckdatabasews.icloud.com",
-            &["--at=2022-06-01T00:00:00Z".into()],
-        );
-        assert_eq!(v, Verdict::Pass);
-        assert!(c.contains(&Code::CtNotRequired), "{c:?}");
-
         // The same genuine chain, judged with a copy of Apple's data whose log list rejects every
         // log: Apple's CT policy is not met, and devices refuse it.
         let store = scratch.path("store");
         copy_dir(&reference.join("apple-trust-store"), &store);
         let list = store.join("certificate_transparency/log_list.json");
-        let text = std::fs::read_to_string(&list).unwrap();
-        let rejected = text
-            .replace("\"usable\"", "\"rejected\"")
-            .replace("\"qualified\"", "\"rejected\"")
-            .replace("\"readonly\"", "\"rejected\"");
-        std::fs::write(&list, rejected).unwrap();
+        let mut logs: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&list).unwrap()).unwrap();
+        for operator in logs["operators"].as_array_mut().unwrap() {
+            for kind in ["logs", "tiled_logs"] {
+                for log in operator[kind].as_array_mut().into_iter().flatten() {
+                    log["state"] = serde_json::json!({
+                        "rejected": {"timestamp": "2000-01-01T00:00:00Z"}
+                    });
+                }
+            }
+        }
+        std::fs::write(&list, logs.to_string()).unwrap();
         let (v, c) = judge(
             "smoot-rejected",
             &smoot,
@@ -3761,6 +3757,20 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
         );
         assert_eq!(v, Verdict::Untrusted);
         assert!(c.contains(&Code::CtNotCompliant), "{c:?}");
+
+        // Under Apple's own root CT is not required: the same rejected logs are information.
+        let ck = der_pem("ckdatabasews") + &der_pem("AppleISTCA2G1");
+        let (v, c) = judge(
+            "ck",
+            &ck,
+            "p02-ckdatabasews.icloud.com",
+            &[
+                "--at=2022-06-01T00:00:00Z".into(),
+                format!("--apple-trust-store={}", store.display()),
+            ],
+        );
+        assert_eq!(v, Verdict::Pass);
+        assert!(c.contains(&Code::CtNotRequired), "{c:?}");
 
         // A root Apple removed, served on its own.
         let removed = reference.join("apple-trust-store/certificates/removed");
