@@ -59,21 +59,25 @@ pub enum RootOrigin {
 /// parse are skipped.
 pub fn check(path: &[&[u8]], origin: RootOrigin) -> Vec<Finding> {
     let certs: Vec<Option<Cert<'_>>> = path.iter().map(|der| Cert::parse(der)).collect();
-    let anchored = certs
-        .last()
-        .and_then(Option::as_ref)
-        .is_some_and(|c| c.self_signed);
+    // Whether the last certificate is a self-signed anchor: a signature check, so asked only
+    // where the answer matters.
+    let anchored = || {
+        certs
+            .last()
+            .and_then(Option::as_ref)
+            .is_some_and(Cert::self_signed)
+    };
     // SecPolicyCheckKeySize and SecPolicyCheckValidityPeriodMaximums skip a leaf that is itself
     // the anchor a user trusted (SecPVCIsAnchorPerConstraints(pvc, kSecUserAnchorSource, leaf)).
-    let leaf_is_user_anchor = origin == RootOrigin::Installed && path.len() == 1 && anchored;
+    let leaf_is_user_anchor = origin == RootOrigin::Installed && path.len() == 1 && anchored();
 
     let mut findings = Vec::new();
     for cert in certs.iter().flatten() {
         if !leaf_is_user_anchor && let Some(f) = weak_key(cert) {
             findings.push(f);
         }
-        if !cert.self_signed
-            && let Some(f) = weak_hash(cert)
+        if let Some(f) = weak_hash(cert)
+            && !cert.self_signed()
         {
             findings.push(f);
         }
@@ -83,7 +87,11 @@ pub fn check(path: &[&[u8]], origin: RootOrigin) -> Vec<Finding> {
     }
     if origin == RootOrigin::System {
         // The intermediates: neither the leaf nor the anchor.
-        let end = if anchored { path.len() - 1 } else { path.len() };
+        let end = if anchored() {
+            path.len() - 1
+        } else {
+            path.len()
+        };
         for cert in certs.get(1..end).unwrap_or_default().iter().flatten() {
             findings.extend(intermediate_eku(cert));
         }
@@ -146,21 +154,28 @@ struct Cert<'a> {
     parsed: X509Certificate<'a>,
     /// The subject CN (or the whole subject when it has none).
     name: String,
-    /// Subject and issuer are the same name and the certificate's own key did not fail to verify
-    /// its signature (an MD5 self-signature cannot be checked, and is still a root's).
-    self_signed: bool,
+    /// Whether it is self-signed, once asked (see [`Cert::self_signed`]).
+    self_signed: std::cell::OnceCell<bool>,
 }
 
 impl<'a> Cert<'a> {
     fn parse(der: &'a [u8]) -> Option<Self> {
         let (_, parsed) = X509Certificate::from_der(der).ok()?;
-        let self_signed = parsed.subject().as_raw() == parsed.issuer().as_raw()
-            && signatures::check(der, parsed.public_key().raw) != SignatureCheck::Invalid;
         Some(Self {
             der,
             name: display_name(parsed.subject()),
             parsed,
-            self_signed,
+            self_signed: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// Subject and issuer are the same name and the certificate's own key did not fail to verify
+    /// its signature (an MD5 self-signature cannot be checked, and is still a root's).
+    fn self_signed(&self) -> bool {
+        *self.self_signed.get_or_init(|| {
+            self.parsed.subject().as_raw() == self.parsed.issuer().as_raw()
+                && signatures::check(self.der, self.parsed.public_key().raw)
+                    != SignatureCheck::Invalid
         })
     }
 }
