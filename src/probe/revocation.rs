@@ -19,10 +19,9 @@ use tokio::task::JoinSet;
 use url::{Host, Url};
 
 use super::resolve::Resolve;
-use crate::analysis::revocation::plan;
 use crate::observation::{
-    FailureKind, FetchFailure, FetchFailureKind, FetchedBody, Observation, RevocationFetch,
-    RevocationKind, RevocationOutcome,
+    FailureKind, FetchFailure, FetchFailureKind, FetchRequest, FetchedBody, Observation,
+    PlannedFetch, RevocationFetch, RevocationKind, RevocationOutcome,
 };
 
 /// Fetches in flight at once, across all targets.
@@ -54,40 +53,45 @@ struct Request {
     body: Option<Vec<u8>>,
 }
 
-/// Fetches the OCSP responses and CRLs for every captured chain and records them on the
-/// observations, in chain order. Never fails: every problem is recorded as the fetch's outcome.
-pub async fn fetch_all(observations: &mut [Observation], config: &RevocationConfig) {
+/// Carries out the fetches planned for `observations` (by `analysis::revocation::plan`) and
+/// records each on its observation, in plan order. Never fails: every problem is recorded as the
+/// fetch's outcome.
+pub async fn fetch_all(
+    observations: &mut [Observation],
+    planned: Vec<PlannedFetch>,
+    config: &RevocationConfig,
+) {
     let mut requests: Vec<Request> = Vec::new();
     let mut index: HashMap<Request, usize> = HashMap::new();
     let mut pending: Vec<(usize, RevocationFetch, Option<usize>)> = Vec::new();
-    for (oi, obs) in observations.iter().enumerate() {
-        let Some(captured) = obs.outcome.captured() else {
-            continue;
+    for p in planned {
+        let (outcome, body) = match p.request {
+            FetchRequest::Skip(why) => (RevocationOutcome::NotFetched(why), None),
+            FetchRequest::Get => (RevocationOutcome::NotFetched(String::new()), Some(None)),
+            FetchRequest::Ocsp(der) => (
+                RevocationOutcome::NotFetched(String::new()),
+                Some(Some(der)),
+            ),
         };
-        for p in plan(&captured.chain) {
-            let fetch = RevocationFetch {
+        let job = body.map(|body| {
+            let req = Request {
                 kind: p.kind,
                 url: p.url.clone(),
-                cert_sha256: p.cert_sha256,
-                issuer_sha256: p.issuer_sha256,
-                outcome: RevocationOutcome::NotFetched(p.skip.clone().unwrap_or_default()),
+                body,
             };
-            let job = match p.skip {
-                Some(_) => None,
-                None => {
-                    let req = Request {
-                        kind: p.kind,
-                        url: p.url,
-                        body: p.request,
-                    };
-                    Some(*index.entry(req.clone()).or_insert_with(|| {
-                        requests.push(req);
-                        requests.len() - 1
-                    }))
-                }
-            };
-            pending.push((oi, fetch, job));
-        }
+            *index.entry(req.clone()).or_insert_with(|| {
+                requests.push(req);
+                requests.len() - 1
+            })
+        });
+        let fetch = RevocationFetch {
+            kind: p.kind,
+            url: p.url,
+            cert_sha256: p.cert_sha256,
+            issuer_sha256: p.issuer_sha256,
+            outcome,
+        };
+        pending.push((p.observation, fetch, job));
     }
     let results = run(requests, config).await;
     for (oi, mut fetch, job) in pending {
