@@ -1124,7 +1124,7 @@ mod tests {
     }
 
     fn ocsp_with_scts(serial: &[u8], sct_list: &[u8]) -> Vec<u8> {
-        let sha1 = der(0x30, &der(0x06, &[0x2b, 0x0e, 0x03, 0x02, 0x1a]));
+        let sha1 = der(0x30, &der(0x06, asn1::oid::SHA1));
         let cert_id = der(
             0x30,
             &[
@@ -1167,8 +1167,10 @@ mod tests {
             &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
         );
         let basic = der(0x30, &[tbs, sig_alg, der(0x03, &[0, 1, 2])].concat());
-        let oid_basic = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01];
-        let bytes = der(0x30, &[der(0x06, &oid_basic), der(0x04, &basic)].concat());
+        let bytes = der(
+            0x30,
+            &[der(0x06, asn1::oid::OCSP_BASIC), der(0x04, &basic)].concat(),
+        );
         der(0x30, &[der(0x0a, &[0]), der(0xa0, &bytes)].concat())
     }
 

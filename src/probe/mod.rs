@@ -3,6 +3,7 @@
 //! an error, and every target yields exactly one observation within its deadline.
 
 pub mod danger;
+mod http;
 pub mod proxy;
 pub mod resolve;
 pub mod revocation;

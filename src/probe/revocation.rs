@@ -5,7 +5,8 @@
 //! The HTTP client is a small HTTP/1.1 one on httparse rather than a general crate: revocation
 //! fetches are one request per connection (`Connection: close`), over plain HTTP only, and every
 //! byte read is counted against the cap, which is simplest to guarantee when the reading loop is
-//! ours. It understands Content-Length, chunked and read-to-close bodies, and 1xx interim answers.
+//! ours. The head is read by the shared reader (`probe::http`); this reads the body, from
+//! Content-Length, chunked and read-to-close responses.
 
 use std::collections::HashMap;
 use std::io;
@@ -18,6 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use url::{Host, Url};
 
+use super::http::{HeadError, HeadLimits, read_head};
 use super::resolve::Resolve;
 use crate::observation::{
     FailureKind, FetchFailure, FetchFailureKind, FetchRequest, FetchedBody, Observation,
@@ -28,6 +30,14 @@ use crate::observation::{
 const IN_FLIGHT: usize = 16;
 /// The most a response's status line and headers may take.
 const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// How a responder's head is read.
+const HEAD_LIMITS: HeadLimits = HeadLimits {
+    max_bytes: MAX_HEAD_BYTES,
+    max_headers: 100,
+    lenient: false,
+    skip_interim: true,
+    exact: false,
+};
 /// The longest chunk-size line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 1024;
 
@@ -351,80 +361,45 @@ async fn read_response<S: AsyncRead + Unpin>(
         kind: FetchFailureKind::NotHttp,
         detail,
     };
-    let mut buf = Vec::new();
-    let (status, head_len, headers) = loop {
-        let mut slots = [httparse::EMPTY_HEADER; 100];
-        let mut parsed = httparse::Response::new(&mut slots);
-        match parsed.parse(&buf) {
-            Ok(httparse::Status::Complete(n)) => {
-                let status = parsed.code.unwrap_or(0);
-                let headers: Vec<(String, String)> = parsed
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_ascii_lowercase(),
-                            String::from_utf8_lossy(h.value).trim().to_owned(),
-                        )
-                    })
-                    .collect();
-                if (100..200).contains(&status) && status != 101 {
-                    // An interim answer (100 Continue): the real one follows.
-                    buf.drain(..n);
-                    continue;
-                }
-                break (status, n, headers);
-            }
-            Ok(httparse::Status::Partial) => {
-                if buf.len() > MAX_HEAD_BYTES {
-                    return Err(not_http(format!(
-                        "the response headers exceed {MAX_HEAD_BYTES} bytes"
-                    )));
-                }
-                if fill(stream, &mut buf).await? == 0 {
-                    return Err(FetchFailure {
-                        kind: FetchFailureKind::Closed,
-                        detail: if buf.is_empty() {
-                            "the connection was closed before any answer".into()
-                        } else {
-                            format!(
-                                "the connection was closed after {} bytes, before the headers ended",
-                                buf.len()
-                            )
-                        },
-                    });
-                }
-            }
-            Err(e) => {
-                return Err(not_http(format!(
-                    "not an HTTP response ({e}); it began {}",
-                    describe(&buf)
-                )));
-            }
-        }
-    };
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let head = read_head(stream, HEAD_LIMITS).await.map_err(|e| match e {
+        HeadError::Io(e) => io_failure(&e, "reading the response"),
+        HeadError::Closed { received } => FetchFailure {
+            kind: FetchFailureKind::Closed,
+            detail: if received.is_empty() {
+                "the connection was closed before any answer".into()
+            } else {
+                format!(
+                    "the connection was closed after {} bytes, before the headers ended",
+                    received.len()
+                )
+            },
+        },
+        HeadError::TooLarge { .. } => not_http(format!(
+            "the response headers exceed {MAX_HEAD_BYTES} bytes"
+        )),
+        HeadError::NotHttp { error, received } => not_http(format!(
+            "not an HTTP response ({error}); it began {}",
+            describe(&received)
+        )),
+    })?;
+    let text = |v: &[u8]| String::from_utf8_lossy(v).trim().to_owned();
     let mut response = Response {
-        status,
-        content_type: header("content-type"),
-        location: header("location"),
+        status: head.status,
+        content_type: head.header("content-type").map(text),
+        location: head.header("location").map(text),
         body: Vec::new(),
     };
-    if matches!(status, 301 | 302 | 303 | 307 | 308) || status == 204 || status == 304 {
+    if matches!(head.status, 301 | 302 | 303 | 307 | 308 | 204 | 304) {
         return Ok(response);
     }
-    let mut rest = buf.split_off(head_len);
-    let chunked = headers.iter().any(|(n, v)| {
-        n == "transfer-encoding"
-            && v.rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+    let chunked = head.values("transfer-encoding").any(|v| {
+        text(v)
+            .rsplit(',')
+            .next()
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
     });
+    let lengths: Vec<String> = head.values("content-length").map(text).collect();
+    let mut rest = head.rest;
     let too_large = |detail: String| FetchFailure {
         kind: FetchFailureKind::TooLarge,
         detail,
@@ -437,11 +412,6 @@ async fn read_response<S: AsyncRead + Unpin>(
         response.body = read_chunked(stream, rest, max_bytes).await?;
         return Ok(response);
     }
-    let lengths: Vec<&String> = headers
-        .iter()
-        .filter(|(n, _)| n == "content-length")
-        .map(|(_, v)| v)
-        .collect();
     if let Some(first) = lengths.first() {
         if lengths.iter().any(|l| l != first) {
             return Err(not_http("conflicting Content-Length headers".into()));

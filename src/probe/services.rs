@@ -13,6 +13,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
 use super::describe_bytes;
+use super::http::{Head, HeadError, HeadLimits, read_head};
 use crate::observation::{
     Failure, FailureKind, HttpAnswer, NtpAnswer, Phase, QuicAnswer, ServiceAnswer, SshAnswer,
 };
@@ -21,6 +22,15 @@ use crate::observation::{
 const HTTP_HEAD_CAP: usize = 16 * 1024;
 /// The most headers one response may carry.
 const HTTP_MAX_HEADERS: usize = 128;
+/// How a port-80 answer's head is read: block pages and captive portals are often written by
+/// hand, so leniently.
+const HTTP_HEAD_LIMITS: HeadLimits = HeadLimits {
+    max_bytes: HTTP_HEAD_CAP,
+    max_headers: HTTP_MAX_HEADERS,
+    lenient: true,
+    skip_interim: true,
+    exact: false,
+};
 /// How many bytes of an unexpected answer are quoted.
 const QUOTE_BYTES: usize = 64;
 
@@ -64,41 +74,54 @@ pub(super) async fn http(
         .write_all(http_request(host, port).as_bytes())
         .await
         .map_err(|e| stream_failure(&e, "sending the HTTP request"))?;
-    let mut head = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(answer) = parse_http_head(&mut head)? {
-            return Ok(ServiceAnswer::Http(answer));
-        }
-        if head.len() >= HTTP_HEAD_CAP {
-            return Err(unexpected(format!(
-                "the HTTP headers did not end within {} KiB; it sent {}",
-                HTTP_HEAD_CAP / 1024,
-                quote(&head)
-            )));
-        }
-        let room = (HTTP_HEAD_CAP - head.len()).min(chunk.len());
-        let n = stream
-            .read(&mut chunk[..room])
-            .await
-            .map_err(|e| stream_failure(&e, "reading the HTTP response"))?;
-        if n == 0 {
-            return Err(if head.is_empty() {
-                Failure {
-                    kind: FailureKind::Closed,
-                    phase: Phase::Handshake,
-                    detail: "the server closed the connection without answering the HTTP request"
-                        .into(),
-                }
-            } else {
-                unexpected(format!(
-                    "the connection closed before the HTTP headers ended ({} bytes); it sent {}",
-                    head.len(),
-                    quote(&head)
-                ))
-            });
-        }
-        head.extend_from_slice(&chunk[..n]);
+    let head = read_head(&mut stream, HTTP_HEAD_LIMITS)
+        .await
+        .map_err(http_failure)?;
+    Ok(ServiceAnswer::Http(http_answer(&head)))
+}
+
+/// What a port-80 probe reports when no head arrived.
+fn http_failure(e: HeadError) -> Failure {
+    match e {
+        HeadError::Io(e) => stream_failure(&e, "reading the HTTP response"),
+        HeadError::Closed { received } if received.is_empty() => Failure {
+            kind: FailureKind::Closed,
+            phase: Phase::Handshake,
+            detail: "the server closed the connection without answering the HTTP request".into(),
+        },
+        HeadError::Closed { received } => unexpected(format!(
+            "the connection closed before the HTTP headers ended ({} bytes); it sent {}",
+            received.len(),
+            quote(&received)
+        )),
+        HeadError::TooLarge { received } => unexpected(format!(
+            "the HTTP headers did not end within {} KiB; it sent {}",
+            HTTP_HEAD_CAP / 1024,
+            quote(&received)
+        )),
+        HeadError::NotHttp {
+            error: httparse::Error::TooManyHeaders,
+            ..
+        } => unexpected(format!(
+            "an HTTP response with more than {HTTP_MAX_HEADERS} headers"
+        )),
+        HeadError::NotHttp { error, received } => unexpected(format!(
+            "the server did not answer with HTTP ({error}); it sent {}",
+            quote(&received)
+        )),
+    }
+}
+
+/// The head as reported, text from the wire cleaned.
+fn http_answer(head: &Head) -> HttpAnswer {
+    HttpAnswer {
+        status: head.status,
+        reason: clean(head.reason.as_bytes()),
+        headers: head
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), clean(value)))
+            .collect(),
     }
 }
 
@@ -117,50 +140,6 @@ fn http_request(host: &str, port: u16) -> String {
         "GET / HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: pinscope/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     )
-}
-
-/// `Ok(None)`: the head is not complete yet. Interim (1xx) responses are dropped from `buf`.
-fn parse_http_head(buf: &mut Vec<u8>) -> Result<Option<HttpAnswer>, Failure> {
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; HTTP_MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        // Block pages and captive portals are often written by hand: be lenient about form.
-        let parsed = httparse::ParserConfig::default()
-            .allow_spaces_after_header_name_in_responses(true)
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut response, buf);
-        let len = match parsed {
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Ok(httparse::Status::Complete(len)) => len,
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(unexpected(format!(
-                    "an HTTP response with more than {HTTP_MAX_HEADERS} headers"
-                )));
-            }
-            Err(e) => {
-                return Err(unexpected(format!(
-                    "the server did not answer with HTTP ({e}); it sent {}",
-                    quote(buf)
-                )));
-            }
-        };
-        let status = response.code.unwrap_or_default();
-        if (100..200).contains(&status) && status != 101 {
-            buf.drain(..len);
-            continue;
-        }
-        let answer = HttpAnswer {
-            status,
-            reason: clean(response.reason.unwrap_or_default().as_bytes()),
-            headers: response
-                .headers
-                .iter()
-                .map(|h| (h.name.to_ascii_lowercase(), clean(h.value)))
-                .collect(),
-        };
-        return Ok(Some(answer));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -694,24 +673,50 @@ fn fill_random(buf: &mut [u8]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn http_heads_parse_and_skip_interim_responses() {
-        let mut buf =
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: http://x/\r\nVia: 1.1 squid\r\n\r\nbody"
-                .to_vec();
-        let answer = parse_http_head(&mut buf).unwrap().unwrap();
+    async fn http_head(bytes: &[u8]) -> Result<HttpAnswer, Failure> {
+        let mut s: &[u8] = bytes;
+        read_head(&mut s, HTTP_HEAD_LIMITS)
+            .await
+            .map(|h| http_answer(&h))
+            .map_err(http_failure)
+    }
+
+    #[tokio::test]
+    async fn http_heads_parse_and_skip_interim_responses() {
+        let answer = http_head(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: http://x/\r\nVia: 1.1 squid\r\n\r\nbody",
+        )
+        .await
+        .unwrap();
         assert_eq!(answer.status, 302);
         assert_eq!(answer.location(), Some("http://x/"));
         assert_eq!(answer.header("via"), Some("1.1 squid"));
+        let err = http_head(b"HTTP/1.1 200 OK\r\nServer: x")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, FailureKind::UnexpectedAnswer);
         assert!(
-            parse_http_head(&mut b"HTTP/1.1 200 OK\r\nServer: x".to_vec())
-                .unwrap()
-                .is_none()
+            err.detail.contains("closed before the HTTP headers ended"),
+            "{}",
+            err.detail
         );
-        let err = parse_http_head(&mut b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()).unwrap_err();
+        let err = http_head(b"").await.unwrap_err();
+        assert_eq!(err.kind, FailureKind::Closed);
+        let err = http_head(b"SSH-2.0-OpenSSH_9.6\r\n").await.unwrap_err();
         assert_eq!(err.kind, FailureKind::UnexpectedAnswer);
         assert!(
             err.detail.contains("'SSH-2.0-OpenSSH_9.6'"),
+            "{}",
+            err.detail
+        );
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for _ in 0..=HTTP_MAX_HEADERS {
+            many.extend_from_slice(b"A: b\r\n");
+        }
+        many.extend_from_slice(b"\r\n");
+        let err = http_head(&many).await.unwrap_err();
+        assert!(
+            err.detail.contains("more than 128 headers"),
             "{}",
             err.detail
         );

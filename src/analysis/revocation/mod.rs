@@ -7,7 +7,8 @@
 //! unreachable, invalid or not_checked, with the reason in `detail`.
 //!
 //! - `plan`: the fetches a chain calls for;
-//! - `ocsp`: the OCSP request and response (RFC 6960) and who may sign one;
+//! - `ocsp`: the OCSP request and response (RFC 6960), and what a response says;
+//! - `signer`: who may sign an OCSP response;
 //! - `crl`: CRLs (RFC 5280), DER or PEM;
 //! - `http`: HTTP answers that are not what a responder sends (error statuses, block pages);
 //! - `judge`: one status per fetch, and the findings.
@@ -17,6 +18,7 @@ mod http;
 mod judge;
 mod ocsp;
 mod plan;
+mod signer;
 
 use serde::Serialize;
 
