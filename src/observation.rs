@@ -320,7 +320,7 @@ pub enum FailureKind {
     /// The per-target deadline passed.
     Timeout,
     /// The server sent a TLS alert (its description).
-    TlsAlert(String),
+    TlsAlert(rustls::AlertDescription),
     /// The server answered with something that is not TLS.
     NotTls,
     /// Any other TLS protocol failure.
