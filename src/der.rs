@@ -26,14 +26,10 @@ pub mod tag {
     pub const GENERALIZED_TIME: u8 = 0x18;
     pub const SEQUENCE: u8 = 0x30;
 
-    /// `[n]` context-specific, constructed (an EXPLICIT tag).
+    /// `[n]` context-specific, constructed (an EXPLICIT tag, or an IMPLICIT one on a
+    /// constructed type).
     pub const fn explicit(n: u8) -> u8 {
         0xa0 | n
-    }
-
-    /// `[n]` context-specific, primitive (an IMPLICIT tag on a primitive type).
-    pub const fn implicit(n: u8) -> u8 {
-        0x80 | n
     }
 }
 
@@ -154,6 +150,8 @@ pub struct Reader<'a>(pub &'a [u8]);
 
 impl<'a> Reader<'a> {
     /// The next element, whatever its tag.
+    // Not an Iterator: a malformed element is an error, not the end.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Tlv<'a>, DerError> {
         let (t, rest) = tlv(self.0)?;
         self.0 = rest;

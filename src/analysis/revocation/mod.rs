@@ -68,19 +68,6 @@ pub enum Status {
     NotChecked,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Good => "good",
-            Self::Revoked => "revoked",
-            Self::Unknown => "unknown",
-            Self::Unreachable => "unreachable",
-            Self::Invalid => "invalid",
-            Self::NotChecked => "not_checked",
-        }
-    }
-}
-
 /// The revocation findings for one target.
 #[derive(Debug, Default)]
 pub struct RevocationJudgement {

@@ -15,6 +15,14 @@ use crate::der::{self, DerError, Reader, Tlv, encode, generalized_time, oid, tag
 
 /// The responseStatus `unauthorized`: the responder does not answer for this issuer.
 const UNAUTHORIZED: u8 = 6;
+/// ResponderID `[1] byName` and `[2] byKey`.
+const BY_NAME: u8 = tag::explicit(1);
+const BY_KEY: u8 = tag::explicit(2);
+/// CertStatus `[0] IMPLICIT NULL good`, `[1] IMPLICIT RevokedInfo revoked`, `[2] IMPLICIT NULL
+/// unknown`.
+const GOOD: u8 = 0x80;
+const REVOKED: u8 = tag::explicit(1);
+const UNKNOWN: u8 = 0x82;
 
 /// Why no OCSP request could be built.
 #[derive(Debug, thiserror::Error)]
@@ -226,12 +234,12 @@ fn parse_basic(der: &[u8]) -> Result<Basic<'_>, ParseError> {
     t.optional(tag::explicit(0))?;
     let rid = t.next()?;
     let responder = match rid.tag {
-        0xa1 => ResponderId::ByName(
+        BY_NAME => ResponderId::ByName(
             Reader(rid.content)
                 .expect(tag::SEQUENCE, "responder name")?
                 .raw,
         ),
-        0xa2 => ResponderId::ByKey(
+        BY_KEY => ResponderId::ByKey(
             Reader(rid.content)
                 .expect(tag::OCTET_STRING, "responder key hash")?
                 .content,
@@ -264,8 +272,8 @@ fn parse_single(seq: Tlv<'_>) -> Result<Single<'_>, ParseError> {
     let serial = id.expect(tag::INTEGER, "serialNumber")?.content;
     let st = r.next()?;
     let status = match st.tag {
-        0x80 => CertStatus::Good,
-        0xa1 => {
+        GOOD => CertStatus::Good,
+        REVOKED => {
             let mut ri = Reader(st.content);
             let at = generalized_time(&ri.expect(tag::GENERALIZED_TIME, "revocationTime")?)?;
             let reason = match ri.optional(tag::explicit(0))? {
@@ -280,7 +288,7 @@ fn parse_single(seq: Tlv<'_>) -> Result<Single<'_>, ParseError> {
             };
             CertStatus::Revoked { at, reason }
         }
-        0x82 => CertStatus::Unknown,
+        UNKNOWN => CertStatus::Unknown,
         other => return Err(ParseError::CertStatus(other)),
     };
     let this_update = generalized_time(&r.expect(tag::GENERALIZED_TIME, "thisUpdate")?)?;
