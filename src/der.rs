@@ -2,16 +2,14 @@
 //! precertificate and SCT extensions, and the SEQUENCE headers webpki strips from names and keys.
 //!
 //! Certificates, CRLs and public keys are read with x509-parser; OIDs are encoded by asn1-rs (its
-//! `oid!` macro and `Oid` parser); times by x509-parser's `ASN1Time`. What is left here is a small
+//! `oid!` macro and `Oid` parser), and times converted by asn1-rs too. What is left here is a small
 //! reader of single-byte tags and definite lengths, which is what OCSP and the precertificate
 //! rebuild need: borrowed content, the raw bytes of an element (signatures cover them) and error
 //! messages naming the field, with nothing to derive.
 
 use std::str::FromStr;
 
-use x509_parser::asn1_rs::Oid;
-use x509_parser::prelude::FromDer;
-use x509_parser::time::ASN1Time;
+use x509_parser::asn1_rs::{GeneralizedTime, Oid, UtcTime};
 
 /// The tags pinscope reads and writes.
 pub mod tag {
@@ -221,36 +219,33 @@ pub fn generalized_time(t: &Tlv<'_>) -> Result<i64, DerError> {
     if t.tag != tag::GENERALIZED_TIME {
         return Err(bad());
     }
-    // DER asks for the seconds and a final Z; asn1-rs leaves the seconds to the caller.
-    let main = t.content.strip_suffix(b"Z").ok_or_else(bad)?;
-    let main = main.split(|&b| b == b'.').next().unwrap_or_default();
-    if main.len() != 14 || !main.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    time_of(t).map_err(|()| bad())
+    let digits = time_digits(t.content, 14).ok_or_else(bad)?;
+    GeneralizedTime::from_bytes(&[digits, b"Z"].concat())
+        .and_then(|g| g.utc_datetime())
+        .map(|d| d.unix_timestamp())
+        .map_err(|_| bad())
 }
 
-/// An X.509 Time (UTCTime or GeneralizedTime) as Unix seconds.
+/// An X.509 Time (UTCTime `YYMMDDHHMMSSZ`, years from 1950, or GeneralizedTime) as Unix seconds.
 pub fn x509_time(t: &Tlv<'_>) -> Result<i64, DerError> {
     match t.tag {
         tag::GENERALIZED_TIME => generalized_time(t),
         tag::UTC_TIME => {
-            // YYMMDDHHMMSSZ, as RFC 5280 §4.1.2.5.1 requires.
-            let digits = t.content.strip_suffix(b"Z").ok_or(DerError::UtcTime)?;
-            if digits.len() != 12 || !digits.iter().all(u8::is_ascii_digit) {
-                return Err(DerError::UtcTime);
-            }
-            time_of(t).map_err(|()| DerError::UtcTime)
+            let digits = time_digits(t.content, 12).ok_or(DerError::UtcTime)?;
+            UtcTime::from_bytes(&[digits, b"Z"].concat())
+                .and_then(|u| u.utc_adjusted_datetime())
+                .map(|d| d.unix_timestamp())
+                .map_err(|_| DerError::UtcTime)
         }
         other => Err(DerError::TimeTag(other)),
     }
 }
 
-fn time_of(t: &Tlv<'_>) -> Result<i64, ()> {
-    match ASN1Time::from_der(t.raw) {
-        Ok(([], time)) => Ok(time.timestamp()),
-        _ => Err(()),
-    }
+/// The date and time digits of a time in UTC (`digits` of them, then any fraction of a second,
+/// which is ignored, then `Z`): the form DER and RFC 5280 allow.
+fn time_digits(content: &[u8], digits: usize) -> Option<&[u8]> {
+    let main = content.strip_suffix(b"Z")?.split(|&b| b == b'.').next()?;
+    (main.len() == digits && main.iter().all(u8::is_ascii_digit)).then_some(main)
 }
 
 /// An INTEGER's content octets without leading zero bytes (keeping one for zero), so serial
@@ -314,6 +309,7 @@ mod tests {
         };
         assert_eq!(time(b"20250102030405Z").unwrap(), 1_735_787_045);
         assert_eq!(time(b"20250102030405.123Z").unwrap(), 1_735_787_045);
+        assert_eq!(time(b"20250102030405.123456Z").unwrap(), 1_735_787_045);
         for bad in [
             &b"202501020304Z"[..],
             b"20250102030405",
