@@ -64,9 +64,10 @@ pub(super) async fn handshake(
                 cipher_suite: conn
                     .negotiated_cipher_suite()
                     .map(|s| {
-                        s.suite()
-                            .as_str()
-                            .map_or_else(|| format!("{:?}", s.suite()), str::to_owned)
+                        s.suite().as_str().map_or_else(
+                            || format!("0x{:04x}", u16::from(s.suite())),
+                            str::to_owned,
+                        )
                     })
                     .unwrap_or_else(|| "unknown".into()),
                 alpn: conn
@@ -229,7 +230,10 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
         rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
         rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".into(),
         rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".into(),
-        other => format!("{other:?}"),
+        // rustls negotiates only the versions above; any other is named by rustls, or its value.
+        other => other
+            .as_str()
+            .map_or_else(|| format!("0x{:04x}", u16::from(other)), str::to_owned),
     }
 }
 
