@@ -12,6 +12,7 @@ pub mod apple_store;
 pub mod baseline;
 pub mod catalog;
 pub mod cli;
+pub mod der;
 pub mod export;
 pub mod fuzzing;
 pub mod observation;

@@ -132,6 +132,32 @@ pub struct RevocationFetch {
     pub outcome: RevocationOutcome,
 }
 
+/// One OCSP or CRL fetch planned for a captured chain (by `analysis::revocation::plan`), for the
+/// probe to carry out (`probe::revocation::fetch_all`) and record as a [`RevocationFetch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedFetch {
+    /// The observation it is for: an index into the slice it was planned from.
+    pub observation: usize,
+    pub kind: RevocationKind,
+    pub url: String,
+    /// SHA-256 of the certificate whose status is asked for.
+    pub cert_sha256: String,
+    /// SHA-256 of the presented certificate taken as its issuer, when it was presented.
+    pub issuer_sha256: Option<String>,
+    pub request: FetchRequest,
+}
+
+/// What a planned fetch sends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FetchRequest {
+    /// GET the URL (a CRL).
+    Get,
+    /// POST this DER OCSPRequest.
+    Ocsp(Vec<u8>),
+    /// Nothing: not fetched, for the reason given (recorded as [`RevocationOutcome::NotFetched`]).
+    Skip(String),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RevocationKind {
@@ -294,7 +320,7 @@ pub enum FailureKind {
     /// The per-target deadline passed.
     Timeout,
     /// The server sent a TLS alert (its description).
-    TlsAlert(String),
+    TlsAlert(rustls::AlertDescription),
     /// The server answered with something that is not TLS.
     NotTls,
     /// Any other TLS protocol failure.

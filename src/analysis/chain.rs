@@ -76,7 +76,7 @@ impl CertFacts {
         match marker.split_once('=') {
             None => self.has_extension(marker),
             Some((ext, value)) => {
-                let der = oid_der(value);
+                let der = crate::der::oid_content(value);
                 self.extensions.iter().any(|(o, v)| {
                     o == ext
                         && (der.as_ref().is_some_and(|d| contains(v, d))
@@ -99,30 +99,6 @@ impl CertFacts {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The DER content octets of a dotted OID (without tag and length), or `None` if malformed.
-pub fn oid_der(dotted: &str) -> Option<Vec<u8>> {
-    let arcs: Vec<u64> = dotted
-        .split('.')
-        .map(|a| a.parse().ok())
-        .collect::<Option<_>>()?;
-    let (&first, rest) = arcs.split_first()?;
-    let (&second, rest) = rest.split_first()?;
-    if first > 2 || (first < 2 && second > 39) {
-        return None;
-    }
-    let mut out = Vec::new();
-    for arc in std::iter::once(first * 40 + second).chain(rest.iter().copied()) {
-        let mut groups = vec![(arc & 0x7f) as u8];
-        let mut v = arc >> 7;
-        while v > 0 {
-            groups.push((v & 0x7f) as u8 | 0x80);
-            v >>= 7;
-        }
-        out.extend(groups.iter().rev());
-    }
-    Some(out)
 }
 
 /// Describes a certificate; a certificate x509-parser cannot read still gets its hashes.
@@ -271,21 +247,7 @@ pub fn name_from_contents(contents: &[u8]) -> String {
 
 /// Re-adds the SEQUENCE header that webpki strips from names and keys.
 pub fn wrap_sequence(contents: &[u8]) -> Vec<u8> {
-    let len = contents.len();
-    let mut out = vec![0x30];
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(contents);
-    out
+    crate::der::sequence(contents)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -306,27 +268,6 @@ fn rfc3339(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sequence_headers_use_long_form_when_needed() {
-        assert_eq!(wrap_sequence(&[1, 2]), vec![0x30, 2, 1, 2]);
-        let long = wrap_sequence(&[0u8; 300]);
-        assert_eq!(&long[..4], &[0x30, 0x82, 0x01, 0x2c]);
-        assert_eq!(long.len(), 304);
-    }
-
-    #[test]
-    fn oids_encode_like_der() {
-        // 1.2.840.113635.100.6.2.12, Apple's intermediate marker.
-        assert_eq!(
-            oid_der("1.2.840.113635.100.6.2.12"),
-            Some(vec![
-                0x2a, 0x86, 0x48, 0x86, 0xf7, 0x63, 0x64, 0x06, 0x02, 0x0c
-            ])
-        );
-        assert_eq!(oid_der("2.5.29.15"), Some(vec![0x55, 0x1d, 0x0f]));
-        assert_eq!(oid_der("nonsense"), None);
-    }
 
     #[test]
     fn garbage_still_gets_a_hash() {

@@ -23,27 +23,29 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ring::{digest, signature};
+use ring::signature;
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::revocation::{Reader, Tlv, der, generalized_time, ocsp_single_extension, tlv};
+use super::revocation::ocsp_single_extension;
 pub use crate::apple_store::{CtLog, LogState};
+use crate::der::{self as asn1, DerError, Reader, Tlv, encode as der, tlv};
 
 /// 1.3.6.1.4.1.11129.2.4.2: the certificate extension carrying embedded SCTs.
-const OID_SCT_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
+const OID_SCT_LIST: &[u8] = asn1::oid::SCT_LIST;
 /// 1.3.6.1.4.1.11129.2.4.5: the OCSP singleExtension carrying SCTs.
-const OID_OCSP_SCT_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x05];
+const OID_OCSP_SCT_LIST: &[u8] = asn1::oid::OCSP_SCT_LIST;
 /// 1.2.840.10045.2.1 id-ecPublicKey.
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const OID_EC_PUBLIC_KEY: &[u8] = asn1::oid::EC_PUBLIC_KEY;
 /// 1.2.840.10045.3.1.7 secp256r1.
-const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_P256: &[u8] = asn1::oid::P256;
 /// 1.3.132.0.34 secp384r1.
-const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+const OID_P384: &[u8] = asn1::oid::P384;
 /// 1.2.840.113549.1.1.1 rsaEncryption.
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const OID_RSA: &[u8] = asn1::oid::RSA;
 
 const DAY_SECS: i64 = 86_400;
 /// Certificates of this lifetime (days) or less need fewer embedded SCTs.
@@ -204,10 +206,10 @@ pub fn evaluate(
                 "the stapled OCSP response could not be read for SCTs ({e})"
             )),
             Ok(found) => {
-                let serial = facts.as_ref().map(|f| strip_zeros(f.serial));
+                let serial = facts.as_ref().map(|f| asn1::unsigned(f.serial));
                 let mut other = false;
                 for ext in found {
-                    if Some(strip_zeros(ext.serial)) == serial {
+                    if Some(asn1::unsigned(ext.serial)) == serial {
                         ctx.check_list(
                             SctSource::Ocsp,
                             unwrap_octet_string(ext.value),
@@ -404,7 +406,7 @@ struct Context<'a> {
     logs: &'a [CtLog],
     at_ms: i128,
     /// The precertificate TBSCertificate, computed on the first embedded SCT.
-    precert: std::cell::OnceCell<Result<Vec<u8>, String>>,
+    precert: std::cell::OnceCell<Result<Vec<u8>, DerError>>,
 }
 
 /// What an SCT signs.
@@ -529,7 +531,7 @@ impl Context<'_> {
                         )
                     })?;
                 let mut issuer_key_hash = [0u8; 32];
-                issuer_key_hash.copy_from_slice(digest::digest(&digest::SHA256, issuer).as_ref());
+                issuer_key_hash.copy_from_slice(&Sha256::digest(issuer));
                 Entry::Precert {
                     issuer_key_hash,
                     tbs,
@@ -820,10 +822,10 @@ struct Spki<'a> {
     key: &'a [u8],
 }
 
-fn spki_parts(spki: &[u8]) -> Result<Spki<'_>, String> {
+fn spki_parts(spki: &[u8]) -> Result<Spki<'_>, DerError> {
     let (seq, rest) = tlv(spki)?;
     if seq.tag != 0x30 || !rest.is_empty() {
-        return Err("not one DER SEQUENCE".into());
+        return Err(DerError::Malformed("not one DER SEQUENCE"));
     }
     let mut r = Reader(seq.content);
     let mut alg = Reader(r.expect(0x30, "algorithm")?.content);
@@ -836,7 +838,7 @@ fn spki_parts(spki: &[u8]) -> Result<Spki<'_>, String> {
             params,
             key,
         }),
-        _ => Err("malformed subjectPublicKey".into()),
+        _ => Err(DerError::Malformed("malformed subjectPublicKey")),
     }
 }
 
@@ -867,10 +869,10 @@ impl Facts<'_> {
     }
 }
 
-fn read_leaf(cert_der: &[u8]) -> Result<Facts<'_>, String> {
+fn read_leaf(cert_der: &[u8]) -> Result<Facts<'_>, DerError> {
     let (cert, rest) = tlv(cert_der)?;
     if cert.tag != 0x30 || !rest.is_empty() {
-        return Err("it is not one DER SEQUENCE".into());
+        return Err(DerError::Malformed("it is not one DER SEQUENCE"));
     }
     let tbs = Reader(cert.content).expect(0x30, "tbsCertificate")?;
     let mut t = Reader(tbs.content);
@@ -879,8 +881,8 @@ fn read_leaf(cert_der: &[u8]) -> Result<Facts<'_>, String> {
     t.expect(0x30, "signature")?;
     t.expect(0x30, "issuer")?;
     let mut validity = Reader(t.expect(0x30, "validity")?.content);
-    let not_before = x509_time(&validity.next()?)?;
-    let not_after = x509_time(&validity.next()?)?;
+    let not_before = asn1::x509_time(&validity.next()?)?;
+    let not_after = asn1::x509_time(&validity.next()?)?;
     t.expect(0x30, "subject")?;
     t.expect(0x30, "subjectPublicKeyInfo")?;
     let mut sct_extension = None;
@@ -913,7 +915,7 @@ struct Extension<'a> {
 }
 
 /// The extensions of a `[3] Extensions` element.
-fn extensions<'a>(explicit: Tlv<'a>) -> Result<Vec<Extension<'a>>, String> {
+fn extensions<'a>(explicit: Tlv<'a>) -> Result<Vec<Extension<'a>>, DerError> {
     let mut outer = Reader(explicit.content);
     let mut list = Reader(outer.expect(0x30, "extensions")?.content);
     let mut out = Vec::new();
@@ -929,7 +931,7 @@ fn extensions<'a>(explicit: Tlv<'a>) -> Result<Vec<Extension<'a>>, String> {
 
 /// The TBSCertificate of the precertificate the log signed: the leaf's, without the SCT list
 /// extension (and without `[3]` when that leaves no extension), lengths re-encoded.
-fn precert_tbs(tbs: Tlv<'_>) -> Result<Vec<u8>, String> {
+fn precert_tbs(tbs: Tlv<'_>) -> Result<Vec<u8>, DerError> {
     let mut content = Vec::with_capacity(tbs.raw.len());
     let mut r = Reader(tbs.content);
     while !r.0.is_empty() {
@@ -962,38 +964,6 @@ fn unwrap_octet_string(value: &[u8]) -> Result<&[u8], String> {
         Ok(_) => Err("the SCT extension's value is not one OCTET STRING".into()),
         Err(e) => Err(format!("the SCT extension's value is not DER ({e})")),
     }
-}
-
-/// UTCTime or GeneralizedTime as Unix seconds.
-fn x509_time(t: &Tlv<'_>) -> Result<i64, String> {
-    match t.tag {
-        0x18 => generalized_time(t),
-        0x17 => {
-            let yy: u8 = t
-                .content
-                .get(..2)
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .and_then(|s| s.parse().ok())
-                .ok_or("malformed UTCTime")?;
-            let mut full = if yy >= 50 {
-                b"19".to_vec()
-            } else {
-                b"20".to_vec()
-            };
-            full.extend_from_slice(t.content);
-            generalized_time(&Tlv {
-                tag: 0x18,
-                content: &full,
-                raw: &full,
-            })
-        }
-        other => Err(format!("validity: unexpected tag {other:#04x}")),
-    }
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|&&x| x == 0).count();
-    &b[n.min(b.len().saturating_sub(1))..]
 }
 
 fn rfc3339_ms(ms: u64) -> Option<String> {
@@ -1043,7 +1013,7 @@ mod tests {
         let bits = [&[0u8][..], key.public_key().as_ref()].concat();
         let spki = der(0x30, &[alg, der(0x03, &bits)].concat());
         let mut log_id = [0u8; 32];
-        log_id.copy_from_slice(digest::digest(&digest::SHA256, &spki).as_ref());
+        log_id.copy_from_slice(&Sha256::digest(&spki));
         TestLog {
             key,
             log: CtLog {
@@ -1135,7 +1105,7 @@ mod tests {
         let tbs = precert_tbs(facts.tbs).unwrap();
         assert_eq!(tbs, facts.tbs.raw, "no SCT extension: the TBS is unchanged");
         let mut issuer_key_hash = [0u8; 32];
-        issuer_key_hash.copy_from_slice(digest::digest(&digest::SHA256, ISSUER).as_ref());
+        issuer_key_hash.copy_from_slice(&Sha256::digest(ISSUER));
         let entry = Entry::Precert {
             issuer_key_hash,
             tbs: &tbs,
@@ -1154,7 +1124,7 @@ mod tests {
     }
 
     fn ocsp_with_scts(serial: &[u8], sct_list: &[u8]) -> Vec<u8> {
-        let sha1 = der(0x30, &der(0x06, &[0x2b, 0x0e, 0x03, 0x02, 0x1a]));
+        let sha1 = der(0x30, &der(0x06, asn1::oid::SHA1));
         let cert_id = der(
             0x30,
             &[
@@ -1197,8 +1167,10 @@ mod tests {
             &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
         );
         let basic = der(0x30, &[tbs, sig_alg, der(0x03, &[0, 1, 2])].concat());
-        let oid_basic = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01];
-        let bytes = der(0x30, &[der(0x06, &oid_basic), der(0x04, &basic)].concat());
+        let bytes = der(
+            0x30,
+            &[der(0x06, asn1::oid::OCSP_BASIC), der(0x04, &basic)].concat(),
+        );
         der(0x30, &[der(0x0a, &[0]), der(0xa0, &bytes)].concat())
     }
 

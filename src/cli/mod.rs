@@ -284,8 +284,9 @@ fn run_audit(
                     progress.phase("fetching OCSP responses and CRLs");
                     let fetching = Instant::now();
                     // A stop abandons the fetches: the targets are judged without them.
+                    let planned = crate::analysis::revocation::plan(&observations);
                     tokio::select! {
-                        () = revocation::fetch_all(&mut observations, revocation) => {}
+                        () = revocation::fetch_all(&mut observations, planned, revocation) => {}
                         _ = stop.stopped() => {}
                     }
                     timer.revocation = Some(fetching.elapsed());
@@ -468,7 +469,8 @@ async fn streamed(
                             Some(r) => {
                                 let r = r.clone();
                                 fetches.spawn(async move {
-                                    revocation::fetch_all(&mut batch, &r).await;
+                                    let planned = crate::analysis::revocation::plan(&batch);
+                                    revocation::fetch_all(&mut batch, planned, &r).await;
                                     batch
                                 });
                             }

@@ -3,30 +3,27 @@
 //! an error, and every target yields exactly one observation within its deadline.
 
 pub mod danger;
+mod http;
 pub mod proxy;
 pub mod resolve;
 pub mod revocation;
 mod services;
+mod tls;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use rustls::ClientConfig;
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_rustls::TlsConnector;
 
 use crate::observation::{
-    Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming, TlsParams,
+    Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming,
 };
 use crate::target::{ProbeKind, Target};
 use resolve::Resolve;
@@ -436,72 +433,15 @@ async fn attempt(
         lock(&trace).enter(Phase::Handshake);
     }
 
-    let verifier = danger::CapturingVerifier::new(Arc::clone(&config.provider), captured_slot);
-    let mut tls_config = ClientConfig::builder_with_provider(Arc::clone(&config.provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Failure {
-            kind: FailureKind::TlsProtocol,
-            phase: Phase::Handshake,
-            detail: format!("TLS configuration: {e}"),
-        })?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    tls_config.alpn_protocols = config.alpn.clone();
-    // Every probe must see a full handshake and the chain it carries, so there is nothing to
-    // resume; and a per-target session cache would cost memory for each target in flight.
-    tls_config.resumption = rustls::client::Resumption::disabled();
-    let server_name = ServerName::try_from(target.host.clone()).map_err(|e| Failure {
-        kind: FailureKind::TlsProtocol,
-        phase: Phase::Handshake,
-        detail: format!("'{}' cannot be sent as a TLS server name: {e}", target.host),
-    })?;
-
-    let recording = Recording {
-        inner: stream,
-        peek: Arc::clone(&peek_slot),
-    };
-    let connector = TlsConnector::from(Arc::new(tls_config));
-    match connector.connect(server_name, recording).await {
-        Ok(tls) => {
-            let (_, conn) = tls.get_ref();
-            let params = TlsParams {
-                version: conn
-                    .protocol_version()
-                    .map(version_name)
-                    .unwrap_or_else(|| "unknown".into()),
-                cipher_suite: conn
-                    .negotiated_cipher_suite()
-                    .map(|s| {
-                        s.suite()
-                            .as_str()
-                            .map_or_else(|| format!("{:?}", s.suite()), str::to_owned)
-                    })
-                    .unwrap_or_else(|| "unknown".into()),
-                alpn: conn
-                    .alpn_protocol()
-                    .map(|p| String::from_utf8_lossy(p).into_owned()),
-            };
-            let captured = lock(&lock(&trace).captured).take().unwrap_or_default();
-            Ok(Outcome::Handshake { params, captured })
-        }
-        Err(e) => {
-            let failure = classify_handshake_error(&e, &lock(&peek_slot));
-            Err(match via_proxy {
-                // A tunnel that closes before the server says anything was closed by the proxy.
-                Some(_) if lock(&peek_slot).total == 0
-                    && matches!(failure.kind, FailureKind::Closed | FailureKind::Reset) =>
-                {
-                    Failure {
-                        kind: FailureKind::Proxy(Some(200)),
-                        phase: Phase::Proxy,
-                        detail: "the proxy accepted the CONNECT (200) and then closed the tunnel before the server answered".into(),
-                    }
-                }
-                _ => failure,
-            })
-        }
-    }
+    tls::handshake(
+        stream,
+        &target.host,
+        config,
+        captured_slot,
+        peek_slot,
+        via_proxy.is_some(),
+    )
+    .await
 }
 
 /// Tries each address in turn; each attempt gets an equal share of the time left, so one
@@ -551,111 +491,6 @@ fn classify_connect_error(addr: SocketAddr, e: &io::Error) -> Failure {
     }
 }
 
-fn classify_handshake_error(e: &io::Error, peek: &Peek) -> Failure {
-    use io::ErrorKind as K;
-    use rustls::InvalidMessage as M;
-
-    /// An alert's name as the TLS RFCs write it (`handshake_failure`), from rustls' variant name.
-    fn alert_name(alert: rustls::AlertDescription) -> String {
-        if let rustls::AlertDescription::Unknown(_) = alert {
-            return "an unknown alert".into();
-        }
-        let camel: Vec<char> = format!("{alert:?}").chars().collect();
-        let mut name = String::new();
-        for (i, &c) in camel.iter().enumerate() {
-            let prev_lower = i > 0 && camel[i - 1].is_ascii_lowercase();
-            let acronym_end = i > 0
-                && camel[i - 1].is_ascii_uppercase()
-                && camel.get(i + 1).is_some_and(char::is_ascii_lowercase);
-            if c.is_ascii_uppercase() && (prev_lower || acronym_end) {
-                name.push('_');
-            }
-            name.push(c.to_ascii_lowercase());
-        }
-        name.replace("unrecognised", "unrecognized")
-    }
-
-    let tls_error = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-    let not_tls = !peek.first_bytes.is_empty() && !looks_like_tls(&peek.first_bytes);
-    let (kind, detail) = match tls_error {
-        Some(rustls::Error::AlertReceived(alert)) => (
-            FailureKind::TlsAlert(alert_name(*alert)),
-            format!(
-                "the server sent a TLS alert: {} ({})",
-                alert_name(*alert),
-                u8::from(*alert)
-            ),
-        ),
-        Some(_) if not_tls => (
-            FailureKind::NotTls,
-            format!(
-                "the server did not answer with TLS; it sent {}",
-                describe_bytes(&peek.first_bytes)
-            ),
-        ),
-        Some(rustls::Error::InvalidMessage(
-            M::HandshakePayloadTooLarge | M::CertificatePayloadTooLarge,
-        )) => (
-            FailureKind::TlsProtocol,
-            format!(
-                "the handshake was too large: the server sent a handshake message over 64 KiB, \
-                 which rustls refuses (usually a certificate chain with far too many or too large \
-                 certificates; {} bytes received)",
-                peek.total
-            ),
-        ),
-        Some(rustls::Error::InvalidMessage(M::MessageTooLarge)) => (
-            FailureKind::TlsProtocol,
-            "the server sent a TLS record larger than TLS allows (over 16 KiB)".into(),
-        ),
-        Some(err) => (FailureKind::TlsProtocol, err.to_string()),
-        None => match e.kind() {
-            K::UnexpectedEof if peek.total == 0 => (
-                FailureKind::Closed,
-                "the connection was closed right after the ClientHello, before any reply".into(),
-            ),
-            K::UnexpectedEof if not_tls => (
-                FailureKind::NotTls,
-                format!(
-                    "the server did not answer with TLS; it sent {} and closed the connection",
-                    describe_bytes(&peek.first_bytes)
-                ),
-            ),
-            K::UnexpectedEof => (
-                FailureKind::Closed,
-                format!(
-                    "the connection was closed during the handshake after {} bytes",
-                    peek.total
-                ),
-            ),
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe if peek.total == 0 => (
-                FailureKind::Reset,
-                "the connection was reset right after the ClientHello, before any reply".into(),
-            ),
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => (
-                FailureKind::Reset,
-                format!(
-                    "the connection was reset during the handshake ({} bytes received)",
-                    peek.total
-                ),
-            ),
-            _ => (FailureKind::Io, e.to_string()),
-        },
-    };
-    Failure {
-        kind,
-        phase: Phase::Handshake,
-        detail,
-    }
-}
-
-/// A TLS record starts with a content type of 20-24 and major version 3.
-fn looks_like_tls(bytes: &[u8]) -> bool {
-    matches!(bytes, [20..=24, 3, ..])
-}
-
 fn describe_bytes(bytes: &[u8]) -> String {
     if bytes.is_empty() {
         return "nothing".into();
@@ -674,73 +509,17 @@ fn describe_bytes(bytes: &[u8]) -> String {
     }
 }
 
-fn version_name(v: rustls::ProtocolVersion) -> String {
-    match v {
-        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
-        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
-        rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".into(),
-        rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// Passes bytes through while keeping the first few and a count, so a failed handshake can say
-/// what the server sent instead of TLS and how far it got.
-struct Recording<S> {
-    inner: S,
-    peek: Arc<Mutex<Peek>>,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = poll {
-            let new = &buf.filled()[before..];
-            let mut peek = lock(&self.peek);
-            peek.total += new.len();
-            let room = PEEK_BYTES.saturating_sub(peek.first_bytes.len());
-            peek.first_bytes
-                .extend_from_slice(&new[..room.min(new.len())]);
-        }
-        poll
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn non_tls_answers_are_described() {
-        assert!(looks_like_tls(&[22, 3, 3, 0, 5]));
-        assert!(!looks_like_tls(b"HTTP/1.1 400 Bad Request\r\n"));
+    fn answers_are_described() {
         assert_eq!(
             describe_bytes(b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n"),
             "'HTTP/1.1 400 Bad Request'"
         );
         assert_eq!(describe_bytes(&[0, 1, 2, 255]), "bytes 00 01 02 ff");
+        assert_eq!(describe_bytes(&[]), "nothing");
     }
 }

@@ -7,13 +7,22 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::http::{self, HeadError, HeadLimits, read_head};
 use crate::observation::{Failure, FailureKind, Phase};
 
 /// The most a CONNECT reply's status line and headers may take.
 const MAX_REPLY_HEADERS: usize = 16 * 1024;
+/// How a CONNECT reply is read: byte by byte, so the tunnel's first bytes stay in the stream.
+const REPLY_LIMITS: HeadLimits = HeadLimits {
+    max_bytes: MAX_REPLY_HEADERS,
+    max_headers: 64,
+    lenient: false,
+    skip_interim: false,
+    exact: true,
+};
 
 /// A proxy to tunnel TLS targets through.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,36 +159,33 @@ pub async fn tunnel(
         .await
         .map_err(|e| failure(None, format!("sending CONNECT to the proxy failed: {e}")))?;
 
-    // Read one byte at a time up to the blank line: anything after it belongs to the tunnel.
-    let mut reply = Vec::with_capacity(256);
-    let mut byte = [0u8; 1];
-    while !reply.ends_with(b"\r\n\r\n") {
-        if reply.len() >= MAX_REPLY_HEADERS {
+    // Exactly up to the blank line: anything after it belongs to the tunnel.
+    let reply = match read_head(&mut stream, REPLY_LIMITS).await {
+        Ok(head) => head.raw,
+        Err(HeadError::NotHttp { received, .. }) => received,
+        Err(HeadError::TooLarge { .. }) => {
             return Err(failure(
                 None,
                 format!("the proxy's reply headers exceed {MAX_REPLY_HEADERS} bytes"),
             ));
         }
-        match stream.read(&mut byte).await {
-            Ok(0) => {
-                return Err(failure(
-                    None,
-                    if reply.is_empty() {
-                        "the proxy closed the connection without answering the CONNECT".into()
-                    } else {
-                        "the proxy closed the connection in the middle of its reply".into()
-                    },
-                ));
-            }
-            Ok(_) => reply.push(byte[0]),
-            Err(e) => {
-                return Err(failure(
-                    None,
-                    format!("reading the proxy's reply failed: {e}"),
-                ));
-            }
+        Err(HeadError::Closed { received }) => {
+            return Err(failure(
+                None,
+                if received.is_empty() {
+                    "the proxy closed the connection without answering the CONNECT".into()
+                } else {
+                    "the proxy closed the connection in the middle of its reply".into()
+                },
+            ));
         }
-    }
+        Err(HeadError::Io(e)) => {
+            return Err(failure(
+                None,
+                format!("reading the proxy's reply failed: {e}"),
+            ));
+        }
+    };
     judge_reply(&reply, host, &authority)?;
     Ok(stream)
 }
@@ -188,10 +194,7 @@ pub async fn tunnel(
 /// 2xx, otherwise the proxy failure to report. Pure, so it can be fuzzed; `authority` is the
 /// `host:port` that was asked for.
 pub fn judge_reply(reply: &[u8], host: &str, authority: &str) -> Result<(), Failure> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut headers);
-    let parsed = response.parse(reply);
-    let (Ok(httparse::Status::Complete(_)), Some(status)) = (parsed, response.code) else {
+    let Ok(Some(head)) = http::parse(reply, REPLY_LIMITS) else {
         let first = String::from_utf8_lossy(reply);
         return Err(failure(
             None,
@@ -207,7 +210,7 @@ pub fn judge_reply(reply: &[u8], host: &str, authority: &str) -> Result<(), Fail
             ),
         ));
     };
-    let reason = response.reason.unwrap_or("").to_owned();
+    let (status, reason) = (head.status, head.reason);
     match status {
         200..=299 => Ok(()),
         407 => Err(failure(

@@ -1,35 +1,15 @@
-//! Probes for the services that are not TLS: plain HTTP (TCP 80), SNTP (UDP 123), the SSH banner
-//! (TCP 22) and QUIC version negotiation (UDP 443). Each returns what the service said, unjudged;
-//! every network fault is a [`Failure`], never a panic or an endless wait. The TCP probes run inside
-//! the caller's deadline; the UDP probes are given it and stop a little before it, so their own
-//! "no reply" detail is what gets reported.
+//! The UDP probes: SNTP (RFC 4330) and QUIC version negotiation (RFC 9000 §6), over one
+//! request/reply loop that re-sends until an answer or the deadline.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
-use super::describe_bytes;
-use crate::observation::{
-    Failure, FailureKind, HttpAnswer, NtpAnswer, Phase, QuicAnswer, ServiceAnswer, SshAnswer,
-};
-
-/// The most of an HTTP response head (status line and headers) that is read.
-const HTTP_HEAD_CAP: usize = 16 * 1024;
-/// The most headers one response may carry.
-const HTTP_MAX_HEADERS: usize = 128;
-/// How many bytes of an unexpected answer are quoted.
-const QUOTE_BYTES: usize = 64;
-
-/// RFC 4253 §4.2: the identification line is at most 255 bytes including CR LF.
-const SSH_LINE_MAX: usize = 255;
-/// Lines a server may send before its identification (RFC 4253 allows some; a few are plenty).
-const SSH_MAX_PREAMBLE_LINES: usize = 10;
-/// After a line that is not the identification, how long to wait for more before giving up.
-const SSH_PREAMBLE_GRACE: Duration = Duration::from_millis(1500);
+use super::quote;
+use crate::observation::{Failure, FailureKind, NtpAnswer, Phase, QuicAnswer, ServiceAnswer};
 
 /// An SNTP packet without extensions (RFC 4330 §4).
 const NTP_PACKET: usize = 48;
@@ -51,207 +31,11 @@ const UDP_RESEND: Duration = Duration::from_secs(1);
 const UDP_RECV: usize = 4096;
 
 // ---------------------------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------------------------
-
-/// Sends `GET /` with the target's Host header and reads the status line and headers.
-pub(super) async fn http(
-    mut stream: TcpStream,
-    host: &str,
-    port: u16,
-) -> Result<ServiceAnswer, Failure> {
-    stream
-        .write_all(http_request(host, port).as_bytes())
-        .await
-        .map_err(|e| stream_failure(&e, "sending the HTTP request"))?;
-    let mut head = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(answer) = parse_http_head(&mut head)? {
-            return Ok(ServiceAnswer::Http(answer));
-        }
-        if head.len() >= HTTP_HEAD_CAP {
-            return Err(unexpected(format!(
-                "the HTTP headers did not end within {} KiB; it sent {}",
-                HTTP_HEAD_CAP / 1024,
-                quote(&head)
-            )));
-        }
-        let room = (HTTP_HEAD_CAP - head.len()).min(chunk.len());
-        let n = stream
-            .read(&mut chunk[..room])
-            .await
-            .map_err(|e| stream_failure(&e, "reading the HTTP response"))?;
-        if n == 0 {
-            return Err(if head.is_empty() {
-                Failure {
-                    kind: FailureKind::Closed,
-                    phase: Phase::Handshake,
-                    detail: "the server closed the connection without answering the HTTP request"
-                        .into(),
-                }
-            } else {
-                unexpected(format!(
-                    "the connection closed before the HTTP headers ended ({} bytes); it sent {}",
-                    head.len(),
-                    quote(&head)
-                ))
-            });
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn http_request(host: &str, port: u16) -> String {
-    let name = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
-    };
-    let authority = if port == 80 {
-        name
-    } else {
-        format!("{name}:{port}")
-    };
-    format!(
-        "GET / HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: pinscope/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    )
-}
-
-/// `Ok(None)`: the head is not complete yet. Interim (1xx) responses are dropped from `buf`.
-fn parse_http_head(buf: &mut Vec<u8>) -> Result<Option<HttpAnswer>, Failure> {
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; HTTP_MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        // Block pages and captive portals are often written by hand: be lenient about form.
-        let parsed = httparse::ParserConfig::default()
-            .allow_spaces_after_header_name_in_responses(true)
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut response, buf);
-        let len = match parsed {
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Ok(httparse::Status::Complete(len)) => len,
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(unexpected(format!(
-                    "an HTTP response with more than {HTTP_MAX_HEADERS} headers"
-                )));
-            }
-            Err(e) => {
-                return Err(unexpected(format!(
-                    "the server did not answer with HTTP ({e}); it sent {}",
-                    quote(buf)
-                )));
-            }
-        };
-        let status = response.code.unwrap_or_default();
-        if (100..200).contains(&status) && status != 101 {
-            buf.drain(..len);
-            continue;
-        }
-        let answer = HttpAnswer {
-            status,
-            reason: clean(response.reason.unwrap_or_default().as_bytes()),
-            headers: response
-                .headers
-                .iter()
-                .map(|h| (h.name.to_ascii_lowercase(), clean(h.value)))
-                .collect(),
-        };
-        return Ok(Some(answer));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// SSH
-// ---------------------------------------------------------------------------------------------
-
-/// Reads the SSH identification line, sending nothing.
-pub(super) async fn ssh(mut stream: TcpStream) -> Result<ServiceAnswer, Failure> {
-    let mut buf: Vec<u8> = Vec::new();
-    let mut other_lines: Vec<String> = Vec::new();
-    let mut chunk = [0u8; 512];
-    loop {
-        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=end).collect();
-            if line.len() > SSH_LINE_MAX {
-                return Err(unexpected(format!(
-                    "a line of {} bytes, longer than an SSH identification may be (255): {}",
-                    line.len(),
-                    quote(&line)
-                )));
-            }
-            let text = line
-                .strip_suffix(b"\n")
-                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                .unwrap_or(&line);
-            if text.starts_with(b"SSH-") {
-                return Ok(ServiceAnswer::Ssh(SshAnswer {
-                    banner: clean(text),
-                }));
-            }
-            other_lines.push(clean(text));
-            if other_lines.len() >= SSH_MAX_PREAMBLE_LINES {
-                return Err(not_ssh(&other_lines, "and no SSH identification"));
-            }
-        }
-        if buf.len() > SSH_LINE_MAX {
-            return Err(unexpected(format!(
-                "{} bytes without a line end, where an SSH server sends 'SSH-2.0-…': {}",
-                buf.len(),
-                quote(&buf)
-            )));
-        }
-        let read = stream.read(&mut chunk);
-        let n = if other_lines.is_empty() {
-            read.await
-        } else {
-            // Something other than SSH is talking; give a real server a moment to follow up with
-            // its identification, then report what was said.
-            match tokio::time::timeout(SSH_PREAMBLE_GRACE, read).await {
-                Ok(r) => r,
-                Err(_) => return Err(not_ssh(&other_lines, "and then nothing")),
-            }
-        }
-        .map_err(|e| stream_failure(&e, "reading the SSH identification"))?;
-        if n == 0 {
-            return Err(match (other_lines.is_empty(), buf.is_empty()) {
-                (true, true) => Failure {
-                    kind: FailureKind::Closed,
-                    phase: Phase::Handshake,
-                    detail:
-                        "the server closed the connection without sending an SSH identification"
-                            .into(),
-                },
-                (true, false) => unexpected(format!(
-                    "the server sent {} and closed the connection, with no SSH identification",
-                    quote(&buf)
-                )),
-                (false, _) => not_ssh(&other_lines, "and closed the connection"),
-            });
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn not_ssh(lines: &[String], then: &str) -> Failure {
-    let first = lines.first().map(String::as_str).unwrap_or_default();
-    let more = match lines.len() {
-        0 | 1 => String::new(),
-        n => format!(" (and {} more lines)", n - 1),
-    };
-    unexpected(format!(
-        "the server sent '{first}'{more} {then}, where an SSH server sends 'SSH-2.0-…'"
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------
 // NTP
 // ---------------------------------------------------------------------------------------------
 
 /// Sends an SNTP request to each address in turn until one answers.
-pub(super) async fn ntp(
+pub(in crate::probe) async fn ntp(
     addrs: &[SocketAddr],
     deadline: Instant,
 ) -> Result<(SocketAddr, ServiceAnswer), Failure> {
@@ -382,7 +166,7 @@ fn reference_id(stratum: u8, id: &[u8]) -> String {
 
 /// Sends a QUIC Initial with an unknown version, which a QUIC server answers with Version
 /// Negotiation.
-pub(super) async fn quic(
+pub(in crate::probe) async fn quic(
     addrs: &[SocketAddr],
     _host: &str,
     deadline: Instant,
@@ -634,47 +418,6 @@ fn summarise(protocol: &str, misses: &[(SocketAddr, Miss)], budget: Duration) ->
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared helpers
-// ---------------------------------------------------------------------------------------------
-
-fn unexpected(detail: String) -> Failure {
-    Failure {
-        kind: FailureKind::UnexpectedAnswer,
-        phase: Phase::Handshake,
-        detail,
-    }
-}
-
-fn stream_failure(e: &io::Error, doing: &str) -> Failure {
-    use io::ErrorKind as K;
-    let kind = match e.kind() {
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => FailureKind::Reset,
-        K::UnexpectedEof => FailureKind::Closed,
-        _ => FailureKind::Io,
-    };
-    Failure {
-        kind,
-        phase: Phase::Handshake,
-        detail: format!("{doing}: {e}"),
-    }
-}
-
-/// What came back, quoted for a message: its first line if it is text, else its first bytes.
-fn quote(bytes: &[u8]) -> String {
-    describe_bytes(&bytes[..bytes.len().min(QUOTE_BYTES)])
-}
-
-/// Text from the wire, with control characters replaced, for messages and JSON.
-fn clean(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
 fn fill_random(buf: &mut [u8]) {
     // ring's system random source; should it ever fail, fall back to the clock's low bits, which
     // still make the IDs differ between runs (they are nonces here, not secrets).
@@ -691,39 +434,9 @@ fn fill_random(buf: &mut [u8]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_heads_parse_and_skip_interim_responses() {
-        let mut buf =
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: http://x/\r\nVia: 1.1 squid\r\n\r\nbody"
-                .to_vec();
-        let answer = parse_http_head(&mut buf).unwrap().unwrap();
-        assert_eq!(answer.status, 302);
-        assert_eq!(answer.location(), Some("http://x/"));
-        assert_eq!(answer.header("via"), Some("1.1 squid"));
-        assert!(
-            parse_http_head(&mut b"HTTP/1.1 200 OK\r\nServer: x".to_vec())
-                .unwrap()
-                .is_none()
-        );
-        let err = parse_http_head(&mut b"SSH-2.0-OpenSSH_9.6\r\n".to_vec()).unwrap_err();
-        assert_eq!(err.kind, FailureKind::UnexpectedAnswer);
-        assert!(
-            err.detail.contains("'SSH-2.0-OpenSSH_9.6'"),
-            "{}",
-            err.detail
-        );
-    }
-
-    #[test]
-    fn requests_name_the_host() {
-        let r = http_request("captive.apple.com", 80);
-        assert!(r.starts_with("GET / HTTP/1.1\r\nHost: captive.apple.com\r\n"));
-        assert!(r.contains("User-Agent: pinscope/"));
-        assert!(http_request("::1", 8080).contains("Host: [::1]:8080\r\n"));
-    }
 
     fn ntp_reply(req: &[u8], stratum: u8, skew_secs: i64) -> Vec<u8> {
         let mut r = vec![0u8; 48];
