@@ -77,7 +77,7 @@ fn inspected_device_domain_explains_what_the_agent_does_and_what_to_exempt() {
     assert_eq!(t["verdict"], "intercepted");
     // The real servers speak at most TLS 1.2; this session is TLS 1.3.
     assert!(
-        codes(t).contains(&"tls_profile_mismatch".to_string()),
+        has_code(t, "tls_profile_mismatch"),
         "{t:#}"
     );
     let explanation = t["explanation"].as_str().unwrap();
@@ -129,7 +129,7 @@ fn a_public_chain_from_another_ca_on_a_device_domain_is_flagged_for_the_agent() 
     let message = profile["message"].as_str().unwrap();
     assert!(message.contains("TLS_ECDHE_ECDSA_WITH_"), "{message}");
     assert!(!message.contains("at most TLS"), "{message}");
-    assert!(codes(t).contains(&"unexpected_issuer".to_string()), "{t:#}");
+    assert!(has_code(t, "unexpected_issuer"), "{t:#}");
     let warning = t["findings"]
         .as_array()
         .unwrap()
