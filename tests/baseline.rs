@@ -20,14 +20,8 @@ impl Setup {
         let scratch = Scratch::new();
         let pem: String = public.iter().map(|c| c.pem.as_str()).collect();
         let roots = vec![
-            format!(
-                "--public-roots={}",
-                scratch.file("public.pem", &pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                scratch.file("native.pem", &inspection.pem).display()
-            ),
+            scratch.roots("public", &pem),
+            scratch.roots("native", &inspection.pem),
         ];
         Self { scratch, roots }
     }
@@ -41,15 +35,6 @@ impl Setup {
         args.extend(extra.iter().cloned());
         pinscope(&args)
     }
-}
-
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
