@@ -22,10 +22,12 @@ impl Lab {
 
     /// Trust flags: the lab public root as the public store, the inspection root as the native one.
     pub fn trust(&self) -> Vec<String> {
-        vec![
-            self.scratch.roots("public", &self.public.pem),
-            self.scratch.roots("native", &self.inspection.pem),
-        ]
+        vec![self.public_roots(), self.scratch.roots("native", &self.inspection.pem)]
+    }
+
+    /// The lab public root as the public store (`--public-roots`), alone.
+    pub fn public_roots(&self) -> String {
+        self.scratch.roots("public", &self.public.pem)
     }
 
     /// `audit --format=json` of explicit `host:port` targets, each resolved to 127.0.0.1, with
