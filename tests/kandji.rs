@@ -15,13 +15,17 @@ const TENANT: [&str; 6] = [
     "--timeout=5",
 ];
 
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
+/// `audit --host=HOST` of a tenant's device domain served at `addr` (port 443), with the tenant's
+/// flags and these trusted roots.
+fn audit_device_domain(host: &str, addr: std::net::SocketAddr, roots: String) -> Run {
+    let mut args = vec![
+        "audit".to_string(),
+        format!("--host={host}"),
+        format!("--resolve={host}:443:{}", addr.ip()),
+        roots,
+    ];
+    args.extend(TENANT.iter().map(|s| s.to_string()));
+    pinscope(&args)
 }
 
 #[test]
@@ -61,17 +65,7 @@ fn inspected_device_domain_explains_what_the_agent_does_and_what_to_exempt() {
     let Some(addr) = tls_server_on_catalog_port(&inspection.leaf(&[host], true), 443, false) else {
         return;
     };
-    let mut args = vec![
-        "audit".to_string(),
-        format!("--host={host}"),
-        format!("--resolve={host}:443:{}", addr.ip()),
-        format!(
-            "--native-roots={}",
-            scratch.file("native.pem", &inspection.pem).display()
-        ),
-    ];
-    args.extend(TENANT.iter().map(|s| s.to_string()));
-    let run = pinscope(&args);
+    let run = audit_device_domain(host, addr, scratch.roots("native", &inspection.pem));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "intercepted");
@@ -102,17 +96,7 @@ fn a_public_chain_from_another_ca_on_a_device_domain_is_flagged_for_the_agent() 
     let Some(addr) = tls_server_on_catalog_port(&public.leaf(&[host], true), 443, true) else {
         return;
     };
-    let mut args = vec![
-        "audit".to_string(),
-        format!("--host={host}"),
-        format!("--resolve={host}:443:{}", addr.ip()),
-        format!(
-            "--public-roots={}",
-            scratch.file("public.pem", &public.pem).display()
-        ),
-    ];
-    args.extend(TENANT.iter().map(|s| s.to_string()));
-    let run = pinscope(&args);
+    let run = audit_device_domain(host, addr, scratch.roots("public", &public.pem));
     assert_eq!(run.code, 0, "{}", run.stdout);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "pass");
