@@ -94,15 +94,7 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
             .iter()
             .any(|e| e == "pin_mismatch")
     );
-    let message = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "pin_mismatch")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let message = message(t, "pin_mismatch").to_owned();
     assert!(
         message.contains("'Service CA' to 'Another Public CA'"),
         "{message}"

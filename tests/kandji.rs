@@ -103,23 +103,13 @@ fn a_public_chain_from_another_ca_on_a_device_domain_is_flagged_for_the_agent() 
     assert_eq!(t["tls"]["version"], "TLSv1.2");
     // TLS 1.2 is what Iru's servers speak, but their suites are RSA ones: this lab server's ECDSA
     // suite is not among them. The chain is genuine, so that is a warning, not evidence.
-    let profile = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "tls_profile_mismatch")
-        .expect("cipher finding");
+    let profile = finding(t, "tls_profile_mismatch");
     assert_eq!(profile["severity"], "warning");
     let message = profile["message"].as_str().unwrap();
     assert!(message.contains("TLS_ECDHE_ECDSA_WITH_"), "{message}");
     assert!(!message.contains("at most TLS"), "{message}");
     assert!(has_code(t, "unexpected_issuer"), "{t:#}");
-    let warning = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "unexpected_issuer")
-        .unwrap();
+    let warning = finding(t, "unexpected_issuer");
     assert!(
         warning["message"]
             .as_str()
