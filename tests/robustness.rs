@@ -46,14 +46,8 @@ impl Lab {
             format!("--targets={}", targets.display()),
             format!("--resolve=*:{}:127.0.0.1", self.tls_port),
             format!("--resolve=*:{}:127.0.0.1", self.silent_port),
-            format!(
-                "--public-roots={}",
-                self.scratch.file("public.pem", &self.root.pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                self.scratch.file("native.pem", &self.root.pem).display()
-            ),
+            self.scratch.roots("public", &self.root.pem),
+            self.scratch.roots("native", &self.root.pem),
             "--no-revocation".into(),
             "--timeout=30".into(),
             "-q".into(),
@@ -65,9 +59,8 @@ impl Lab {
 
 /// The binary, started with stdout and stderr going to files in `dir`.
 fn start(args: &[String], dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pinscope"))
+    pinscope_command()
         .args(args)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
@@ -280,12 +273,7 @@ fn under_nofile_limit(limit: u32, args: &[String]) -> Run {
             .output()
     }
     .expect("run pinscope under a limit");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    Run::from_output(out, started)
 }
 
 #[test]
