@@ -197,10 +197,16 @@ fn real_apple_chains_pass_with_their_policy_satisfied() {
                 format!("--host={host}"),
                 format!("--at={at}"),
                 "--format=json".into(),
-                format!("--native-roots={}", apple_pki(&reference, "GeoTrustGlobalCA")),
+                format!(
+                    "--native-roots={}",
+                    apple_pki(&reference, "GeoTrustGlobalCA")
+                ),
             ];
             if apple_roots {
-                args.push(format!("--apple-roots={}", apple_pki(&reference, "AppleRootCA")));
+                args.push(format!(
+                    "--apple-roots={}",
+                    apple_pki(&reference, "AppleRootCA")
+                ));
             }
             let (code, t) = first_target(&args);
             assert_eq!(
@@ -351,10 +357,7 @@ fn apples_fake_root_is_recognised_as_a_forgery() {
     ]);
     assert_eq!(code, 1, "{t:#}");
     assert_eq!(t["verdict"], "intercepted");
-    assert!(
-        has_code(&t, "apple_names_copied"),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "apple_names_copied"), "{t:#}");
 }
 
 #[test]
@@ -469,10 +472,7 @@ fn leaf_signed_with_its_issuers_key_is_evidence() {
         "--format=json".into(),
     ]);
     assert_eq!(t["verdict"], "intercepted");
-    assert!(
-        has_code(&t, "leaf_key_equals_issuer_key"),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "leaf_key_equals_issuer_key"), "{t:#}");
 }
 
 #[test]
@@ -540,10 +540,7 @@ fn unpinned_host_from_an_unexpected_ca_family_passes_with_a_warning() {
         .clone();
     assert_eq!(t["verdict"], "pass", "{t:#}");
     assert_eq!(t["section"], "device-management");
-    assert!(
-        has_code(&t, "unexpected_issuer"),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "unexpected_issuer"), "{t:#}");
     assert!(t["apple_pinning"].is_null());
 }
 
@@ -568,10 +565,7 @@ fn tls_newer_than_the_real_server_speaks_is_evidence() {
     ]);
     assert_eq!(code, 1, "{t:#}");
     assert_eq!(t["tls"]["version"], "TLSv1.3");
-    assert!(
-        has_code(&t, "tls_profile_mismatch"),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "tls_profile_mismatch"), "{t:#}");
 }
 
 #[test]

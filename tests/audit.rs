@@ -75,10 +75,7 @@ fn chain_ending_at_a_root_no_store_holds_is_intercepted() {
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "intercepted");
-    assert!(
-        has_code(t, "anchor_in_no_store"),
-        "{t:#}"
-    );
+    assert!(has_code(t, "anchor_in_no_store"), "{t:#}");
     assert_eq!(t["anchor"], "Rogue Middlebox CA");
 }
 
@@ -269,7 +266,10 @@ fn catalog_section_audit_reports_every_row() {
         expected_len,
         "every catalog row is reported"
     );
-    assert_eq!(target_at(&json, "albert.apple.com", port)["verdict"], "pass");
+    assert_eq!(
+        target_at(&json, "albert.apple.com", port)["verdict"],
+        "pass"
+    );
     // UDP 123 is probed with SNTP; nothing answers on loopback.
     let ntp = target_at(&json, "time.apple.com", 123);
     assert_eq!(ntp["transport"], "udp");

@@ -152,7 +152,10 @@ fn results_of_an_audit_give_the_list_of_what_was_intercepted() {
     let bad = tls_server(&lab.inspection.leaf(&["albert.apple.com"], true));
     let report = lab.scratch.path("report.json");
     let run = lab.audit(
-        &[("deviceenrollment.apple.com", good), ("albert.apple.com", bad)],
+        &[
+            ("deviceenrollment.apple.com", good),
+            ("albert.apple.com", bad),
+        ],
         &["--no-revocation", &format!("--output={}", report.display())],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);

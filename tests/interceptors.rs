@@ -207,7 +207,10 @@ fn mitmproxy_is_caught_and_named_on_every_tls_target() {
         codes(target(&json, "deviceenrollment.apple.com"))
             .contains(&"proxy_not_supported".to_string())
     );
-    assert!(!has_code(target(&json, "gdmf.apple.com"), "proxy_not_supported"));
+    assert!(!has_code(
+        target(&json, "gdmf.apple.com"),
+        "proxy_not_supported"
+    ));
     // Pinned hosts say which policy the forgery fails.
     assert_eq!(
         target(&json, "gdmf.apple.com")["apple_pinning"]["policy"],
@@ -239,10 +242,7 @@ fn squid_ssl_bump_is_caught_by_its_key_reuse_and_named() {
         assert_eq!(t["verdict"], "intercepted", "{host}: {t:#}");
         assert_eq!(t["interception"]["product"], "squid", "{host}");
         // squid signs every forged leaf with its CA's own key: evidence that needs no names.
-        assert!(
-            has_code(t, "leaf_key_equals_issuer_key"),
-            "{host}: {t:#}"
-        );
+        assert!(has_code(t, "leaf_key_equals_issuer_key"), "{host}: {t:#}");
     }
 }
 

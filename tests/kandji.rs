@@ -70,10 +70,7 @@ fn inspected_device_domain_explains_what_the_agent_does_and_what_to_exempt() {
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "intercepted");
     // The real servers speak at most TLS 1.2; this session is TLS 1.3.
-    assert!(
-        has_code(t, "tls_profile_mismatch"),
-        "{t:#}"
-    );
+    assert!(has_code(t, "tls_profile_mismatch"), "{t:#}");
     let explanation = t["explanation"].as_str().unwrap();
     assert!(
         explanation.starts_with(&format!("The Kandji Agent pins {host}")),

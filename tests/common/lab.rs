@@ -22,7 +22,10 @@ impl Lab {
 
     /// Trust flags: the lab public root as the public store, the inspection root as the native one.
     pub fn trust(&self) -> Vec<String> {
-        vec![self.public_roots(), self.scratch.roots("native", &self.inspection.pem)]
+        vec![
+            self.public_roots(),
+            self.scratch.roots("native", &self.inspection.pem),
+        ]
     }
 
     /// The lab public root as the public store (`--public-roots`), alone.
