@@ -31,13 +31,8 @@ struct Pki {
 /// The organisation of every lab name here.
 const ORG: &str = "pinscope revocation lab";
 
-/// A serial whose top bit is clear, so its DER and openssl's hex agree.
-fn serial(n: u8) -> Vec<u8> {
-    vec![0x1a, 0x2b, 0x3c, 0x4d, n]
-}
-
 fn serial_hex(n: u8) -> String {
-    serial(n).iter().map(|b| format!("{b:02X}")).collect()
+    lab_serial(n).iter().map(|b| format!("{b:02X}")).collect()
 }
 
 impl Pki {
@@ -45,7 +40,7 @@ impl Pki {
     fn new(ca_crl: Option<String>) -> Self {
         let root = Ca::root_with("Revocation Lab Root", ORG, Vec::new());
         let mut params = ca_params("Revocation Lab Issuing CA", ORG, Vec::new());
-        params.serial_number = Some(SerialNumber::from(serial(0x7f)));
+        params.serial_number = Some(SerialNumber::from(lab_serial(0x7f)));
         if let Some(url) = ca_crl {
             params.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![url] }];
         }
@@ -59,7 +54,7 @@ impl Pki {
 
     /// The server chain (leaf + issuing CA) for HOST.
     fn leaf(&self, n: u8, ocsp: &[String], crl: &[String]) -> Leaf {
-        self.ca.revocable_leaf(HOST, serial(n), ocsp, crl)
+        self.ca.revocable_leaf(HOST, n, ocsp, crl)
     }
 
     /// A delegated OCSP responder certificate signed by `issuer`; `ocsp_eku` adds OCSP signing.
@@ -76,12 +71,6 @@ impl Pki {
     /// A self-signed certificate carrying the issuing CA's exact name, with another key.
     fn impostor(&self) -> Ca {
         Ca::root_with("Revocation Lab Issuing CA", ORG, Vec::new())
-    }
-
-    /// A CRL from `issuer` listing `revoked` serials (keyCompromise).
-    fn crl(issuer: &Ca, revoked: &[u8]) -> Vec<u8> {
-        let serials: Vec<Vec<u8>> = revoked.iter().map(|&n| serial(n)).collect();
-        issuer.crl(&serials, false)
     }
 
     fn file(&self, name: &str, contents: &str) -> PathBuf {
@@ -320,8 +309,8 @@ fn crl_revoked_and_an_unpresented_issuer_is_not_checked() {
         _ => http_response("404 Not Found", "text/plain", b"no"),
     });
     let pki = Pki::new(Some(server.url("/root.crl")));
-    *revoked_at.lock().unwrap() = Pki::crl(&pki.ca, &[9, 3]);
-    *root_crl.lock().unwrap() = Pki::crl(&pki.root, &[]);
+    *revoked_at.lock().unwrap() = pki.ca.crl(&[9, 3], false);
+    *root_crl.lock().unwrap() = pki.root.crl(&[], false);
     let leaf = pki.leaf(3, &[], &[server.url("/issuing.crl")]);
     let (t, _) = audit(&pki, &leaf, &[]);
     assert_eq!(t["verdict"], "untrusted", "{t:#}");
@@ -340,11 +329,7 @@ fn crl_revoked_and_an_unpresented_issuer_is_not_checked() {
     );
     assert_eq!(finding(&t, "revoked")["severity"], "error");
     // The CRL and the root's CRL are each fetched once.
-    assert_eq!(
-        server.hits(),
-        2 * 2,
-        "two runs, two CRLs each"
-    );
+    assert_eq!(server.hits(), 2 * 2, "two runs, two CRLs each");
 }
 
 #[test]
@@ -460,7 +445,11 @@ fn oversized_crl_is_reported_as_too_large() {
 fn redirect_loop_stops_at_the_cap() {
     let pki = Pki::new(None);
     let server = HttpServer::answering(|head| {
-        let next = if request_path(head) == "/a" { "/b" } else { "/a" };
+        let next = if request_path(head) == "/a" {
+            "/b"
+        } else {
+            "/a"
+        };
         format!("HTTP/1.1 302 Found\r\nLocation: {next}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             .into_bytes()
     });
@@ -521,8 +510,9 @@ fn ocsp_signed_by_the_wrong_key_is_invalid() {
 #[test]
 fn shared_urls_are_fetched_once_and_unfetchable_ones_are_not_checked() {
     let pki = Pki::new(None);
-    let crl = Pki::crl(&pki.ca, &[]);
-    let server = HttpServer::answering(move |_| http_response("200 OK", "application/pkix-crl", &crl));
+    let crl = pki.ca.crl(&[], false);
+    let server =
+        HttpServer::answering(move |_| http_response("200 OK", "application/pkix-crl", &crl));
     let url = server.url("/shared.crl");
     let https = "https://crl.pinscope.test/ca.crl".to_owned();
     let leaf = pki.leaf(11, &[], &[url.clone(), https.clone()]);

@@ -120,6 +120,11 @@ pub fn crl_distribution_point(url: &str) -> CustomExtension {
     CustomExtension::from_oid_content(&arcs("2.5.29.31"), der)
 }
 
+/// Serial number `n` of a lab: its top bit is clear, so its DER and openssl's hex agree.
+pub fn lab_serial(n: u8) -> Vec<u8> {
+    vec![0x1a, 0x2b, 0x3c, 0x4d, n]
+}
+
 /// A CA certificate's parameters: the name, CA basic constraints, certificate and CRL signing,
 /// the extensions, and the lab validity.
 pub fn ca_params(cn: &str, org: &str, extensions: Vec<CustomExtension>) -> CertificateParams {
@@ -224,17 +229,11 @@ impl Ca {
         self.leaf_from(leaf_params(names), vec![self], key)
     }
 
-    /// A server certificate for `host` with this serial, naming these OCSP responders and CRLs;
-    /// the served chain is leaf + this CA.
-    pub fn revocable_leaf(
-        &self,
-        host: &str,
-        serial: Vec<u8>,
-        ocsp: &[String],
-        crl: &[String],
-    ) -> Leaf {
+    /// A server certificate for `host` with serial [`lab_serial`]`(n)`, naming these OCSP
+    /// responders and CRLs; the served chain is leaf + this CA.
+    pub fn revocable_leaf(&self, host: &str, n: u8, ocsp: &[String], crl: &[String]) -> Leaf {
         let mut params = leaf_params(&[host]);
-        params.serial_number = Some(SerialNumber::from(serial));
+        params.serial_number = Some(SerialNumber::from(lab_serial(n)));
         if !ocsp.is_empty() {
             params.custom_extensions = vec![ocsp_urls(ocsp)];
         }
@@ -261,9 +260,9 @@ impl Ca {
         }
     }
 
-    /// A CRL from this CA listing the `revoked` serials (keyCompromise); `stale` puts its
-    /// nextUpdate in the past.
-    pub fn crl(&self, revoked: &[Vec<u8>], stale: bool) -> Vec<u8> {
+    /// A CRL from this CA listing the serials [`lab_serial`]`(n)` of `revoked` (keyCompromise);
+    /// `stale` puts its nextUpdate in the past.
+    pub fn crl(&self, revoked: &[u8], stale: bool) -> Vec<u8> {
         let now = time::OffsetDateTime::now_utc();
         let (this_update, next_update) = if stale {
             (
@@ -283,8 +282,8 @@ impl Ca {
             issuing_distribution_point: None,
             revoked_certs: revoked
                 .iter()
-                .map(|serial| RevokedCertParams {
-                    serial_number: SerialNumber::from(serial.clone()),
+                .map(|&n| RevokedCertParams {
+                    serial_number: SerialNumber::from(lab_serial(n)),
                     revocation_time: now - time::Duration::hours(2),
                     reason_code: Some(RevocationReason::KeyCompromise),
                     invalidity_date: None,
