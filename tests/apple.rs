@@ -228,19 +228,26 @@ fn real_apple_chains_pass_with_their_policy_satisfied() {
     }
 }
 
+/// `inspect` of Apple's Find My leaf and its issuer at a time they were valid, with `extra` flags.
+fn inspect_fmip(reference: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec![
+        "inspect".to_string(),
+        apple_pki(reference, "fmip"),
+        apple_pki(reference, "AppleServerAuthentication"),
+        "--host=p04-fmip.icloud.com".into(),
+        "--at=2016-06-01T00:00:00Z".into(),
+        "--format=json".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    first_target(&args)
+}
+
 #[test]
 fn a_qa_certificate_is_refused_by_production_devices() {
     let Some(reference) = reference() else { return };
     // Apple's fmip.cer in its regression data is a QA-server certificate: it carries the QA marker
     // 1.2.840.113635.100.6.27.6.1, which only internal builds accept.
-    let (code, t) = first_target(&[
-        "inspect".into(),
-        apple_pki(&reference, "fmip"),
-        apple_pki(&reference, "AppleServerAuthentication"),
-        "--host=p04-fmip.icloud.com".into(),
-        "--at=2016-06-01T00:00:00Z".into(),
-        "--format=json".into(),
-    ]);
+    let (code, t) = inspect_fmip(&reference, &[]);
     assert_eq!(code, 3);
     assert_eq!(t["verdict"], "untrusted");
     assert_eq!(t["apple_pinning"]["policy"], "FMiP");
@@ -258,15 +265,7 @@ fn a_qa_certificate_is_refused_by_production_devices() {
 fn a_genuine_chain_under_the_wrong_policy_is_refused_with_the_failed_check_named() {
     let Some(reference) = reference() else { return };
     // Apple's own negative case: the Find My leaf cannot serve the escrow service.
-    let (code, t) = first_target(&[
-        "inspect".into(),
-        apple_pki(&reference, "fmip"),
-        apple_pki(&reference, "AppleServerAuthentication"),
-        "--host=p04-fmip.icloud.com".into(),
-        "--at=2016-06-01T00:00:00Z".into(),
-        "--apple-policy=Escrow".into(),
-        "--format=json".into(),
-    ]);
+    let (code, t) = inspect_fmip(&reference, &["--apple-policy=Escrow"]);
     assert_eq!(code, 3);
     assert_eq!(t["verdict"], "untrusted");
     assert_eq!(t["apple_pinning"]["satisfied"], false);

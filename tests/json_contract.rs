@@ -2478,17 +2478,7 @@ fn baseline_files_and_drift_findings_match_the_schema() {
 fn inspect_output_matches_the_schema() {
     let lab = Lab::new();
     let host = "gdmf.apple.com";
-    let chain = lab
-        .scratch
-        .file("chain.pem", &lab.inspection.leaf(&[host], true).pem);
-    let mut args = vec![
-        "inspect".to_string(),
-        chain.display().to_string(),
-        format!("--host={host}"),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.inspect(&lab.inspection.leaf(&[host], true).pem, host);
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let doc = parse_document(&run);
     assert_eq!(doc.targets.len(), 1);
@@ -2917,17 +2907,7 @@ fn the_mirror_rejects_added_and_missing_fields() {
     // object to tamper with.
     let lab = Lab::new();
     let host = "gdmf.apple.com";
-    let chain = lab
-        .scratch
-        .file("chain.pem", &lab.inspection.leaf(&[host], true).pem);
-    let mut args = vec![
-        "inspect".to_string(),
-        chain.display().to_string(),
-        format!("--host={host}"),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.inspect(&lab.inspection.leaf(&[host], true).pem, host);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(value["targets"][0]["apple_pinning"].is_object());
     assert!(value["targets"][0]["interception"].is_object());

@@ -45,6 +45,19 @@ impl Lab {
         args.extend(self.trust());
         pinscope(&args)
     }
+
+    /// `inspect --format=json` of a chain (PEM, written to the scratch folder) for `host`, with
+    /// the lab's trust stores.
+    pub fn inspect(&self, chain: &str, host: &str) -> Run {
+        let mut args = vec![
+            "inspect".to_string(),
+            self.scratch.file("chain.pem", chain).display().to_string(),
+            format!("--host={host}"),
+            "--format=json".into(),
+        ];
+        args.extend(self.trust());
+        pinscope(&args)
+    }
 }
 
 /// A user catalog with a section of its own (`lab`), whose rows say how each is probed, and the
