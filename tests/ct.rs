@@ -404,36 +404,24 @@ fn an_rsa_log_key_verifies_a_tls_sct() {
         out
     };
     let logs = [log];
-    let r = ct::evaluate(
-        &leaf.der,
-        None,
-        Some(&list(1)),
-        None,
-        &logs,
-        leaf.midpoint(),
-    );
-    let tls: Vec<_> = r
-        .scts
-        .iter()
-        .filter(|c| c.source == ct::SctSource::TlsExtension)
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(tls, vec![SctStatus::Verified]);
+    // The statuses of the SCTs handed over as if from the TLS extension, signed with `sig_alg`.
+    let tls_statuses = |sig_alg: u8| -> Vec<SctStatus> {
+        let r = ct::evaluate(
+            &leaf.der,
+            None,
+            Some(&list(sig_alg)),
+            None,
+            &logs,
+            leaf.midpoint(),
+        );
+        r.scts
+            .iter()
+            .filter(|c| c.source == ct::SctSource::TlsExtension)
+            .map(|c| c.status)
+            .collect()
+    };
+    assert_eq!(tls_statuses(1), vec![SctStatus::Verified]);
 
     // The same signature labelled ECDSA does not verify with an RSA key.
-    let r = ct::evaluate(
-        &leaf.der,
-        None,
-        Some(&list(3)),
-        None,
-        &logs,
-        leaf.midpoint(),
-    );
-    let tls: Vec<_> = r
-        .scts
-        .iter()
-        .filter(|c| c.source == ct::SctSource::TlsExtension)
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(tls, vec![SctStatus::InvalidSignature]);
+    assert_eq!(tls_statuses(3), vec![SctStatus::InvalidSignature]);
 }
