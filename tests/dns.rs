@@ -14,41 +14,9 @@ use std::time::Duration;
 
 use common::*;
 
+/// `audit` of these targets with these flags within a deadline of `secs`.
 fn audit(targets: &[String], extra: &[String], secs: u64) -> Run {
-    let mut args = vec!["audit".to_string()];
-    args.extend(targets.iter().cloned());
-    args.extend([
-        format!("--timeout={secs}"),
-        "--no-revocation".into(),
-        "--format=json".into(),
-    ]);
-    args.extend(extra.iter().cloned());
-    let run = pinscope(&args);
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&run.stdout) {
-        for t in json["targets"].as_array().into_iter().flatten() {
-            let f = &t["findings"][0];
-            eprintln!(
-                "{}:{}: verdict={} code={} message={:?} addresses={} address_used={} ({} ms)",
-                t["host"],
-                t["port"],
-                t["verdict"],
-                f["code"],
-                f["message"],
-                t["addresses"],
-                t["address_used"],
-                t["elapsed_ms"]
-            );
-        }
-    }
-    eprintln!("run took {:?}, exit {}", run.elapsed, run.code);
-    assert!(
-        run.elapsed < Duration::from_secs(secs + 2),
-        "the run took {:?}, over the {secs}s deadline + 2s\n{}\n{}",
-        run.elapsed,
-        run.stdout,
-        run.stderr
-    );
-    run
+    audit_within(&[targets, extra].concat(), secs)
 }
 
 #[test]

@@ -85,6 +85,44 @@ where
     Run::from_output(out, started)
 }
 
+/// `audit ARGS --timeout=SECS --no-revocation --format=json`, each target's verdict and first
+/// finding printed; the whole run must end within the deadline plus 2 s (process start-up).
+pub fn audit_within(args: &[String], secs: u64) -> Run {
+    let mut all = vec!["audit".to_string()];
+    all.extend(args.iter().cloned());
+    all.extend([
+        format!("--timeout={secs}"),
+        "--no-revocation".into(),
+        "--format=json".into(),
+    ]);
+    let run = pinscope(&all);
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&run.stdout) {
+        for t in json["targets"].as_array().into_iter().flatten() {
+            let f = &t["findings"][0];
+            eprintln!(
+                "{}:{}: verdict={} code={} message={:?} addresses={} address_used={} ({} ms)",
+                t["host"],
+                t["port"],
+                t["verdict"],
+                f["code"],
+                f["message"],
+                t["addresses"],
+                t["address_used"],
+                t["elapsed_ms"]
+            );
+        }
+    }
+    eprintln!("run took {:?}, exit {}", run.elapsed, run.code);
+    assert!(
+        run.elapsed < Duration::from_secs(secs + 2),
+        "the run took {:?}, over the {secs}s deadline + 2s\n{}\n{}",
+        run.elapsed,
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
 /// Runs the binary with these arguments, killing it (and failing) if it outlives `deadline`.
 pub fn pinscope_within<I, S>(args: I, deadline: Duration) -> Run
 where
