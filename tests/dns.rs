@@ -19,12 +19,15 @@ fn audit(targets: &[String], extra: &[String], secs: u64) -> Run {
     audit_within(&[targets, extra].concat(), secs)
 }
 
-#[test]
-fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
-    let lab = Lab::new();
-    let host = "deviceenrollment.apple.com";
-    let port = tls_server(&lab.public.leaf(&[host], true));
-    let dns = DnsServer::start(&[(host, Zone::v4(Ipv4Addr::LOCALHOST))]);
+/// Audits `host:port`, a lab server under the lab public root, through a DNS server that answers
+/// `zone` for `host`; the run must pass. Returns the target and the DNS server.
+fn passes_through_dns(
+    lab: &Lab,
+    host: &str,
+    port: u16,
+    zone: Zone,
+) -> (serde_json::Value, DnsServer) {
+    let dns = DnsServer::start(&[(host, zone)]);
     let run = audit(
         &[format!("{host}:{port}")],
         &[dns.flag(), lab.public_roots()],
@@ -32,8 +35,17 @@ fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let json = run.json();
-    let t = target(&json, host);
+    let t = target(&json, host).clone();
     assert_eq!(t["verdict"], "pass", "{t:#}");
+    (t, dns)
+}
+
+#[test]
+fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let (t, dns) = passes_through_dns(&lab, host, port, Zone::v4(Ipv4Addr::LOCALHOST));
     assert_eq!(t["addresses"], serde_json::json!(["127.0.0.1"]));
     assert_eq!(t["address_used"], "127.0.0.1");
     let asked = dns.questions();
@@ -118,16 +130,7 @@ fn an_ipv6_only_name_is_reached_over_ipv6() {
     let lab = Lab::new();
     let host = "mdmenrollment.apple.com";
     let port = tls_server_v6(&lab.public.leaf(&[host], true));
-    let dns = DnsServer::start(&[(host, Zone::v6(Ipv6Addr::LOCALHOST))]);
-    let run = audit(
-        &[format!("{host}:{port}")],
-        &[dns.flag(), lab.public_roots()],
-        5,
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let json = run.json();
-    let t = target(&json, host);
-    assert_eq!(t["verdict"], "pass", "{t:#}");
+    let (t, _dns) = passes_through_dns(&lab, host, port, Zone::v6(Ipv6Addr::LOCALHOST));
     assert_eq!(t["addresses"], serde_json::json!(["::1"]));
     assert_eq!(t["address_used"], "::1");
 }
