@@ -4,7 +4,8 @@
 //! built binary ([`run`]), reading its JSON reports ([`json`]), and what a test needs from the
 //! machine ([`tools`]). Everything is re-exported here, so a test says `use common::*;`.
 //!
-//! Each test binary compiles this module on its own and uses a part of it: hence `dead_code`.
+//! Each test binary compiles this module on its own and uses a part of it: hence `dead_code` and
+//! `unused_imports` (for the re-exports).
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod http;
