@@ -4,35 +4,10 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 
 const INTERMEDIATE_MARKER: &str = "1.2.840.113635.100.6.2.12";
 const GS_LEAF_MARKER: &str = "1.2.840.113635.100.6.27.2";
-
-fn json_of(args: &[String]) -> (i32, serde_json::Value) {
-    let run = pinscope(args);
-    assert!(run.code != 2, "usage error for {args:?}: {}", run.stderr);
-    (run.code, run.json()["targets"][0].clone())
-}
-
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn pki(reference: &Path, name: &str) -> String {
-    reference
-        .join("apple-pki")
-        .join(format!("{name}.cer"))
-        .display()
-        .to_string()
-}
 
 /// Apple's expected outcomes for its own chains (`PinningPolicyTrustTest.plist`): every case
 /// whose certificates are in apple-pki/ and that does not need Apple's test hierarchy, evaluated
@@ -130,7 +105,7 @@ fn pinscope_agrees_with_apples_pinning_oracle() {
         args.extend(
             leaf.iter()
                 .chain(&intermediates)
-                .map(|n| pki(&reference, n)),
+                .map(|n| apple_pki(&reference, n)),
         );
         args.push(format!("--host={host}"));
         args.push(format!("--at={at}"));
@@ -145,13 +120,13 @@ fn pinscope_agrees_with_apples_pinning_oracle() {
             } else {
                 "--public-roots"
             };
-            args.push(format!("{flag}={}", pki(&reference, a)));
+            args.push(format!("{flag}={}", apple_pki(&reference, a)));
         }
         args.push(format!(
             "--native-roots={}",
-            pki(&reference, "GeoTrustGlobalCA")
+            apple_pki(&reference, "GeoTrustGlobalCA")
         ));
-        let (_, t) = json_of(&args);
+        let (_, t) = first_target(&args);
         let trusted = t["verdict"] == "pass";
         if trusted == expected_trusted {
             agree += 1;
@@ -217,17 +192,23 @@ fn real_apple_chains_pass_with_their_policy_satisfied() {
         for apple_roots in [false, true] {
             let mut args = vec![
                 "inspect".to_string(),
-                pki(&reference, leaf),
-                pki(&reference, intermediate),
+                apple_pki(&reference, leaf),
+                apple_pki(&reference, intermediate),
                 format!("--host={host}"),
                 format!("--at={at}"),
                 "--format=json".into(),
-                format!("--native-roots={}", pki(&reference, "GeoTrustGlobalCA")),
+                format!(
+                    "--native-roots={}",
+                    apple_pki(&reference, "GeoTrustGlobalCA")
+                ),
             ];
             if apple_roots {
-                args.push(format!("--apple-roots={}", pki(&reference, "AppleRootCA")));
+                args.push(format!(
+                    "--apple-roots={}",
+                    apple_pki(&reference, "AppleRootCA")
+                ));
             }
-            let (code, t) = json_of(&args);
+            let (code, t) = first_target(&args);
             assert_eq!(
                 t["verdict"], "pass",
                 "{host} (apple roots: {apple_roots}): {t:#}"
@@ -238,7 +219,7 @@ fn real_apple_chains_pass_with_their_policy_satisfied() {
                 Some(p) => {
                     assert_eq!(t["apple_pinning"]["policy"], p, "{host}");
                     assert_eq!(t["apple_pinning"]["satisfied"], true, "{host}");
-                    assert!(codes(&t).contains(&"pinning_satisfied".to_string()));
+                    assert!(has_code(&t, "pinning_satisfied"));
                 }
                 None => assert!(t["apple_pinning"].is_null(), "{host}: {t:#}"),
             }
@@ -247,19 +228,26 @@ fn real_apple_chains_pass_with_their_policy_satisfied() {
     }
 }
 
+/// `inspect` of Apple's Find My leaf and its issuer at a time they were valid, with `extra` flags.
+fn inspect_fmip(reference: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec![
+        "inspect".to_string(),
+        apple_pki(reference, "fmip"),
+        apple_pki(reference, "AppleServerAuthentication"),
+        "--host=p04-fmip.icloud.com".into(),
+        "--at=2016-06-01T00:00:00Z".into(),
+        "--format=json".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    first_target(&args)
+}
+
 #[test]
 fn a_qa_certificate_is_refused_by_production_devices() {
     let Some(reference) = reference() else { return };
     // Apple's fmip.cer in its regression data is a QA-server certificate: it carries the QA marker
     // 1.2.840.113635.100.6.27.6.1, which only internal builds accept.
-    let (code, t) = json_of(&[
-        "inspect".into(),
-        pki(&reference, "fmip"),
-        pki(&reference, "AppleServerAuthentication"),
-        "--host=p04-fmip.icloud.com".into(),
-        "--at=2016-06-01T00:00:00Z".into(),
-        "--format=json".into(),
-    ]);
+    let (code, t) = inspect_fmip(&reference, &[]);
     assert_eq!(code, 3);
     assert_eq!(t["verdict"], "untrusted");
     assert_eq!(t["apple_pinning"]["policy"], "FMiP");
@@ -277,15 +265,7 @@ fn a_qa_certificate_is_refused_by_production_devices() {
 fn a_genuine_chain_under_the_wrong_policy_is_refused_with_the_failed_check_named() {
     let Some(reference) = reference() else { return };
     // Apple's own negative case: the Find My leaf cannot serve the escrow service.
-    let (code, t) = json_of(&[
-        "inspect".into(),
-        pki(&reference, "fmip"),
-        pki(&reference, "AppleServerAuthentication"),
-        "--host=p04-fmip.icloud.com".into(),
-        "--at=2016-06-01T00:00:00Z".into(),
-        "--apple-policy=Escrow".into(),
-        "--format=json".into(),
-    ]);
+    let (code, t) = inspect_fmip(&reference, &["--apple-policy=Escrow"]);
     assert_eq!(code, 3);
     assert_eq!(t["verdict"], "untrusted");
     assert_eq!(t["apple_pinning"]["satisfied"], false);
@@ -332,7 +312,7 @@ fn apple_names_and_markers_on_other_keys_are_intercepted_live() {
     // Even a machine that trusts the forger's root (as a managed Mac trusts an inspection CA)
     // must not make the forgery pass: the keys are not Apple's.
     let native = scratch.file("native.pem", &fake.root.pem);
-    let (code, t) = json_of(&[
+    let (code, t) = first_target(&[
         "audit".into(),
         format!("{host}:{port}"),
         resolve(host, port),
@@ -367,19 +347,16 @@ fn apple_names_and_markers_on_other_keys_are_intercepted_live() {
 fn apples_fake_root_is_recognised_as_a_forgery() {
     let Some(reference) = reference() else { return };
     // Apple's own test forgery: a self-signed "Apple Root CA" on another key.
-    let (code, t) = json_of(&[
+    let (code, t) = first_target(&[
         "inspect".into(),
-        pki(&reference, "FakeAppleRootCA"),
+        apple_pki(&reference, "FakeAppleRootCA"),
         "--host=gsa.apple.com".into(),
         "--at=2009-12-01T00:00:00Z".into(),
         "--format=json".into(),
     ]);
     assert_eq!(code, 1, "{t:#}");
     assert_eq!(t["verdict"], "intercepted");
-    assert!(
-        codes(&t).contains(&"apple_names_copied".to_string()),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "apple_names_copied"), "{t:#}");
 }
 
 #[test]
@@ -405,7 +382,7 @@ fn real_interception_roots_are_named_live() {
         let ca = Ca::from_pem(&read(&format!("{file}.crt")), &read(&format!("{file}.key")));
         for send_ca in [true, false] {
             let port = tls_server(&ca.leaf(&[host], send_ca));
-            let (code, t) = json_of(&[
+            let (code, t) = first_target(&[
                 "audit".into(),
                 format!("{host}:{port}"),
                 resolve(host, port),
@@ -421,7 +398,7 @@ fn real_interception_roots_are_named_live() {
                 t["interception"]["product"], product,
                 "{file} (CA sent: {send_ca}): {t:#}"
             );
-            assert!(codes(&t).contains(&"known_inspection_product".to_string()));
+            assert!(has_code(&t, "known_inspection_product"));
             // The product is named in the explanation (as the CA, or after it when the CA's name
             // does not say it).
             assert!(
@@ -440,7 +417,7 @@ fn a_product_is_named_from_the_issuer_even_when_its_ca_is_not_sent() {
     let leaf = zscaler.leaf(&["deviceenrollment.apple.com"], false);
     let scratch = Scratch::new();
     let file = scratch.file("leaf.pem", &leaf.pem);
-    let (code, t) = json_of(&[
+    let (code, t) = first_target(&[
         "inspect".into(),
         file.display().to_string(),
         "--host=deviceenrollment.apple.com".into(),
@@ -487,17 +464,14 @@ fn leaf_signed_with_its_issuers_key_is_evidence() {
     let leaf = rogue.leaf_reusing_ca_key(&["swscan.apple.com"]);
     let scratch = Scratch::new();
     let file = scratch.file("chain.pem", &leaf.pem);
-    let (_, t) = json_of(&[
+    let (_, t) = first_target(&[
         "inspect".into(),
         file.display().to_string(),
         "--host=swscan.apple.com".into(),
         "--format=json".into(),
     ]);
     assert_eq!(t["verdict"], "intercepted");
-    assert!(
-        codes(&t).contains(&"leaf_key_equals_issuer_key".to_string()),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "leaf_key_equals_issuer_key"), "{t:#}");
 }
 
 #[test]
@@ -508,7 +482,7 @@ fn publicly_valid_chain_failing_apples_pin_is_untrusted() {
     let port = tls_server(&public.leaf(&[host], true));
     let scratch = Scratch::new();
     let roots = scratch.file("public.pem", &public.pem);
-    let (code, t) = json_of(&[
+    let (code, t) = first_target(&[
         "audit".into(),
         format!("{host}:{port}"),
         resolve(host, port),
@@ -518,7 +492,7 @@ fn publicly_valid_chain_failing_apples_pin_is_untrusted() {
     ]);
     assert_eq!(code, 3, "{t:#}");
     assert_eq!(t["verdict"], "untrusted");
-    assert!(codes(&t).contains(&"pinning_failed".to_string()));
+    assert!(has_code(&t, "pinning_failed"));
     assert_eq!(t["apple_pinning"]["policy"], "Pallas");
     let explanation = t["explanation"].as_str().unwrap();
     assert!(
@@ -565,10 +539,7 @@ fn unpinned_host_from_an_unexpected_ca_family_passes_with_a_warning() {
         .clone();
     assert_eq!(t["verdict"], "pass", "{t:#}");
     assert_eq!(t["section"], "device-management");
-    assert!(
-        codes(&t).contains(&"unexpected_issuer".to_string()),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "unexpected_issuer"), "{t:#}");
     assert!(t["apple_pinning"].is_null());
 }
 
@@ -584,7 +555,7 @@ fn tls_newer_than_the_real_server_speaks_is_evidence() {
         "kandji.toml",
         &format!("version = 1\n[[entry]]\nhosts = [\"{host}\"]\nports = [{port}]\ntransport = \"tcp\"\nsection = \"kandji\"\nsource = \"iru-network\"\ntls_max = \"1.2\"\n"),
     );
-    let (code, t) = json_of(&[
+    let (code, t) = first_target(&[
         "audit".into(),
         format!("--catalog={}", catalog.display()),
         format!("--host={host}"),
@@ -593,10 +564,7 @@ fn tls_newer_than_the_real_server_speaks_is_evidence() {
     ]);
     assert_eq!(code, 1, "{t:#}");
     assert_eq!(t["tls"]["version"], "TLSv1.3");
-    assert!(
-        codes(&t).contains(&"tls_profile_mismatch".to_string()),
-        "{t:#}"
-    );
+    assert!(has_code(&t, "tls_profile_mismatch"), "{t:#}");
 }
 
 #[test]

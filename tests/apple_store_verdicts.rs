@@ -15,35 +15,11 @@ use pinscope::analysis::trust::{RootSet, TrustContext};
 use pinscope::apple_store::AppleTrustStore;
 use rustls_pki_types::CertificateDer;
 
-fn pki(reference: &Path, name: &str) -> String {
-    reference
-        .join("apple-pki")
-        .join(format!("{name}.cer"))
-        .display()
-        .to_string()
-}
-
 /// `pinscope inspect` with JSON output; returns the exit code and the one target.
 fn inspect(args: &[String]) -> (i32, serde_json::Value) {
     let mut all = vec!["inspect".to_string(), "--format=json".to_string()];
     all.extend(args.iter().cloned());
-    let run = pinscope(&all);
-    assert!(run.code != 2, "usage error for {all:?}: {}", run.stderr);
-    (run.code, run.json()["targets"][0].clone())
-}
-
-fn has(t: &serde_json::Value, code: &str) -> bool {
-    codes(t).iter().any(|c| c == code)
-}
-
-fn severity(t: &serde_json::Value, code: &str) -> String {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == code)
-        .map(|f| f["severity"].as_str().unwrap().to_owned())
-        .unwrap_or_else(|| panic!("no {code} finding in {t:#}"))
+    first_target(&all)
 }
 
 /// A root that has nothing to do with any chain here: this machine's store, as on a Linux box or
@@ -94,8 +70,8 @@ fn genuine_apple_chains_pass_without_any_local_root() {
     ];
     for (leaf, intermediate, host, at) in cases {
         let (code, t) = inspect(&[
-            pki(&reference, leaf),
-            pki(&reference, intermediate),
+            apple_pki(&reference, leaf),
+            apple_pki(&reference, intermediate),
             format!("--host={host}"),
             format!("--at={at}"),
             unrelated(&scratch),
@@ -108,7 +84,7 @@ fn genuine_apple_chains_pass_without_any_local_root() {
             "ct_not_compliant",
             "anchor_native_only",
         ] {
-            assert!(!has(&t, bad), "{leaf}: unexpected {bad}: {t:#}");
+            assert!(!has_code(&t, bad), "{leaf}: unexpected {bad}: {t:#}");
         }
         let views = &t["trust_views"];
         assert_eq!(
@@ -128,8 +104,8 @@ fn genuine_apple_chains_pass_without_any_local_root() {
 fn a_root_only_apple_keeps_is_reported_as_a_difference_not_a_failure() {
     let Some(reference) = reference() else { return };
     let (_, t) = inspect(&[
-        pki(&reference, "api-smoot"),
-        pki(&reference, "ApplePublicServerRSA12-G1"),
+        apple_pki(&reference, "api-smoot"),
+        apple_pki(&reference, "ApplePublicServerRSA12-G1"),
         "--host=api.smoot.apple.com".into(),
         "--at=2024-12-01T00:00:00Z".into(),
     ]);
@@ -144,7 +120,7 @@ fn a_root_only_apple_keeps_is_reported_as_a_difference_not_a_failure() {
 }
 
 fn der(reference: &Path, name: &str) -> CertificateDer<'static> {
-    CertificateDer::from(std::fs::read(pki(reference, name)).unwrap())
+    CertificateDer::from(std::fs::read(apple_pki(reference, name)).unwrap())
 }
 
 fn trust_with_only_public_mozilla() -> TrustContext {
@@ -242,8 +218,8 @@ fn apple_trust_store_dir_replaces_the_built_in_store() {
     assert_eq!(t["verdict"], "pass", "{t:#}");
     assert_eq!(code, 0);
     let (_, t) = inspect(&[
-        pki(&reference, "api-smoot"),
-        pki(&reference, "ApplePublicServerRSA12-G1"),
+        apple_pki(&reference, "api-smoot"),
+        apple_pki(&reference, "ApplePublicServerRSA12-G1"),
         "--host=api.smoot.apple.com".into(),
         "--at=2024-12-01T00:00:00Z".into(),
         store_flag,
@@ -267,7 +243,7 @@ fn apple_trust_store_dir_replaces_the_built_in_store() {
 #[test]
 fn a_sha1_rsa1024_interception_ca_is_named_with_true_evidence() {
     let Some(reference) = reference() else { return };
-    if !openssl_available() {
+    if require_tool("openssl", "PINSCOPE_REQUIRE_OPENSSL").is_none() {
         return;
     }
     let scratch = Scratch::new();
@@ -337,14 +313,14 @@ fn a_sha1_rsa1024_interception_ca_is_named_with_true_evidence() {
         assert_eq!(code, 1, "{case}");
         assert_eq!(t["interception"]["product"], "Superfish", "{case}: {t:#}");
         assert!(
-            !has(&t, "issuer_signature_mismatch"),
+            !has_code(&t, "issuer_signature_mismatch"),
             "{case}: the CA did sign the leaf: {t:#}"
         );
         if trusted {
-            assert!(has(&t, "anchor_native_only"), "{case}: {t:#}");
-            assert!(!has(&t, "anchor_in_no_store"), "{case}: {t:#}");
+            assert!(has_code(&t, "anchor_native_only"), "{case}: {t:#}");
+            assert!(!has_code(&t, "anchor_in_no_store"), "{case}: {t:#}");
         } else if sent {
-            assert!(has(&t, "anchor_in_no_store"), "{case}: {t:#}");
+            assert!(has_code(&t, "anchor_in_no_store"), "{case}: {t:#}");
         }
         // The CA's key is known when it was sent or a store holds it.
         if sent || trusted {
@@ -362,7 +338,7 @@ fn a_sha1_rsa1024_interception_ca_is_named_with_true_evidence() {
 /// exactly that for every host. It is interception whether or not this machine trusts it.
 #[test]
 fn an_openssl_req_x509_certificate_is_interception() {
-    if !openssl_available() {
+    if require_tool("openssl", "PINSCOPE_REQUIRE_OPENSSL").is_none() {
         return;
     }
     let scratch = Scratch::new();
@@ -395,10 +371,10 @@ fn an_openssl_req_x509_certificate_is_interception() {
     ]);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
     assert_eq!(code, 1);
-    assert!(has(&t, "anchor_native_only"), "{t:#}");
+    assert!(has_code(&t, "anchor_native_only"), "{t:#}");
     let (_, t) = inspect(&[cert, "--host=gdmf.apple.com".into(), unrelated(&scratch)]);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
-    assert!(has(&t, "anchor_in_no_store"), "{t:#}");
+    assert!(has_code(&t, "anchor_in_no_store"), "{t:#}");
     let text = t["findings"].to_string();
     assert!(text.contains("CA:TRUE"), "{text}");
 }
@@ -419,7 +395,7 @@ fn a_leaf_signed_with_its_own_key_by_an_unsent_ca_is_interception() {
     ]);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
     assert_eq!(code, 1);
-    assert!(has(&t, "leaf_key_equals_issuer_key"), "{t:#}");
+    assert!(has_code(&t, "leaf_key_equals_issuer_key"), "{t:#}");
 }
 
 /// A gateway's own CA, neither sent nor in any store: for a host whose issuers are known (an
@@ -437,7 +413,7 @@ fn an_unsent_gateway_ca_is_evidence_only_where_the_issuers_are_known() {
     ]);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
     assert_eq!(code, 1);
-    assert!(has(&t, "unexpected_unknown_issuer"), "{t:#}");
+    assert!(has_code(&t, "unexpected_unknown_issuer"), "{t:#}");
 
     let other = gateway.leaf(&["www.example.com"], false);
     let file = scratch.file("example.pem", &other.pem);
@@ -448,7 +424,7 @@ fn an_unsent_gateway_ca_is_evidence_only_where_the_issuers_are_known() {
     ]);
     assert_eq!(t["verdict"], "untrusted", "{t:#}");
     assert_eq!(code, 3);
-    assert!(has(&t, "unknown_issuer"), "{t:#}");
+    assert!(has_code(&t, "unknown_issuer"), "{t:#}");
 }
 
 /// Hosts outside the catalog have no expected CA family: a valid chain passes without a warning.
@@ -472,7 +448,7 @@ fn a_host_outside_the_catalog_is_not_held_to_apples_ca_families() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let t = run.json()["targets"][0].clone();
     assert_eq!(t["verdict"], "pass", "{t:#}");
-    assert!(!has(&t, "unexpected_issuer"), "{t:#}");
+    assert!(!has_code(&t, "unexpected_issuer"), "{t:#}");
 }
 
 /// A CA an MDM profile names as a transparent-connection pin is accepted where Apple's policy
@@ -507,7 +483,7 @@ fn transparent_connection_cas_are_accepted_only_where_the_policy_allows() {
     ]);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
     assert_eq!(code, 1);
-    assert!(!has(&t, "transparent_connection_allowed"), "{t:#}");
+    assert!(!has_code(&t, "transparent_connection_allowed"), "{t:#}");
 }
 
 /// A precertificate carries the CT poison extension: that, not its names, is why no client takes it.
@@ -531,15 +507,15 @@ fn a_precertificate_is_named_as_such() {
     ]);
     assert_eq!(t["verdict"], "untrusted", "{t:#}");
     assert_eq!(code, 3);
-    assert!(has(&t, "precertificate"), "{t:#}");
-    assert!(!has(&t, "name_mismatch"), "{t:#}");
+    assert!(has_code(&t, "precertificate"), "{t:#}");
+    assert!(!has_code(&t, "name_mismatch"), "{t:#}");
 }
 
 /// SCTs copied from the genuine certificate onto a forged one do not verify for it: evidence.
 #[test]
 fn scts_copied_onto_a_forged_leaf_are_evidence() {
     let Some(reference) = reference() else { return };
-    let genuine = std::fs::read(pki(&reference, "api-smoot")).unwrap();
+    let genuine = std::fs::read(apple_pki(&reference, "api-smoot")).unwrap();
     let (_, cert) = x509_parser::parse_x509_certificate(&genuine).unwrap();
     let sct = cert
         .extensions()
@@ -564,5 +540,5 @@ fn scts_copied_onto_a_forged_leaf_are_evidence() {
     ]);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
     assert_eq!(code, 1);
-    assert!(has(&t, "sct_invalid"), "{t:#}");
+    assert!(has_code(&t, "sct_invalid"), "{t:#}");
 }

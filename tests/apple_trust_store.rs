@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pinscope::apple_store::{AppleTrustStore, LogState, RootKind};
 use sha2::{Digest, Sha256};
@@ -301,25 +301,12 @@ fn missing_directory_is_an_error_naming_it() {
     assert!(err.file.ends_with("AssetVersion.plist"), "{err}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
-}
-
 /// A copy of the reference checkout to damage.
 fn copy_of_reference() -> Option<(tempfile::TempDir, PathBuf)> {
     let dir = apple_dir()?;
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("apple-trust-store");
-    copy_dir(&dir, &copy);
+    common::copy_dir(&dir, &copy);
     Some((tmp, copy))
 }
 

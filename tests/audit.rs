@@ -8,73 +8,15 @@ use std::time::Duration;
 
 use common::*;
 
-/// Lab PKI shared by a test: a "public" root, an "inspection" root, and their PEM files.
-struct Lab {
-    public: Ca,
-    inspection: Ca,
-    scratch: Scratch,
-}
-
-impl Lab {
-    fn new() -> Self {
-        Self {
-            public: Ca::root("Lab Public Root"),
-            inspection: Ca::root("Corp SSL Inspection CA"),
-            scratch: Scratch::new(),
-        }
-    }
-
-    /// Trust flags: the lab public root as the public store, the inspection root as the native one.
-    fn trust(&self) -> Vec<String> {
-        vec![
-            format!(
-                "--public-roots={}",
-                self.scratch.file("public.pem", &self.public.pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                self.scratch
-                    .file("native.pem", &self.inspection.pem)
-                    .display()
-            ),
-        ]
-    }
-}
-
-fn target<'a>(json: &'a serde_json::Value, host: &str, port: u16) -> &'a serde_json::Value {
-    json["targets"]
-        .as_array()
-        .expect("targets array")
-        .iter()
-        .find(|t| t["host"] == host && t["port"] == port)
-        .unwrap_or_else(|| panic!("{host}:{port} missing from output: {json:#}"))
-}
-
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn chain_under_a_public_root_passes_and_records_the_handshake() {
     let lab = Lab::new();
     let host = "deviceenrollment.apple.com";
     let port = tls_server(&lab.public.leaf(&[host], true));
-    let mut args = vec![
-        "audit".to_string(),
-        format!("{host}:{port}"),
-        resolve(host, port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     let json = run.json();
-    let t = target(&json, host, port);
+    let t = target_at(&json, host, port);
     assert_eq!(t["verdict"], "pass");
     assert_eq!(t["anchor"], "Lab Public Root");
     assert_eq!(t["sni"], host);
@@ -99,20 +41,13 @@ fn chain_under_a_root_only_the_native_store_trusts_is_intercepted() {
     let lab = Lab::new();
     let host = "albert.apple.com";
     let port = tls_server(&lab.inspection.leaf(&[host], true));
-    let mut args = vec![
-        "audit".to_string(),
-        format!("{host}:{port}"),
-        resolve(host, port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let json = run.json();
-    let t = target(&json, host, port);
+    let t = target_at(&json, host, port);
     assert_eq!(t["verdict"], "intercepted");
     assert_eq!(t["anchor"], "Corp SSL Inspection CA");
-    assert!(codes(t).contains(&"anchor_native_only".to_string()));
+    assert!(has_code(t, "anchor_native_only"));
     let explanation = t["explanation"].as_str().unwrap();
     assert!(
         explanation.starts_with(&format!(
@@ -136,21 +71,11 @@ fn chain_ending_at_a_root_no_store_holds_is_intercepted() {
     let rogue = Ca::root("Rogue Middlebox CA");
     let host = "identity.apple.com";
     let port = tls_server(&rogue.leaf(&[host], true));
-    let mut args = vec![
-        "audit".to_string(),
-        format!("{host}:{port}"),
-        resolve(host, port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "intercepted");
-    assert!(
-        codes(t).contains(&"anchor_in_no_store".to_string()),
-        "{t:#}"
-    );
+    assert!(has_code(t, "anchor_in_no_store"), "{t:#}");
     assert_eq!(t["anchor"], "Rogue Middlebox CA");
 }
 
@@ -160,18 +85,11 @@ fn leaf_without_its_issuer_is_untrusted_not_intercepted() {
     let private = Ca::root("Some Private Issuing CA");
     let host = "iprofiles.apple.com";
     let port = tls_server(&private.leaf(&[host], false));
-    let mut args = vec![
-        "audit".to_string(),
-        format!("{host}:{port}"),
-        resolve(host, port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 3, "stderr: {}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "untrusted");
-    assert!(codes(t).contains(&"unknown_issuer".to_string()), "{t:#}");
+    assert!(has_code(t, "unknown_issuer"), "{t:#}");
 }
 
 #[test]
@@ -179,18 +97,11 @@ fn publicly_valid_chain_for_another_name_is_untrusted() {
     let lab = Lab::new();
     let host = "mdmenrollment.apple.com";
     let port = tls_server(&lab.public.leaf(&["block.example.net"], true));
-    let mut args = vec![
-        "audit".to_string(),
-        format!("{host}:{port}"),
-        resolve(host, port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 3);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "untrusted");
-    assert!(codes(t).contains(&"name_mismatch".to_string()), "{t:#}");
+    assert!(has_code(t, "name_mismatch"), "{t:#}");
     assert!(
         t["explanation"]
             .as_str()
@@ -203,14 +114,7 @@ fn publicly_valid_chain_for_another_name_is_untrusted() {
 fn closed_port_is_blocked() {
     let lab = Lab::new();
     let port = closed_port();
-    let mut args = vec![
-        "audit".to_string(),
-        format!("vpp.itunes.apple.com:{port}"),
-        resolve("vpp.itunes.apple.com", port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[("vpp.itunes.apple.com", port)], &[]);
     assert_eq!(run.code, 3, "stderr: {}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "blocked");
@@ -222,15 +126,7 @@ fn closed_port_is_blocked() {
 fn silent_listener_times_out_within_the_deadline() {
     let lab = Lab::new();
     let port = silent_listener();
-    let mut args = vec![
-        "audit".to_string(),
-        format!("swscan.apple.com:{port}"),
-        resolve("swscan.apple.com", port),
-        "--timeout=1".into(),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[("swscan.apple.com", port)], &["--timeout=1"]);
     assert_eq!(run.code, 3);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "timeout");
@@ -253,14 +149,7 @@ fn silent_listener_times_out_within_the_deadline() {
 fn plain_http_on_the_tls_port_is_a_tls_error() {
     let lab = Lab::new();
     let port = http_server();
-    let mut args = vec![
-        "audit".to_string(),
-        format!("xp.apple.com:{port}"),
-        resolve("xp.apple.com", port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[("xp.apple.com", port)], &[]);
     assert_eq!(run.code, 3);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "tls_error");
@@ -278,14 +167,7 @@ fn plain_http_on_the_tls_port_is_a_tls_error() {
 fn close_after_client_hello_is_blocked() {
     let lab = Lab::new();
     let port = closing_server();
-    let mut args = vec![
-        "audit".to_string(),
-        format!("gsa.apple.com:{port}"),
-        resolve("gsa.apple.com", port),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(&[("gsa.apple.com", port)], &[]);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "blocked", "{t:#}");
     assert_eq!(codes(t), ["connection_closed"]);
@@ -306,8 +188,8 @@ fn unresolvable_name_is_a_dns_error_and_ip_targets_skip_dns() {
     args.extend(lab.trust());
     let run = pinscope(&args);
     let json = run.json();
-    assert_eq!(target(&json, host, 443)["verdict"], "dns_error");
-    let ip = target(&json, "127.0.0.1", ip_port);
+    assert_eq!(target_at(&json, host, 443)["verdict"], "dns_error");
+    let ip = target_at(&json, "127.0.0.1", ip_port);
     // rcgen puts "127.0.0.1" in a DNS SAN, which does not cover an IP address target.
     assert!(ip["sni"].is_null());
     assert!(ip["tls"].is_object(), "{ip:#}");
@@ -319,15 +201,7 @@ fn exit_codes_follow_the_worst_verdict() {
     let good = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));
     let forged = tls_server(&lab.inspection.leaf(&["albert.apple.com"], true));
     let closed = closed_port();
-    let run_with = |targets: &[(&str, u16)]| {
-        let mut args = vec!["audit".to_string(), "--format=json".into()];
-        for (h, p) in targets {
-            args.push(format!("{h}:{p}"));
-            args.push(resolve(h, *p));
-        }
-        args.extend(lab.trust());
-        pinscope(&args)
-    };
+    let run_with = |targets: &[(&str, u16)]| lab.audit(targets, &[]);
     assert_eq!(run_with(&[("deviceenrollment.apple.com", good)]).code, 0);
     assert_eq!(
         run_with(&[
@@ -392,9 +266,12 @@ fn catalog_section_audit_reports_every_row() {
         expected_len,
         "every catalog row is reported"
     );
-    assert_eq!(target(&json, "albert.apple.com", port)["verdict"], "pass");
+    assert_eq!(
+        target_at(&json, "albert.apple.com", port)["verdict"],
+        "pass"
+    );
     // UDP 123 is probed with SNTP; nothing answers on loopback.
-    let ntp = target(&json, "time.apple.com", 123);
+    let ntp = target_at(&json, "time.apple.com", 123);
     assert_eq!(ntp["transport"], "udp");
     assert!(
         ["blocked", "timeout"].contains(&ntp["verdict"].as_str().unwrap()),
@@ -444,15 +321,10 @@ fn output_file_holds_the_report_and_table_is_the_default() {
     let lab = Lab::new();
     let port = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));
     let out = lab.scratch.path("report.json");
-    let mut args = vec![
-        "audit".to_string(),
-        format!("deviceenrollment.apple.com:{port}"),
-        resolve("deviceenrollment.apple.com", port),
-        "--format=json".into(),
-        format!("--output={}", out.display()),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.audit(
+        &[("deviceenrollment.apple.com", port)],
+        &[&format!("--output={}", out.display())],
+    );
     assert_eq!(run.code, 0);
     assert!(run.stdout.is_empty());
     let doc: serde_json::Value =

@@ -20,14 +20,8 @@ impl Setup {
         let scratch = Scratch::new();
         let pem: String = public.iter().map(|c| c.pem.as_str()).collect();
         let roots = vec![
-            format!(
-                "--public-roots={}",
-                scratch.file("public.pem", &pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                scratch.file("native.pem", &inspection.pem).display()
-            ),
+            scratch.roots("public", &pem),
+            scratch.roots("native", &inspection.pem),
         ];
         Self { scratch, roots }
     }
@@ -41,15 +35,6 @@ impl Setup {
         args.extend(extra.iter().cloned());
         pinscope(&args)
     }
-}
-
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -85,7 +70,7 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
     // Same server: every key matches.
     let same = setup.run(&["audit"], port, &json);
     assert_eq!(same.code, 0);
-    assert!(codes(&same.json()["targets"][0]).contains(&"pin_match".to_string()));
+    assert!(has_code(&same.json()["targets"][0], "pin_match"));
 
     // A new leaf key under the same CA: a planned rotation, still a pass.
     server.swap(&ca.leaf(&[HOST], true));
@@ -93,7 +78,7 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "pass");
-    assert!(codes(t).contains(&"pin_rotation".to_string()), "{t:#}");
+    assert!(has_code(t, "pin_rotation"), "{t:#}");
 
     // A publicly valid chain from another CA: a substitution, which the baseline makes visible.
     server.swap(&other_public.leaf(&[HOST], true));
@@ -101,7 +86,7 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "intercepted");
-    assert!(codes(t).contains(&"pin_mismatch".to_string()), "{t:#}");
+    assert!(has_code(t, "pin_mismatch"), "{t:#}");
     assert!(
         t["interception"]["evidence"]
             .as_array()
@@ -109,15 +94,7 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
             .iter()
             .any(|e| e == "pin_mismatch")
     );
-    let message = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "pin_mismatch")
-        .unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let message = message(t, "pin_mismatch").to_owned();
     assert!(
         message.contains("'Service CA' to 'Another Public CA'"),
         "{message}"
@@ -137,7 +114,7 @@ fn rotation_is_a_notice_and_substitution_is_interception() {
     server.swap(&inspection.leaf(&[HOST], true));
     let t = setup.run(&["audit"], port, &json).json()["targets"][0].clone();
     assert_eq!(t["verdict"], "intercepted");
-    assert!(codes(&t).contains(&"pin_mismatch".to_string()));
+    assert!(has_code(&t, "pin_mismatch"));
 }
 
 #[test]
@@ -187,7 +164,7 @@ fn a_baseline_can_be_built_from_saved_results_and_skips_what_did_not_pass() {
             format!("--baseline={}", file.display()),
         ],
     );
-    assert!(codes(&again.json()["targets"][0]).contains(&"pin_match".to_string()));
+    assert!(has_code(&again.json()["targets"][0], "pin_match"));
 }
 
 #[test]

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use common::*;
 
@@ -249,14 +248,9 @@ fn malformed_catalog_names_file_line_and_field() {
 /// or a wildcard pattern), except the firewall advice `*.apple.com`.
 #[test]
 fn catalog_covers_every_host_in_apples_articles() {
-    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds");
-    if !seeds.is_dir() {
-        if std::env::var("PINSCOPE_REQUIRE_REFERENCE").is_ok_and(|v| v == "1") {
-            panic!("{} is required", seeds.display());
-        }
-        eprintln!("skipping: {} is absent", seeds.display());
+    let Some(seeds) = require_tool("../shared/seeds", "PINSCOPE_REQUIRE_REFERENCE") else {
         return;
-    }
+    };
     let rows = rows(&[]);
     let known: HashSet<String> = rows
         .iter()

@@ -110,6 +110,12 @@ fn statuses(r: &CtReport) -> Vec<SctStatus> {
     r.scts.iter().map(|s| s.status).collect()
 }
 
+/// Asserts that every SCT of the report has this status.
+fn assert_all(r: &CtReport, status: SctStatus) {
+    let got = statuses(r);
+    assert!(got.iter().all(|&st| st == status), "{got:?}");
+}
+
 fn show(name: &str, r: &CtReport) {
     eprintln!("{name}: {}", ct::summary(r));
     for s in &r.scts {
@@ -135,6 +141,14 @@ fn setup() -> Option<Setup> {
         logs: apple_logs(&reference),
         certs: pki(&reference),
     })
+}
+
+impl Setup {
+    /// The embedded SCTs of `der` judged at `at` against Apple's logs, with `issuer`'s key if given.
+    fn embedded(&self, der: &[u8], issuer: Option<&Cert>, at: UnixTime) -> CtReport {
+        let key = issuer.map(Cert::spki);
+        ct::evaluate(der, key.as_deref(), None, None, &self.logs, at)
+    }
 }
 
 fn cert<'a>(s: &'a Setup, file: &str) -> &'a Cert {
@@ -163,8 +177,7 @@ fn every_real_leaf_with_embedded_scts_verifies_against_its_issuer() {
     for leaf in s.certs.iter().filter(|c| c.has_scts()) {
         let issuer = issuer_of(leaf, &s.certs)
             .unwrap_or_else(|| panic!("{}: no issuer in apple-pki", leaf.file));
-        let spki = issuer.spki();
-        let r = ct::evaluate(&leaf.der, Some(&spki), None, None, &s.logs, leaf.midpoint());
+        let r = s.embedded(&leaf.der, Some(issuer), leaf.midpoint());
         show(&format!("{} (issuer {})", leaf.file, issuer.file), &r);
         assert!(!r.scts.is_empty(), "{}", leaf.file);
         for st in statuses(&r) {
@@ -185,14 +198,7 @@ fn api_smoot_verifies_and_complies() {
     let Some(s) = setup() else { return };
     let leaf = cert(&s, "api-smoot.cer");
     let issuer = cert(&s, "ApplePublicServerRSA12-G1.cer");
-    let r = ct::evaluate(
-        &leaf.der,
-        Some(&issuer.spki()),
-        None,
-        None,
-        &s.logs,
-        leaf.midpoint(),
-    );
+    let r = s.embedded(&leaf.der, Some(issuer), leaf.midpoint());
     show("api-smoot", &r);
     assert_eq!(r.scts.len(), 4);
     assert!(
@@ -214,23 +220,10 @@ fn a_wrong_issuer_key_invalidates_every_embedded_sct() {
     let Some(s) = setup() else { return };
     let leaf = cert(&s, "api-smoot.cer");
     let wrong = cert(&s, "AppleISTCA2G1.cer");
-    let r = ct::evaluate(
-        &leaf.der,
-        Some(&wrong.spki()),
-        None,
-        None,
-        &s.logs,
-        leaf.midpoint(),
-    );
+    let r = s.embedded(&leaf.der, Some(wrong), leaf.midpoint());
     show("api-smoot, wrong issuer", &r);
     assert_eq!(r.scts.len(), 4);
-    assert!(
-        statuses(&r)
-            .iter()
-            .all(|&st| st == SctStatus::InvalidSignature),
-        "{:?}",
-        statuses(&r)
-    );
+    assert_all(&r, SctStatus::InvalidSignature);
     assert!(!r.compliant);
     assert_eq!(r.verified, 0);
 }
@@ -248,23 +241,10 @@ fn an_altered_certificate_invalidates_every_embedded_sct() {
         .unwrap();
     let mut altered = leaf.der.clone();
     altered[at + serial.len() - 1] ^= 0x01;
-    let r = ct::evaluate(
-        &altered,
-        Some(&issuer.spki()),
-        None,
-        None,
-        &s.logs,
-        leaf.midpoint(),
-    );
+    let r = s.embedded(&altered, Some(issuer), leaf.midpoint());
     show("api-smoot, serial altered", &r);
     assert_eq!(r.scts.len(), 4);
-    assert!(
-        statuses(&r)
-            .iter()
-            .all(|&st| st == SctStatus::InvalidSignature),
-        "{:?}",
-        statuses(&r)
-    );
+    assert_all(&r, SctStatus::InvalidSignature);
     assert!(!r.compliant);
 }
 
@@ -272,14 +252,8 @@ fn an_altered_certificate_invalidates_every_embedded_sct() {
 fn without_the_issuer_embedded_scts_cannot_be_checked() {
     let Some(s) = setup() else { return };
     let leaf = cert(&s, "api-smoot.cer");
-    let r = ct::evaluate(&leaf.der, None, None, None, &s.logs, leaf.midpoint());
-    assert!(
-        statuses(&r)
-            .iter()
-            .all(|&st| st == SctStatus::IssuerUnknown),
-        "{:?}",
-        statuses(&r)
-    );
+    let r = s.embedded(&leaf.der, None, leaf.midpoint());
+    assert_all(&r, SctStatus::IssuerUnknown);
     assert!(!r.compliant);
 }
 
@@ -289,21 +263,8 @@ fn scts_dated_after_the_moment_of_judgement_do_not_count() {
     let leaf = cert(&s, "api-smoot.cer");
     let issuer = cert(&s, "ApplePublicServerRSA12-G1.cer");
     // The SCTs were issued ten minutes after notBefore.
-    let r = ct::evaluate(
-        &leaf.der,
-        Some(&issuer.spki()),
-        None,
-        None,
-        &s.logs,
-        leaf.not_before(),
-    );
-    assert!(
-        statuses(&r)
-            .iter()
-            .all(|&st| st == SctStatus::FutureTimestamp),
-        "{:?}",
-        statuses(&r)
-    );
+    let r = s.embedded(&leaf.der, Some(issuer), leaf.not_before());
+    assert_all(&r, SctStatus::FutureTimestamp);
 }
 
 #[test]
@@ -357,27 +318,13 @@ fn leaves_whose_logs_apple_later_rejected_count_only_before_the_rejection() {
     for file in ["ckdatabasews.cer", "escrowproxy.cer"] {
         let leaf = cert(&s, file);
         let issuer = cert(&s, "AppleISTCA2G1.cer");
-        let r = ct::evaluate(
-            &leaf.der,
-            Some(&issuer.spki()),
-            None,
-            None,
-            &s.logs,
-            leaf.midpoint(),
-        );
+        let r = s.embedded(&leaf.der, Some(issuer), leaf.midpoint());
         show(&format!("{file}, while valid"), &r);
         assert_eq!(statuses(&r), vec![SctStatus::Verified; 4], "{file}");
         assert!(r.compliant, "{}", ct::summary(&r));
         assert_eq!((r.required, r.lifetime_days), (3, Some(395)));
 
-        let r = ct::evaluate(
-            &leaf.der,
-            Some(&issuer.spki()),
-            None,
-            None,
-            &s.logs,
-            after_rejection,
-        );
+        let r = s.embedded(&leaf.der, Some(issuer), after_rejection);
         assert_eq!(statuses(&r), vec![SctStatus::LogNotAccepted; 4], "{file}");
         assert!(
             r.scts
@@ -457,36 +404,24 @@ fn an_rsa_log_key_verifies_a_tls_sct() {
         out
     };
     let logs = [log];
-    let r = ct::evaluate(
-        &leaf.der,
-        None,
-        Some(&list(1)),
-        None,
-        &logs,
-        leaf.midpoint(),
-    );
-    let tls: Vec<_> = r
-        .scts
-        .iter()
-        .filter(|c| c.source == ct::SctSource::TlsExtension)
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(tls, vec![SctStatus::Verified]);
+    // The statuses of the SCTs handed over as if from the TLS extension, signed with `sig_alg`.
+    let tls_statuses = |sig_alg: u8| -> Vec<SctStatus> {
+        let r = ct::evaluate(
+            &leaf.der,
+            None,
+            Some(&list(sig_alg)),
+            None,
+            &logs,
+            leaf.midpoint(),
+        );
+        r.scts
+            .iter()
+            .filter(|c| c.source == ct::SctSource::TlsExtension)
+            .map(|c| c.status)
+            .collect()
+    };
+    assert_eq!(tls_statuses(1), vec![SctStatus::Verified]);
 
     // The same signature labelled ECDSA does not verify with an RSA key.
-    let r = ct::evaluate(
-        &leaf.der,
-        None,
-        Some(&list(3)),
-        None,
-        &logs,
-        leaf.midpoint(),
-    );
-    let tls: Vec<_> = r
-        .scts
-        .iter()
-        .filter(|c| c.source == ct::SctSource::TlsExtension)
-        .map(|c| c.status)
-        .collect();
-    assert_eq!(tls, vec![SctStatus::InvalidSignature]);
+    assert_eq!(tls_statuses(3), vec![SctStatus::InvalidSignature]);
 }

@@ -9,275 +9,25 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::sync::{Arc, Mutex};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use common::*;
 
-/// How the responder treats one name.
-#[derive(Clone, Debug, Default)]
-struct Zone {
-    a: Vec<Ipv4Addr>,
-    aaaa: Vec<Ipv6Addr>,
-    /// The response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED).
-    rcode: u8,
-    /// Never answer queries for this name.
-    silent: bool,
-}
-
-impl Zone {
-    fn v4(ip: Ipv4Addr) -> Self {
-        Self {
-            a: vec![ip],
-            ..Self::default()
-        }
-    }
-    fn v6(ip: Ipv6Addr) -> Self {
-        Self {
-            aaaa: vec![ip],
-            ..Self::default()
-        }
-    }
-    fn rcode(rcode: u8) -> Self {
-        Self {
-            rcode,
-            ..Self::default()
-        }
-    }
-    fn silent() -> Self {
-        Self {
-            silent: true,
-            ..Self::default()
-        }
-    }
-}
-
-/// A DNS responder on 127.0.0.1 (UDP, port chosen by the system). Names it does not know get
-/// NXDOMAIN. Every question it receives is logged as "name TYPE".
-struct DnsServer {
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl DnsServer {
-    fn start(zones: &[(&str, Zone)]) -> Self {
-        let zones: HashMap<String, Zone> = zones
-            .iter()
-            .map(|(n, z)| (n.to_ascii_lowercase(), z.clone()))
-            .collect();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&log);
-        std::thread::spawn(move || {
-            // Bounded: the responder lives for at most 60 s of idle time.
-            socket
-                .set_read_timeout(Some(Duration::from_secs(60)))
-                .unwrap();
-            let mut buf = [0u8; 4096];
-            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-                let Some((name, qtype, question_end)) = parse_question(&buf[..n]) else {
-                    continue;
-                };
-                let type_name = match qtype {
-                    1 => "A".to_string(),
-                    28 => "AAAA".to_string(),
-                    t => format!("TYPE{t}"),
-                };
-                seen.lock().unwrap().push(format!("{name} {type_name}"));
-                let zone = zones.get(&name).cloned().unwrap_or(Zone::rcode(3));
-                if zone.silent {
-                    continue;
-                }
-                let answers: Vec<(u16, Vec<u8>)> = match qtype {
-                    1 => zone.a.iter().map(|ip| (1, ip.octets().to_vec())).collect(),
-                    28 => zone
-                        .aaaa
-                        .iter()
-                        .map(|ip| (28, ip.octets().to_vec()))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let reply = encode_reply(&buf[..question_end], zone.rcode, &answers);
-                let _ = socket.send_to(&reply, peer);
-            }
-        });
-        Self { addr, log }
-    }
-
-    fn flag(&self) -> String {
-        format!("--dns-server={}", self.addr)
-    }
-
-    fn questions(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-/// The first question of a query: (name in lower case without the final dot, type, offset just
-/// after the question).
-fn parse_question(msg: &[u8]) -> Option<(String, u16, usize)> {
-    if msg.len() < 12 || msg[2] & 0x80 != 0 || u16::from_be_bytes([msg[4], msg[5]]) == 0 {
-        return None;
-    }
-    let mut labels = Vec::new();
-    let mut at = 12;
-    loop {
-        let len = *msg.get(at)? as usize;
-        at += 1;
-        if len == 0 {
-            break;
-        }
-        if len > 63 {
-            return None;
-        }
-        labels.push(String::from_utf8_lossy(msg.get(at..at + len)?).to_ascii_lowercase());
-        at += len;
-    }
-    let qtype = u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]);
-    let end = at + 4;
-    (end <= msg.len()).then(|| (labels.join("."), qtype, end))
-}
-
-/// A response to `query` (its header and question, as received) with the given code and answers.
-fn encode_reply(query: &[u8], rcode: u8, answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(&query[..2]); // id
-    out.push(0x80 | (query[2] & 0x79)); // QR, the query's opcode and RD
-    out.push(0x80 | (rcode & 0x0f)); // RA, rcode
-    out.extend_from_slice(&[0, 1]); // one question
-    out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0]); // no authority, no additional records
-    out.extend_from_slice(&query[12..]); // the question, verbatim
-    for (rtype, rdata) in answers {
-        out.extend_from_slice(&[0xc0, 0x0c]); // the name in the question
-        out.extend_from_slice(&rtype.to_be_bytes());
-        out.extend_from_slice(&[0, 1]); // class IN
-        out.extend_from_slice(&60u32.to_be_bytes()); // TTL
-        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        out.extend_from_slice(rdata);
-    }
-    out
-}
-
-/// Serves TLS with `leaf` on [::1]; returns the port.
-fn tls_server_v6(leaf: &Leaf) -> u16 {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(leaf.chain.clone(), leaf.key.clone_key())
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((stream, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut tls) = acceptor.accept(stream).await {
-                        use tokio::io::AsyncWriteExt;
-                        let _ = tls.shutdown().await;
-                    }
-                });
-            }
-        });
-    });
-    port
-}
-
-/// A lab root standing in for the public roots, and its PEM file.
-struct Lab {
-    root: Ca,
-    scratch: Scratch,
-}
-
-impl Lab {
-    fn new() -> Self {
-        Self {
-            root: Ca::root("Lab Public Root"),
-            scratch: Scratch::new(),
-        }
-    }
-
-    fn public_roots(&self) -> String {
-        format!(
-            "--public-roots={}",
-            self.scratch.file("public.pem", &self.root.pem).display()
-        )
-    }
-}
-
+/// `audit` of these targets with these flags within a deadline of `secs`.
 fn audit(targets: &[String], extra: &[String], secs: u64) -> Run {
-    let mut args = vec!["audit".to_string()];
-    args.extend(targets.iter().cloned());
-    args.extend([
-        format!("--timeout={secs}"),
-        "--no-revocation".into(),
-        "--format=json".into(),
-    ]);
-    args.extend(extra.iter().cloned());
-    let run = pinscope(&args);
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&run.stdout) {
-        for t in json["targets"].as_array().into_iter().flatten() {
-            let f = &t["findings"][0];
-            eprintln!(
-                "{}:{}: verdict={} code={} message={:?} addresses={} address_used={} ({} ms)",
-                t["host"],
-                t["port"],
-                t["verdict"],
-                f["code"],
-                f["message"],
-                t["addresses"],
-                t["address_used"],
-                t["elapsed_ms"]
-            );
-        }
-    }
-    eprintln!("run took {:?}, exit {}", run.elapsed, run.code);
-    assert!(
-        run.elapsed < Duration::from_secs(secs + 2),
-        "the run took {:?}, over the {secs}s deadline + 2s\n{}\n{}",
-        run.elapsed,
-        run.stdout,
-        run.stderr
-    );
-    run
+    audit_within(&[targets, extra].concat(), secs)
 }
 
-fn target<'a>(json: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
-    json["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["host"] == host)
-        .unwrap_or_else(|| panic!("{host} missing: {json:#}"))
-}
-
-fn finding(t: &serde_json::Value) -> (String, String) {
-    let f = &t["findings"][0];
-    (
-        f["code"].as_str().unwrap().to_owned(),
-        f["message"].as_str().unwrap().to_owned(),
-    )
-}
-
-#[test]
-fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
-    let lab = Lab::new();
-    let host = "deviceenrollment.apple.com";
-    let port = tls_server(&lab.root.leaf(&[host], true));
-    let dns = DnsServer::start(&[(host, Zone::v4(Ipv4Addr::LOCALHOST))]);
+/// Audits `host:port`, a lab server under the lab public root, through a DNS server that answers
+/// `zone` for `host`; the run must pass. Returns the target and the DNS server.
+fn passes_through_dns(
+    lab: &Lab,
+    host: &str,
+    port: u16,
+    zone: Zone,
+) -> (serde_json::Value, DnsServer) {
+    let dns = DnsServer::start(&[(host, zone)]);
     let run = audit(
         &[format!("{host}:{port}")],
         &[dns.flag(), lab.public_roots()],
@@ -285,8 +35,17 @@ fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let json = run.json();
-    let t = target(&json, host);
+    let t = target(&json, host).clone();
     assert_eq!(t["verdict"], "pass", "{t:#}");
+    (t, dns)
+}
+
+#[test]
+fn a_name_the_dns_server_resolves_reaches_the_server_and_passes() {
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let (t, dns) = passes_through_dns(&lab, host, port, Zone::v4(Ipv4Addr::LOCALHOST));
     assert_eq!(t["addresses"], serde_json::json!(["127.0.0.1"]));
     assert_eq!(t["address_used"], "127.0.0.1");
     let asked = dns.questions();
@@ -321,7 +80,7 @@ fn each_dns_failure_is_a_dns_error_with_its_own_code_and_message() {
     for (host, (code, text)) in hosts.iter().zip(expected) {
         let t = target(&json, host);
         assert_eq!(t["verdict"], "dns_error", "{t:#}");
-        let (got_code, message) = finding(t);
+        let (got_code, message) = first_finding(t);
         assert_eq!(got_code, code, "{t:#}");
         assert!(
             message.starts_with(&format!("resolve: {host}: ")),
@@ -350,7 +109,7 @@ fn a_silent_dns_server_is_named_within_the_deadline() {
         let json = run.json();
         let t = target(&json, "silent.pinscope.test");
         assert_eq!(t["verdict"], "dns_error", "{t:#}");
-        let (code, message) = finding(t);
+        let (code, message) = first_finding(t);
         assert_eq!(code, "dns_no_answer");
         assert!(
             message.contains("the DNS server did not answer"),
@@ -370,17 +129,8 @@ fn a_silent_dns_server_is_named_within_the_deadline() {
 fn an_ipv6_only_name_is_reached_over_ipv6() {
     let lab = Lab::new();
     let host = "mdmenrollment.apple.com";
-    let port = tls_server_v6(&lab.root.leaf(&[host], true));
-    let dns = DnsServer::start(&[(host, Zone::v6(Ipv6Addr::LOCALHOST))]);
-    let run = audit(
-        &[format!("{host}:{port}")],
-        &[dns.flag(), lab.public_roots()],
-        5,
-    );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let json = run.json();
-    let t = target(&json, host);
-    assert_eq!(t["verdict"], "pass", "{t:#}");
+    let port = tls_server_v6(&lab.public.leaf(&[host], true));
+    let (t, _dns) = passes_through_dns(&lab, host, port, Zone::v6(Ipv6Addr::LOCALHOST));
     assert_eq!(t["addresses"], serde_json::json!(["::1"]));
     assert_eq!(t["address_used"], "::1");
 }
@@ -390,7 +140,7 @@ fn every_address_is_returned_and_tried_ipv6_first() {
     // The name has both; only 127.0.0.1 serves, so ::1 is refused and IPv4 is used.
     let lab = Lab::new();
     let host = "deviceenrollment.apple.com";
-    let port = tls_server(&lab.root.leaf(&[host], true));
+    let port = tls_server(&lab.public.leaf(&[host], true));
     let dns = DnsServer::start(&[(
         host,
         Zone {
@@ -415,7 +165,7 @@ fn every_address_is_returned_and_tried_ipv6_first() {
 fn resolve_overrides_the_dns_server() {
     let lab = Lab::new();
     let host = "deviceenrollment.apple.com";
-    let port = tls_server(&lab.root.leaf(&[host], true));
+    let port = tls_server(&lab.public.leaf(&[host], true));
     // The DNS server would never answer for this name: --resolve must win without asking it.
     let dns = DnsServer::start(&[(host, Zone::silent())]);
     let run = audit(

@@ -72,14 +72,7 @@ fn csv_and_json_carry_ports_sections_and_reasons() {
 
 #[test]
 fn squid_accepts_the_generated_block() {
-    let squid = ["/usr/sbin/squid"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file());
-    let Some(squid) = squid else {
-        if std::env::var("PINSCOPE_REQUIRE_INTERCEPTORS").is_ok_and(|v| v == "1") {
-            panic!("squid is required");
-        }
-        eprintln!("skipping: squid is not installed");
+    let Some(squid) = require_tool("/usr/sbin/squid", "PINSCOPE_REQUIRE_INTERCEPTORS") else {
         return;
     };
     let block = pinscope(["export", "--format=squid"]);
@@ -120,16 +113,7 @@ fn squid_accepts_the_generated_block() {
 /// browsers define them.
 #[test]
 fn pac_sends_exempted_hosts_direct_and_the_rest_to_the_proxy() {
-    let node = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("node"))
-            .find(|p| p.is_file())
-    });
-    let Some(node) = node else {
-        if std::env::var("PINSCOPE_REQUIRE_INTERCEPTORS").is_ok_and(|v| v == "1") {
-            panic!("node is required to check the PAC");
-        }
-        eprintln!("skipping: node is not installed");
+    let Some(node) = require_tool("node", "PINSCOPE_REQUIRE_INTERCEPTORS") else {
         return;
     };
     let pac = pinscope([
@@ -163,30 +147,17 @@ fn pac_sends_exempted_hosts_direct_and_the_rest_to_the_proxy() {
 
 #[test]
 fn results_of_an_audit_give_the_list_of_what_was_intercepted() {
-    let scratch = Scratch::new();
-    let public = Ca::root("Lab Public Root");
-    let inspection = Ca::root("Corp Inspection CA");
-    let good = tls_server(&public.leaf(&["deviceenrollment.apple.com"], true));
-    let bad = tls_server(&inspection.leaf(&["albert.apple.com"], true));
-    let report = scratch.path("report.json");
-    let run = pinscope([
-        "audit".to_string(),
-        format!("deviceenrollment.apple.com:{good}"),
-        format!("albert.apple.com:{bad}"),
-        resolve("deviceenrollment.apple.com", good),
-        resolve("albert.apple.com", bad),
-        format!(
-            "--public-roots={}",
-            scratch.file("p.pem", &public.pem).display()
-        ),
-        format!(
-            "--native-roots={}",
-            scratch.file("n.pem", &inspection.pem).display()
-        ),
-        "--no-revocation".into(),
-        "--format=json".into(),
-        format!("--output={}", report.display()),
-    ]);
+    let lab = Lab::new();
+    let good = tls_server(&lab.public.leaf(&["deviceenrollment.apple.com"], true));
+    let bad = tls_server(&lab.inspection.leaf(&["albert.apple.com"], true));
+    let report = lab.scratch.path("report.json");
+    let run = lab.audit(
+        &[
+            ("deviceenrollment.apple.com", good),
+            ("albert.apple.com", bad),
+        ],
+        &["--no-revocation", &format!("--output={}", report.display())],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let list = pinscope([
         "export",

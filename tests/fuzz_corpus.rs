@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 use pinscope::fuzzing::TARGETS;
 
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, Issuer, KeyPair};
 
 /// Generous for a debug build; an input that takes longer is a hang to fix.
 const INPUT_LIMIT: Duration = Duration::from_secs(10);
@@ -91,28 +88,11 @@ fn inspect_bounded(chain: &Path, roots: &Path, host: &str) -> (String, Vec<Strin
     );
     let json = run.json();
     let t = &json["targets"][0];
-    let codes = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect();
     let message = t["findings"][0]["message"]
         .as_str()
         .unwrap_or("")
         .to_owned();
-    (t["verdict"].as_str().unwrap().to_owned(), codes, message)
-}
-
-fn ca_params(cn: &str) -> CertificateParams {
-    let mut params = CertificateParams::default();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(30);
-    params
+    (t["verdict"].as_str().unwrap().to_owned(), codes(t), message)
 }
 
 #[test]
@@ -140,14 +120,6 @@ fn a_chain_of_500_certificates_is_judged_quickly() {
     assert!(message.contains("500 certificates"), "{message}");
 }
 
-/// An unknown, non-critical extension holding an OCTET STRING of `size` bytes.
-fn padding(size: usize) -> CustomExtension {
-    let mut content = vec![0x04, 0x83];
-    content.extend_from_slice(&u32::try_from(size).unwrap().to_be_bytes()[1..]);
-    content.resize(content.len() + size, 0x41);
-    CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], content)
-}
-
 #[test]
 fn a_1_mib_certificate_is_judged_quickly() {
     let scratch = Scratch::new();
@@ -170,7 +142,10 @@ fn a_chain_with_a_loop_terminates() {
     // A and B each certify the other: a path builder that follows issuers without remembering
     // where it has been goes round forever.
     let (ka, kb) = (KeyPair::generate().unwrap(), KeyPair::generate().unwrap());
-    let (pa, pb) = (ca_params("Loop A"), ca_params("Loop B"));
+    let (pa, pb) = (
+        ca_params("Loop A", "lab", Vec::new()),
+        ca_params("Loop B", "lab", Vec::new()),
+    );
     let a_by_b = pa
         .signed_by(&ka, &Issuer::from_params(&pb, &kb))
         .unwrap()

@@ -8,32 +8,9 @@ use common::*;
 
 #[test]
 fn pem_chain_is_judged_like_a_live_one() {
-    let scratch = Scratch::new();
-    let public = Ca::root("Lab Public Root");
-    let inspection = Ca::root("Lab Inspection Root");
-    let public_pem = scratch.file("public.pem", &public.pem);
-    let native_pem = scratch.file("native.pem", &inspection.pem);
-    let genuine = scratch.file(
-        "genuine.pem",
-        &public.leaf(&["deviceenrollment.apple.com"], true).pem,
-    );
-    let forged = scratch.file(
-        "forged.pem",
-        &inspection.leaf(&["deviceenrollment.apple.com"], true).pem,
-    );
-    let roots = [
-        format!("--public-roots={}", public_pem.display()),
-        format!("--native-roots={}", native_pem.display()),
-    ];
-
-    let run = pinscope([
-        "inspect".as_ref(),
-        genuine.as_os_str(),
-        "--host=deviceenrollment.apple.com".as_ref(),
-        "--format=json".as_ref(),
-        roots[0].as_ref(),
-        roots[1].as_ref(),
-    ] as [&std::ffi::OsStr; 6]);
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let run = lab.inspect(&lab.public.leaf(&[host], true).pem, host);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "pass");
@@ -43,14 +20,7 @@ fn pem_chain_is_judged_like_a_live_one() {
     );
     assert!(t["tls"].is_null());
 
-    let run = pinscope([
-        "inspect".as_ref(),
-        forged.as_os_str(),
-        "--host=deviceenrollment.apple.com".as_ref(),
-        "--format=json".as_ref(),
-        roots[0].as_ref(),
-        roots[1].as_ref(),
-    ] as [&std::ffi::OsStr; 6]);
+    let run = lab.inspect(&lab.inspection.leaf(&[host], true).pem, host);
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["targets"][0]["verdict"], "intercepted");
 }
@@ -123,13 +93,7 @@ fn real_icloud_chain_passes_at_its_own_time_and_is_expired_today() {
     assert_eq!(now.code, 3);
     let t = &now.json()["targets"][0];
     assert_eq!(t["verdict"], "untrusted");
-    let codes: Vec<&str> = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
-    assert!(codes.contains(&"expired"), "{codes:?}");
+    assert!(has_code(t, "expired"), "{:?}", codes(t));
     assert_eq!(
         t["anchor"], "Baltimore CyberTrust Root",
         "trust is still established at a time the chain was valid"
@@ -156,11 +120,5 @@ fn a_chain_for_another_host_fails_the_name_check() {
     ]);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "untrusted");
-    assert!(
-        t["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "name_mismatch")
-    );
+    assert!(has_code(t, "name_mismatch"));
 }

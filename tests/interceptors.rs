@@ -8,58 +8,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 
-fn tool(name: &str, candidates: &[&str]) -> Option<PathBuf> {
-    let found = candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join(name))
-                    .find(|p| p.is_file())
-            })
-        });
-    if found.is_none() {
-        if std::env::var("PINSCOPE_REQUIRE_INTERCEPTORS").is_ok_and(|v| v == "1") {
-            panic!("PINSCOPE_REQUIRE_INTERCEPTORS=1 but {name} is not installed");
-        }
-        eprintln!(
-            "skipping: {name} is not installed (set PINSCOPE_REQUIRE_INTERCEPTORS=1 to require it)"
-        );
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, child: &mut Child, what: &str) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early with {status}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not start listening on {port} within 30 s");
-}
+/// Set in CI: a missing proxy fails the test instead of skipping it.
+const INTERCEPTORS: &str = "PINSCOPE_REQUIRE_INTERCEPTORS";
 
 /// A child process killed when the test ends.
 struct Running {
@@ -80,7 +37,7 @@ impl Drop for Running {
 /// mitmproxy in regular (explicit proxy) mode. `lazy` lets it forge from the SNI alone, without
 /// resolving the upstream name, which this machine could not do.
 fn mitmproxy(scratch: &Scratch) -> Option<(Running, u16)> {
-    let mitmdump = tool("mitmdump", &[])?;
+    let mitmdump = require_tool("mitmdump", INTERCEPTORS)?;
     let port = free_port();
     let mut child = Command::new(mitmdump)
         .args([
@@ -117,11 +74,8 @@ fn squid(
     hosts: &[&str],
     deny: Option<&str>,
 ) -> Option<(Running, u16)> {
-    let squid = tool("squid", &["/usr/sbin/squid"])?;
-    let certgen = tool(
-        "security_file_certgen",
-        &["/usr/lib/squid/security_file_certgen"],
-    )?;
+    let squid = require_tool("/usr/sbin/squid", INTERCEPTORS)?;
+    let certgen = require_tool("/usr/lib/squid/security_file_certgen", INTERCEPTORS)?;
     let dir = scratch.dir.path().join(format!("squid-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
     // Squid CAs are made by each site; this one is named the way many deployments name theirs.
@@ -223,24 +177,6 @@ fn audit_through(proxy_port: u16, targets: &[(&str, u16)], extra: &[String]) -> 
     run.json()
 }
 
-fn target<'a>(json: &'a serde_json::Value, host: &str) -> &'a serde_json::Value {
-    json["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["host"] == host)
-        .unwrap()
-}
-
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn mitmproxy_is_caught_and_named_on_every_tls_target() {
     let scratch = Scratch::new();
@@ -271,7 +207,10 @@ fn mitmproxy_is_caught_and_named_on_every_tls_target() {
         codes(target(&json, "deviceenrollment.apple.com"))
             .contains(&"proxy_not_supported".to_string())
     );
-    assert!(!codes(target(&json, "gdmf.apple.com")).contains(&"proxy_not_supported".to_string()));
+    assert!(!has_code(
+        target(&json, "gdmf.apple.com"),
+        "proxy_not_supported"
+    ));
     // Pinned hosts say which policy the forgery fails.
     assert_eq!(
         target(&json, "gdmf.apple.com")["apple_pinning"]["policy"],
@@ -303,10 +242,7 @@ fn squid_ssl_bump_is_caught_by_its_key_reuse_and_named() {
         assert_eq!(t["verdict"], "intercepted", "{host}: {t:#}");
         assert_eq!(t["interception"]["product"], "squid", "{host}");
         // squid signs every forged leaf with its CA's own key: evidence that needs no names.
-        assert!(
-            codes(t).contains(&"leaf_key_equals_issuer_key".to_string()),
-            "{host}: {t:#}"
-        );
+        assert!(has_code(t, "leaf_key_equals_issuer_key"), "{host}: {t:#}");
     }
 }
 
@@ -343,20 +279,6 @@ fn squids_denial_behind_a_200_is_judged_by_the_chain() {
     let json = audit_through(port, &[(host, 443)], &[]);
     let t = target(&json, host);
     assert_eq!(t["verdict"], "intercepted", "{t:#}");
-}
-
-/// A proxy that answers every CONNECT with the given bytes and then, unless `linger`, closes.
-fn scripted_proxy(reply: &'static [u8]) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(reply);
-        }
-    });
-    port
 }
 
 #[test]
@@ -415,7 +337,7 @@ fn a_proxy_that_never_answers_times_out_within_the_deadline() {
 fn credentials_never_appear_and_the_environment_is_honoured() {
     let port = scripted_proxy(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
     // From the environment, with credentials in the URL.
-    let out = Command::new(env!("CARGO_BIN_EXE_pinscope"))
+    let out = pinscope_command()
         .args([
             "audit",
             "albert.apple.com",
@@ -446,7 +368,7 @@ fn credentials_never_appear_and_the_environment_is_honoured() {
 
     // NO_PROXY exempts the host; --no-proxy ignores the environment.
     for (no_proxy, flag) in [("apple.com", None), ("", Some("--no-proxy"))] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinscope"));
+        let mut cmd = pinscope_command();
         cmd.args([
             "audit",
             "albert.apple.com:1",

@@ -12,16 +12,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{IpAddr, TcpListener, TcpStream, UdpSocket};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::IpAddr;
+use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
-    KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
-};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rcgen::{CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair};
 use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -1524,341 +1518,26 @@ fn check_summary(doc: &Document, process_code: i32) {
     );
 }
 
-fn target<'a>(doc: &'a Document, host: &str, port: u16) -> &'a Target {
-    doc.targets
-        .iter()
-        .find(|t| t.host == host && t.port == port)
-        .unwrap_or_else(|| panic!("{host}:{port} missing: {doc:#?}"))
-}
-
-fn codes(t: &Target) -> Vec<Code> {
-    t.findings.iter().map(|f| f.code).collect()
-}
-
-fn finding(t: &Target, code: Code) -> &Finding {
-    t.findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| panic!("no {code:?}: {t:#?}"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// A lab: a "public" root and an "inspection" root, given as the two trust stores
-// ---------------------------------------------------------------------------------------------
-
-struct Lab {
-    public: Ca,
-    inspection: Ca,
-    scratch: Scratch,
-}
-
-impl Lab {
-    fn new() -> Self {
-        Self {
-            public: Ca::root("Lab Public Root"),
-            inspection: Ca::root("Corp SSL Inspection CA"),
-            scratch: Scratch::new(),
-        }
-    }
-
-    fn trust(&self) -> Vec<String> {
-        vec![
-            format!(
-                "--public-roots={}",
-                self.scratch.file("public.pem", &self.public.pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                self.scratch
-                    .file("native.pem", &self.inspection.pem)
-                    .display()
-            ),
-        ]
-    }
-
-    /// `audit --format=json` of explicit `host:port` targets, each resolved to 127.0.0.1.
-    fn audit(&self, targets: &[(&str, u16)], extra: &[&str]) -> Run {
-        let mut args = vec!["audit".to_string(), "--format=json".into()];
-        for (host, port) in targets {
-            args.push(format!("{host}:{port}"));
-            args.push(resolve(host, *port));
-        }
-        args.extend(extra.iter().map(ToString::to_string));
-        args.extend(self.trust());
-        pinscope(&args)
+impl Document {
+    fn target(&self, host: &str, port: u16) -> &Target {
+        self.targets
+            .iter()
+            .find(|t| t.host == host && t.port == port)
+            .unwrap_or_else(|| panic!("{host}:{port} missing: {self:#?}"))
     }
 }
 
-/// A user catalog with a section of its own (`lab`), whose rows say how each is probed.
-struct LabCatalog {
-    toml: String,
-    resolve: Vec<String>,
-}
-
-impl LabCatalog {
-    fn new() -> Self {
-        Self {
-            toml: "version = 1\n[[source]]\nid = \"lab\"\ntitle = \"Lab\"\n\
-                   [[section]]\nid = \"lab\"\ntitle = \"Lab services\"\n"
-                .into(),
-            resolve: Vec::new(),
-        }
+impl Target {
+    fn codes(&self) -> Vec<Code> {
+        self.findings.iter().map(|f| f.code).collect()
     }
 
-    /// Adds `host` on loopback `port`; `extra` is more TOML for the entry (`probe = "ntp"`, …).
-    fn add(&mut self, host: &str, port: u16, transport: &str, extra: &str) {
-        self.toml.push_str(&format!(
-            "[[entry]]\nhosts = [\"{host}\"]\nports = [{port}]\ntransport = \"{transport}\"\n\
-             section = \"lab\"\nsource = \"lab\"\ndescription = \"Lab service\"\n{extra}\n"
-        ));
-        self.resolve.push(resolve(host, port));
+    fn finding(&self, code: Code) -> &Finding {
+        self.findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap_or_else(|| panic!("no {code:?}: {self:#?}"))
     }
-
-    /// `audit --catalog=… --section=lab --format=json` with the given extra flags.
-    fn audit(&self, scratch: &Scratch, extra: &[String]) -> Run {
-        let catalog = scratch.file("lab.toml", &self.toml);
-        let mut args = vec![
-            "audit".to_string(),
-            format!("--catalog={}", catalog.display()),
-            "--section=lab".into(),
-            "--format=json".into(),
-        ];
-        args.extend(self.resolve.iter().cloned());
-        args.extend(extra.iter().cloned());
-        pinscope(&args)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Servers that are not TLS: HTTP, SNTP, SSH, QUIC, DNS, HTTP proxies
-// ---------------------------------------------------------------------------------------------
-
-/// Reads a request head and any Content-Length body; returns the head.
-fn read_request(s: &mut TcpStream) -> Option<String> {
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + length {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Some(head)
-}
-
-/// Answers every request with what `answer` makes of its request head.
-fn http_answering(answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            if let Some(head) = read_request(&mut s) {
-                let _ = s.write_all(&answer(&head));
-            }
-        }
-    });
-    port
-}
-
-/// Answers every request with the same bytes.
-fn http_fixed(response: &'static [u8]) -> u16 {
-    http_answering(move |_| response.to_vec())
-}
-
-fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// Sends `banner` on every connection and holds it open a while.
-fn banner_server(banner: &'static [u8]) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = s.write_all(banner);
-                std::thread::sleep(Duration::from_secs(5));
-            });
-        }
-    });
-    port
-}
-
-/// A UDP port that answers each datagram with what `reply` makes of it (nothing for `None`).
-fn udp_server(reply: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + 'static) -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = socket.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
-            if let Some(r) = reply(&buf[..n]) {
-                let _ = socket.send_to(&r, from);
-            }
-        }
-    });
-    port
-}
-
-/// An SNTP server (RFC 4330): `leap`, `stratum`, reference id, and a clock `skew` seconds off
-/// this machine's; `kiss` sends no timestamps (a kiss-of-death).
-fn sntp_server(leap: u8, stratum: u8, reference: [u8; 4], skew: i64, kiss: bool) -> u16 {
-    udp_server(move |req| {
-        if req.len() < 48 {
-            return None;
-        }
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        let secs = (d.as_secs() as i64 + 2_208_988_800 + skew) as u64 & 0xffff_ffff;
-        let now = (secs << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000);
-        let mut r = vec![0u8; 48];
-        r[0] = (leap << 6) | (4 << 3) | 4;
-        r[1] = stratum;
-        r[2] = 6;
-        r[3] = 0xec;
-        r[12..16].copy_from_slice(&reference);
-        r[24..32].copy_from_slice(&req[40..48]);
-        if !kiss {
-            for at in [16, 32, 40] {
-                r[at..at + 8].copy_from_slice(&now.to_be_bytes());
-            }
-        }
-        Some(r)
-    })
-}
-
-/// Answers a QUIC long-header packet with Version Negotiation offering QUIC v1 and v2.
-fn quic_server() -> u16 {
-    udp_server(|req| {
-        if req.len() < 7 || req[0] & 0x80 == 0 {
-            return None;
-        }
-        let dcid_len = usize::from(req[5]);
-        let dcid = req.get(6..6 + dcid_len)?;
-        let scid_len = usize::from(*req.get(6 + dcid_len)?);
-        let scid = req.get(7 + dcid_len..7 + dcid_len + scid_len)?;
-        let mut vn = vec![0x80 | 0x2a, 0, 0, 0, 0, scid.len() as u8];
-        vn.extend_from_slice(scid);
-        vn.push(dcid.len() as u8);
-        vn.extend_from_slice(dcid);
-        for v in [0x0000_0001u32, 0x6b33_43cf] {
-            vn.extend_from_slice(&v.to_be_bytes());
-        }
-        Some(vn)
-    })
-}
-
-/// A DNS responder on 127.0.0.1 (UDP) that answers each name with a response code (0 with an
-/// A record for 127.0.0.1, or 0 with no records for "nodata"), or never (`None`). Unknown names
-/// get NXDOMAIN.
-fn dns_server(zones: &[(&str, Option<u8>)]) -> String {
-    let zones: BTreeMap<String, Option<u8>> =
-        zones.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect();
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
-    std::thread::spawn(move || {
-        socket
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-            let msg = &buf[..n];
-            if n < 12 {
-                continue;
-            }
-            // The question: labels up to the zero byte, then type and class.
-            let mut at = 12;
-            let mut labels = Vec::new();
-            while at < n && msg[at] != 0 {
-                let len = usize::from(msg[at]);
-                labels.push(String::from_utf8_lossy(&msg[at + 1..at + 1 + len]).to_lowercase());
-                at += 1 + len;
-            }
-            let end = at + 5;
-            if end > n {
-                continue;
-            }
-            let qtype = u16::from_be_bytes([msg[at + 1], msg[at + 2]]);
-            let name = labels.join(".");
-            let Some(rcode) = zones.get(&name).copied().unwrap_or(Some(3)) else {
-                continue;
-            };
-            let answer = rcode == 0 && qtype == 1 && !name.starts_with("nodata.");
-            let mut out = msg[..2].to_vec();
-            out.push(0x80 | (msg[2] & 0x79));
-            out.push(0x80 | rcode);
-            out.extend_from_slice(&[0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
-            out.extend_from_slice(&msg[12..end]);
-            if answer {
-                out.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
-            }
-            let _ = socket.send_to(&out, peer);
-        }
-    });
-    format!("--dns-server={addr}")
-}
-
-/// An HTTP proxy that answers every CONNECT with `reply` and closes.
-fn scripted_proxy(reply: &'static [u8]) -> u16 {
-    http_fixed(reply)
-}
-
-/// An HTTP CONNECT proxy that tunnels every request to 127.0.0.1 on the requested port (it
-/// "resolves" every name to loopback).
-fn tunnelling_proxy() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut client in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let Some(head) = read_request(&mut client) else {
-                    return;
-                };
-                let authority = head.split_whitespace().nth(1).unwrap_or("");
-                let target: u16 = authority
-                    .rsplit_once(':')
-                    .and_then(|(_, p)| p.parse().ok())
-                    .unwrap_or(0);
-                let Ok(server) = TcpStream::connect(loopback(target)) else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
-                    return;
-                };
-                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-                let (mut c_read, mut s_write) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c_read, &mut s_write);
-                });
-                let (mut s_read, mut c_write) = (server, client);
-                let _ = std::io::copy(&mut s_read, &mut c_write);
-            });
-        }
-    });
-    port
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1879,11 +1558,11 @@ fn audit_with_a_real_handshake_matches_the_schema() {
     );
     let doc = parse_document(&run);
     assert_eq!(doc.targets.len(), 1);
-    let t = target(&doc, host, port);
+    let t = doc.target(host, port);
     assert_eq!(t.verdict, Verdict::Pass);
     // The lab server's port is not the catalog row's, so no CA family is expected of it; the lab
     // root is not in Apple's store, so Certificate Transparency is not required either.
-    assert_eq!(codes(t), [Code::ChainValid]);
+    assert_eq!(t.codes(), [Code::ChainValid]);
     assert!(t.apple_pinning.is_none(), "Apple does not pin {host}");
     assert!(t.interception.is_none() && t.service.is_none());
     assert!(t.proxy.is_none(), "no proxy was given");
@@ -1932,9 +1611,9 @@ fn audit_of_a_failed_target_matches_the_schema() {
     let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 3, "stderr: {}", run.stderr);
     let doc = parse_document(&run);
-    let t = target(&doc, host, port);
+    let t = doc.target(host, port);
     assert_eq!(t.verdict, Verdict::Blocked);
-    assert_eq!(codes(t), [Code::ConnectionRefused]);
+    assert_eq!(t.codes(), [Code::ConnectionRefused]);
     assert_eq!(t.findings[0].severity, Severity::Error);
     assert!(t.tls.is_none(), "no handshake, no tls object");
     assert!(t.chain.is_empty(), "no chain was presented");
@@ -1973,7 +1652,7 @@ fn audit_with_mixed_verdicts_sums_up_and_exits_with_the_worst() {
     assert_eq!(doc.summary.blocked, 1);
     assert_eq!(doc.summary.exit_code, 1);
 
-    let forged = target(&doc, "albert.apple.com", forged);
+    let forged = doc.target("albert.apple.com", forged);
     assert_eq!(forged.verdict, Verdict::Intercepted);
     assert_eq!(forged.anchor.as_deref(), Some("Corp SSL Inspection CA"));
     assert_eq!(
@@ -1981,7 +1660,7 @@ fn audit_with_mixed_verdicts_sums_up_and_exits_with_the_worst() {
         Some(forged.chain[1].spki_sha256.as_str()),
         "the key of the CA that signed the forgery"
     );
-    assert!(codes(forged).contains(&Code::AnchorNativeOnly));
+    assert!(forged.codes().contains(&Code::AnchorNativeOnly));
     assert!(forged.tls.is_some());
     let interception = forged.interception.as_ref().expect("intercepted");
     assert_eq!(interception.product, None, "the lab CA is no known product");
@@ -1995,9 +1674,9 @@ fn audit_with_mixed_verdicts_sums_up_and_exits_with_the_worst() {
     );
     assert!(forged.apple_pinning.is_none(), "Apple does not pin albert");
 
-    let not_tls = target(&doc, "xp.apple.com", not_tls);
+    let not_tls = doc.target("xp.apple.com", not_tls);
     assert_eq!(not_tls.verdict, Verdict::TlsError);
-    assert_eq!(codes(not_tls), [Code::NotTls]);
+    assert_eq!(not_tls.codes(), [Code::NotTls]);
     assert!(not_tls.tls.is_none() && not_tls.chain.is_empty());
 
     // Targets come out in the order given.
@@ -2023,9 +1702,9 @@ fn audit_of_a_pinned_host_reports_the_pin_it_fails() {
     let run = lab.audit(&[(host, port)], &[]);
     assert_eq!(run.code, 3, "stderr: {}", run.stderr);
     let doc = parse_document(&run);
-    let t = target(&doc, host, port);
+    let t = doc.target(host, port);
     assert_eq!(t.verdict, Verdict::Untrusted);
-    assert_eq!(codes(t), [Code::ChainValid, Code::PinningFailed]);
+    assert_eq!(t.codes(), [Code::ChainValid, Code::PinningFailed]);
     let pin = t.apple_pinning.as_ref().expect("gdmf.apple.com is pinned");
     assert_eq!(pin.policy, "Pallas");
     assert!(!pin.satisfied);
@@ -2128,23 +1807,23 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let doc = parse_document(&run);
 
-    let t = target(&doc, "gsa.apple.com", copied);
+    let t = doc.target("gsa.apple.com", copied);
     assert_eq!(t.verdict, Verdict::Intercepted);
-    assert!(codes(t).contains(&Code::AppleNamesCopied), "{t:#?}");
-    assert!(codes(t).contains(&Code::PinningFailed), "{t:#?}");
+    assert!(t.codes().contains(&Code::AppleNamesCopied), "{t:#?}");
+    assert!(t.codes().contains(&Code::PinningFailed), "{t:#?}");
     assert_eq!(t.apple_pinning.as_ref().unwrap().policy, "GS");
 
-    let t = target(&doc, "albert.apple.com", unexpected);
+    let t = doc.target("albert.apple.com", unexpected);
     assert_eq!(t.verdict, Verdict::Pass);
-    assert!(codes(t).contains(&Code::UnexpectedIssuer), "{t:#?}");
+    assert!(t.codes().contains(&Code::UnexpectedIssuer), "{t:#?}");
 
-    let t = target(&doc, "swscan.apple.com", reused);
+    let t = doc.target("swscan.apple.com", reused);
     assert_eq!(t.verdict, Verdict::Intercepted);
-    assert!(codes(t).contains(&Code::LeafKeyEqualsIssuerKey), "{t:#?}");
+    assert!(t.codes().contains(&Code::LeafKeyEqualsIssuerKey), "{t:#?}");
 
-    let t = target(&doc, "deviceenrollment.apple.com", product);
+    let t = doc.target("deviceenrollment.apple.com", product);
     assert_eq!(t.verdict, Verdict::Intercepted);
-    assert!(codes(t).contains(&Code::KnownInspectionProduct), "{t:#?}");
+    assert!(t.codes().contains(&Code::KnownInspectionProduct), "{t:#?}");
     let interception = t.interception.as_ref().unwrap();
     assert_eq!(interception.product.as_deref(), Some("Zscaler"));
     assert_eq!(
@@ -2153,12 +1832,12 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
     );
 
     // tls_profile_mismatch depends on the chain: an error (evidence) on one devices refuse...
-    let t = target(&doc, kandji_host, kandji);
+    let t = doc.target(kandji_host, kandji);
     assert_eq!(t.section.as_deref(), Some("kandji"));
     assert_eq!(t.tls.as_ref().unwrap().version, "TLSv1.3");
     assert_eq!(t.verdict, Verdict::Intercepted);
     assert_eq!(
-        codes(t),
+        t.codes(),
         [
             Code::UnknownIssuer,
             Code::TlsProfileMismatch,
@@ -2166,7 +1845,7 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
         ]
     );
     assert_eq!(
-        finding(t, Code::TlsProfileMismatch).severity,
+        t.finding(Code::TlsProfileMismatch).severity,
         Severity::Error
     );
     assert_eq!(
@@ -2178,19 +1857,19 @@ fn every_chain_finding_code_is_emitted_with_its_documented_severity() {
     assert!(t.anchor_spki_sha256.is_none(), "{t:#?}");
 
     // ... and a warning on one they accept.
-    let t = target(&doc, kandji_api, kandji_genuine);
+    let t = doc.target(kandji_api, kandji_genuine);
     assert_eq!(t.verdict, Verdict::Pass, "{t:#?}");
     assert_eq!(
-        finding(t, Code::TlsProfileMismatch).severity,
+        t.finding(Code::TlsProfileMismatch).severity,
         Severity::Warning
     );
     assert!(t.interception.is_none());
 
-    let t = target(&doc, "iprofiles.apple.com", gateway);
+    let t = doc.target("iprofiles.apple.com", gateway);
     assert_eq!(t.verdict, Verdict::Intercepted, "{t:#?}");
-    assert!(codes(t).contains(&Code::UnexpectedUnknownIssuer), "{t:#?}");
+    assert!(t.codes().contains(&Code::UnexpectedUnknownIssuer), "{t:#?}");
 
-    let seen: Vec<Code> = doc.targets.iter().flat_map(codes).collect();
+    let seen: Vec<Code> = doc.targets.iter().flat_map(Target::codes).collect();
     for code in [
         Code::UnexpectedUnknownIssuer,
         Code::PinningFailed,
@@ -2284,20 +1963,32 @@ fn catalog_section_audit_with_skipped_rows_matches_the_schema() {
 
 #[test]
 fn service_answers_match_the_schema_per_protocol() {
-    let scratch = Scratch::new();
     let mut lab = LabCatalog::new();
-    let http_ok = http_fixed(b"HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 7\r\n\r\nSuccess");
+    let http_ok =
+        HttpServer::fixed(b"HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 7\r\n\r\nSuccess")
+            .port;
     let http_squid =
-        http_fixed(b"HTTP/1.1 200 OK\r\nVia: 1.1 squid\r\nX-Cache: MISS from proxy.corp\r\nContent-Length: 0\r\n\r\n");
-    let http_redirect = http_fixed(
+        HttpServer::fixed(b"HTTP/1.1 200 OK\r\nVia: 1.1 squid\r\nX-Cache: MISS from proxy.corp\r\nContent-Length: 0\r\n\r\n").port;
+    let http_redirect = HttpServer::fixed(
         b"HTTP/1.1 302 Found\r\nLocation: http://blockpage.example/deny\r\nContent-Length: 0\r\n\r\n",
-    );
-    let http_smtp = http_fixed(b"220 mail.lab.example ESMTP ready\r\n");
-    let ntp_good = sntp_server(0, 1, *b"GPS\0", 0, false);
-    let ntp_skewed = sntp_server(0, 2, [192, 0, 2, 1], 30, false);
-    let ntp_kiss = sntp_server(3, 0, *b"RATE", 0, true);
-    let ssh = banner_server(b"SSH-2.0-OpenSSH_9.6\r\n");
-    let quic = quic_server();
+    ).port;
+    let http_smtp = HttpServer::fixed(b"220 mail.lab.example ESMTP ready\r\n").port;
+    let ntp_good = sntp_server(GOOD_SNTP);
+    let ntp_skewed = sntp_server(Sntp {
+        stratum: 2,
+        reference: [192, 0, 2, 1],
+        skew_secs: 30,
+        ..GOOD_SNTP
+    });
+    let ntp_kiss = sntp_server(Sntp {
+        leap: 3,
+        stratum: 0,
+        reference: *b"RATE",
+        no_time: true,
+        ..GOOD_SNTP
+    });
+    let ssh = banner_server(b"SSH-2.0-OpenSSH_9.6\r\n", Duration::from_secs(5));
+    let quic = quic_vn_server(&[0x0000_0001, 0x6b33_43cf]);
     lab.add("http-ok.lab.example", http_ok, "tcp", "probe = \"http\"");
     lab.add(
         "http-proxy.lab.example",
@@ -2327,15 +2018,15 @@ fn service_answers_match_the_schema_per_protocol() {
     lab.add("ntp-kiss.lab.example", ntp_kiss, "udp", "probe = \"ntp\"");
     lab.add("sftp.lab.example", ssh, "ssh", "");
     lab.add("quic.lab.example", quic, "udp", "probe = \"quic\"");
-    let run = lab.audit(&scratch, &["--timeout=3".into()]);
+    let run = lab.audit(&["--timeout=3".into()]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let doc = parse_document(&run);
     assert_eq!(doc.summary.blocked, 1);
     assert_eq!(doc.summary.protocol_error, 2);
 
-    let t = target(&doc, "http-ok.lab.example", http_ok);
+    let t = doc.target("http-ok.lab.example", http_ok);
     assert_eq!(
-        (t.verdict, codes(t)),
+        (t.verdict, t.codes()),
         (Verdict::Pass, vec![Code::HttpAnswered])
     );
     let Some(Service::Http {
@@ -2349,27 +2040,27 @@ fn service_answers_match_the_schema_per_protocol() {
     assert_eq!((*status, reason.as_str()), (200, "OK"));
     assert_eq!(headers[0], ("server".to_owned(), "lab".to_owned()));
 
-    let t = target(&doc, "http-proxy.lab.example", http_squid);
+    let t = doc.target("http-proxy.lab.example", http_squid);
     assert_eq!(t.verdict, Verdict::Pass);
     assert_eq!(
-        finding(t, Code::TransparentProxy).severity,
+        t.finding(Code::TransparentProxy).severity,
         Severity::Warning
     );
 
-    let t = target(&doc, "captive.lab.example", http_redirect);
+    let t = doc.target("captive.lab.example", http_redirect);
     assert_eq!(t.verdict, Verdict::Blocked);
-    assert_eq!(finding(t, Code::BlockPage).severity, Severity::Error);
+    assert_eq!(t.finding(Code::BlockPage).severity, Severity::Error);
     assert!(matches!(t.service, Some(Service::Http { status: 302, .. })));
 
     // Something that is not HTTP answered: no service object, the failure's code.
-    let t = target(&doc, "http-smtp.lab.example", http_smtp);
+    let t = doc.target("http-smtp.lab.example", http_smtp);
     assert_eq!(t.verdict, Verdict::ProtocolError);
-    assert_eq!(codes(t), [Code::UnexpectedAnswer]);
+    assert_eq!(t.codes(), [Code::UnexpectedAnswer]);
     assert!(t.service.is_none() && t.address_used.is_some());
 
-    let t = target(&doc, "ntp-good.lab.example", ntp_good);
+    let t = doc.target("ntp-good.lab.example", ntp_good);
     assert_eq!(
-        (t.verdict, codes(t)),
+        (t.verdict, t.codes()),
         (Verdict::Pass, vec![Code::NtpAnswered])
     );
     let Some(Service::Ntp {
@@ -2385,16 +2076,13 @@ fn service_answers_match_the_schema_per_protocol() {
     assert_eq!((*stratum, reference_id.as_str()), (1, "GPS"));
     assert!(offset_ms.unwrap().abs() < 1000.0 && round_trip_ms.is_some());
 
-    let t = target(&doc, "ntp-skewed.lab.example", ntp_skewed);
+    let t = doc.target("ntp-skewed.lab.example", ntp_skewed);
     assert_eq!(t.verdict, Verdict::Pass);
-    assert_eq!(finding(t, Code::ClockSkew).severity, Severity::Warning);
+    assert_eq!(t.finding(Code::ClockSkew).severity, Severity::Warning);
 
-    let t = target(&doc, "ntp-kiss.lab.example", ntp_kiss);
+    let t = doc.target("ntp-kiss.lab.example", ntp_kiss);
     assert_eq!(t.verdict, Verdict::ProtocolError);
-    assert_eq!(
-        finding(t, Code::NtpUnsynchronised).severity,
-        Severity::Error
-    );
+    assert_eq!(t.finding(Code::NtpUnsynchronised).severity, Severity::Error);
     let Some(Service::Ntp {
         stratum: 0,
         offset_ms: None,
@@ -2407,18 +2095,18 @@ fn service_answers_match_the_schema_per_protocol() {
     };
     assert_eq!(reference_id, "RATE");
 
-    let t = target(&doc, "sftp.lab.example", ssh);
+    let t = doc.target("sftp.lab.example", ssh);
     assert_eq!(
-        (t.verdict, codes(t)),
+        (t.verdict, t.codes()),
         (Verdict::Pass, vec![Code::SshBanner])
     );
     assert!(matches!(&t.service, Some(Service::Ssh { banner }) if banner == "SSH-2.0-OpenSSH_9.6"));
     assert_eq!(t.transport, Transport::Ssh);
 
-    let t = target(&doc, "quic.lab.example", quic);
+    let t = doc.target("quic.lab.example", quic);
     assert_eq!(t.verdict, Verdict::Pass);
     assert_eq!(
-        codes(t),
+        t.codes(),
         [Code::QuicVersionNegotiation, Code::NotVerified],
         "QUIC says what it did not check"
     );
@@ -2433,12 +2121,12 @@ fn service_answers_match_the_schema_per_protocol() {
 
 #[test]
 fn each_dns_answer_has_its_code_under_dns_error() {
-    let dns = dns_server(&[
-        ("servfail.pinscope.test", Some(2)),
-        ("refused.pinscope.test", Some(5)),
-        ("notimp.pinscope.test", Some(4)),
-        ("nodata.pinscope.test", Some(0)),
-        ("silent.pinscope.test", None),
+    let dns = DnsServer::start(&[
+        ("servfail.pinscope.test", Zone::rcode(2)),
+        ("refused.pinscope.test", Zone::rcode(5)),
+        ("notimp.pinscope.test", Zone::rcode(4)),
+        ("nodata.pinscope.test", Zone::rcode(0)),
+        ("silent.pinscope.test", Zone::silent()),
     ]);
     let cases = [
         ("nxdomain.pinscope.test", Code::DnsNxdomain),
@@ -2450,7 +2138,7 @@ fn each_dns_answer_has_its_code_under_dns_error() {
     ];
     let mut args = vec![
         "audit".to_string(),
-        dns,
+        dns.flag(),
         "--timeout=2".into(),
         "--format=json".into(),
     ];
@@ -2460,9 +2148,9 @@ fn each_dns_answer_has_its_code_under_dns_error() {
     let doc = parse_document(&run);
     assert_eq!(doc.summary.dns_error, cases.len());
     for (host, code) in cases {
-        let t = target(&doc, host, 443);
+        let t = doc.target(host, 443);
         assert_eq!(t.verdict, Verdict::DnsError, "{t:#?}");
-        assert_eq!(codes(t), [code], "{host}");
+        assert_eq!(t.codes(), [code], "{host}");
         assert!(t.findings[0].message.starts_with("resolve: "), "{t:#?}");
     }
 }
@@ -2481,28 +2169,25 @@ fn proxied_targets_name_the_proxy_without_credentials() {
     let mut lab = LabCatalog::new();
     lab.add(host, port, "tcp", "supports_proxy = \"no\"");
     let proxy = tunnelling_proxy();
-    let run = lab.audit(
-        &scratch,
-        &[
-            format!("--proxy=http://alice:s3cret@127.0.0.1:{proxy}"),
-            "--no-revocation".into(),
-            roots,
-        ],
-    );
+    let run = lab.audit(&[
+        format!("--proxy=http://alice:s3cret@127.0.0.1:{proxy}"),
+        "--no-revocation".into(),
+        roots,
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         !run.stdout.contains("s3cret") && !run.stdout.contains("alice"),
         "credentials leaked"
     );
     let doc = parse_document(&run);
-    let t = target(&doc, host, port);
+    let t = doc.target(host, port);
     assert_eq!(t.verdict, Verdict::Pass, "{t:#?}");
     assert_eq!(
         t.proxy.as_deref(),
         Some(format!("http://***@127.0.0.1:{proxy}").as_str())
     );
     assert_eq!(
-        finding(t, Code::ProxyNotSupported).severity,
+        t.finding(Code::ProxyNotSupported).severity,
         Severity::Warning
     );
     // This machine connected to the proxy, not to the target.
@@ -2553,142 +2238,33 @@ fn proxied_targets_name_the_proxy_without_credentials() {
 // audit: revocation
 // ---------------------------------------------------------------------------------------------
 
-/// A lab root that signs leaves with chosen serials and CRL and OCSP URLs, and CRLs.
-struct RevocationLab {
-    root_pem: String,
-    root_der: rustls::pki_types::CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl RevocationLab {
-    fn new() -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "Revocation Lab Root");
-        params.distinguished_name = dn;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::days(1);
-        params.not_after = now + time::Duration::days(30);
-        let cert = params.self_signed(&key).unwrap();
-        Self {
-            root_pem: cert.pem(),
-            root_der: cert.der().clone(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf for `host` (serial `n`), served with the root.
-    fn leaf(&self, host: &str, n: u8, ocsp: &[String], crl: &[String]) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(vec![host.to_owned()]).unwrap();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, host);
-        p.distinguished_name = dn;
-        p.serial_number = Some(SerialNumber::from(vec![0x1a, 0x2b, n]));
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        if !ocsp.is_empty() {
-            // AuthorityInfoAccess with one id-ad-ocsp URI per URL.
-            let tlv = |tag: u8, c: &[u8]| {
-                let mut out = vec![tag, c.len() as u8];
-                out.extend_from_slice(c);
-                out
-            };
-            let descs: Vec<u8> = ocsp
-                .iter()
-                .flat_map(|u| {
-                    let oid = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
-                    tlv(0x30, &[oid, tlv(0x86, u.as_bytes())].concat())
-                })
-                .collect();
-            p.custom_extensions = vec![CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
-                tlv(0x30, &descs),
-            )];
-        }
-        if !crl.is_empty() {
-            p.crl_distribution_points = vec![CrlDistributionPoint { uris: crl.to_vec() }];
-        }
-        let now = OffsetDateTime::now_utc();
-        p.not_before = now - time::Duration::days(1);
-        p.not_after = now + time::Duration::days(30);
-        let cert = p.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            chain: vec![cert.der().clone(), self.root_der.clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            pem: format!("{}{}", cert.pem(), self.root_pem),
-        }
-    }
-
-    /// A CRL listing `revoked` serials; `stale` puts its nextUpdate in the past.
-    fn crl(&self, revoked: &[u8], stale: bool) -> Vec<u8> {
-        let now = OffsetDateTime::now_utc();
-        let (this, next) = if stale {
-            (
-                now - time::Duration::days(10),
-                now - time::Duration::days(3),
-            )
-        } else {
-            (
-                now - time::Duration::hours(1),
-                now + time::Duration::days(7),
-            )
-        };
-        CertificateRevocationListParams {
-            this_update: this,
-            next_update: next,
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: revoked
-                .iter()
-                .map(|&n| RevokedCertParams {
-                    serial_number: SerialNumber::from(vec![0x1a, 0x2b, n]),
-                    revocation_time: now - time::Duration::hours(2),
-                    reason_code: Some(RevocationReason::KeyCompromise),
-                    invalidity_date: None,
-                })
-                .collect(),
-            key_identifier_method: KeyIdMethod::Sha256,
-        }
-        .signed_by(&self.issuer)
-        .unwrap()
-        .der()
-        .to_vec()
-    }
-}
-
 #[test]
 fn revocation_entries_match_the_schema_for_every_status() {
-    let lab = RevocationLab::new();
+    let lab = Ca::root("Revocation Lab Root");
     let good = lab.crl(&[], false);
     let stale = lab.crl(&[], true);
     let revoked = lab.crl(&[2], false);
-    let server = http_answering(move |head| {
-        let path = head.split_whitespace().nth(1).unwrap_or("");
-        match path {
-            "/good.crl" => http_response("200 OK", "application/pkix-crl", &good),
-            "/stale.crl" => http_response("200 OK", "application/pkix-crl", &stale),
-            "/revoked.crl" => http_response("200 OK", "application/pkix-crl", &revoked),
-            _ => http_response(
-                "200 OK",
-                "text/html",
-                b"<html><head><title>Blocked</title></head></html>",
-            ),
-        }
+    let server = HttpServer::answering(move |head| match request_path(head) {
+        "/good.crl" => http_response("200 OK", "application/pkix-crl", &good),
+        "/stale.crl" => http_response("200 OK", "application/pkix-crl", &stale),
+        "/revoked.crl" => http_response("200 OK", "application/pkix-crl", &revoked),
+        _ => http_response(
+            "200 OK",
+            "text/html",
+            b"<html><head><title>Blocked</title></head></html>",
+        ),
     });
-    let url = |path: &str| format!("http://127.0.0.1:{server}{path}");
+    let url = |path: &str| server.url(path);
     let https = "https://ocsp.pinscope.test/".to_owned();
     let unreachable = format!("http://127.0.0.1:{}/", closed_port());
     let host = "deviceenrollment.apple.com";
-    let checked = tls_server(&lab.leaf(
+    let checked = tls_server(&lab.revocable_leaf(
         host,
         1,
         &[https.clone(), unreachable.clone()],
         &[url("/good.crl"), url("/stale.crl"), url("/block")],
     ));
-    let listed = tls_server(&lab.leaf(host, 2, &[], &[url("/revoked.crl")]));
+    let listed = tls_server(&lab.revocable_leaf(host, 2, &[], &[url("/revoked.crl")]));
     let scratch = Scratch::new();
     let run = pinscope([
         "audit".to_string(),
@@ -2698,7 +2274,7 @@ fn revocation_entries_match_the_schema_for_every_status() {
         resolve(host, listed),
         format!(
             "--public-roots={}",
-            scratch.file("roots.pem", &lab.root_pem).display()
+            scratch.file("roots.pem", &lab.pem).display()
         ),
         "--timeout=5".into(),
         "--format=json".into(),
@@ -2706,7 +2282,7 @@ fn revocation_entries_match_the_schema_for_every_status() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     let doc = parse_document(&run);
 
-    let t = target(&doc, host, checked);
+    let t = doc.target(host, checked);
     assert_eq!(t.verdict, Verdict::Pass, "{t:#?}");
     let status = |url: &str| {
         let e = t
@@ -2754,7 +2330,7 @@ fn revocation_entries_match_the_schema_for_every_status() {
         .count();
     assert_eq!(revocation_findings, 4, "{t:#?}");
 
-    let t = target(&doc, host, listed);
+    let t = doc.target(host, listed);
     assert_eq!(t.verdict, Verdict::Untrusted, "a revoked leaf is refused");
     let e = &t.revocation[0];
     assert_eq!(
@@ -2763,7 +2339,7 @@ fn revocation_entries_match_the_schema_for_every_status() {
     );
     assert_eq!(e.reason.as_deref(), Some("keyCompromise"));
     assert!(e.revoked_at.is_some());
-    assert_eq!(finding(t, Code::Revoked).severity, Severity::Error);
+    assert_eq!(t.finding(Code::Revoked).severity, Severity::Error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2852,7 +2428,7 @@ fn baseline_files_and_drift_findings_match_the_schema() {
     let doc = parse_document(&run(&["audit".into(), with.clone()]));
     let t = &doc.targets[0];
     assert_eq!(t.verdict, Verdict::Pass);
-    assert_eq!(finding(t, Code::PinMatch).severity, Severity::Info);
+    assert_eq!(t.finding(Code::PinMatch).severity, Severity::Info);
 
     // Another TLS profile on record: tls_profile_changed, a warning next to the key comparison.
     let mut edited: serde_json::Value =
@@ -2866,17 +2442,17 @@ fn baseline_files_and_drift_findings_match_the_schema() {
     let t = &doc.targets[0];
     assert_eq!(t.verdict, Verdict::Pass);
     assert_eq!(
-        finding(t, Code::TlsProfileChanged).severity,
+        t.finding(Code::TlsProfileChanged).severity,
         Severity::Warning
     );
-    assert!(codes(t).contains(&Code::PinMatch));
+    assert!(t.codes().contains(&Code::PinMatch));
 
     // A new leaf key under the same anchor key: pin_rotation, still a pass.
     server.swap(&service.leaf(&[host], true));
     let doc = parse_document(&run(&["audit".into(), with.clone()]));
     let t = &doc.targets[0];
     assert_eq!(t.verdict, Verdict::Pass);
-    assert_eq!(finding(t, Code::PinRotation).severity, Severity::Info);
+    assert_eq!(t.finding(Code::PinRotation).severity, Severity::Info);
 
     // A chain from another public CA: pin_mismatch, evidence of a substitution, although the chain
     // alone would pass. Its missing_sct is the CT reminder of a genuine chain, not evidence.
@@ -2886,8 +2462,8 @@ fn baseline_files_and_drift_findings_match_the_schema() {
     let doc = parse_document(&substituted);
     let t = &doc.targets[0];
     assert_eq!(t.verdict, Verdict::Intercepted);
-    assert!(codes(t).contains(&Code::ChainValid));
-    assert_eq!(finding(t, Code::PinMismatch).severity, Severity::Error);
+    assert!(t.codes().contains(&Code::ChainValid));
+    assert_eq!(t.finding(Code::PinMismatch).severity, Severity::Error);
     assert_eq!(
         t.interception.as_ref().unwrap().evidence,
         [Code::PinMismatch]
@@ -2902,17 +2478,7 @@ fn baseline_files_and_drift_findings_match_the_schema() {
 fn inspect_output_matches_the_schema() {
     let lab = Lab::new();
     let host = "gdmf.apple.com";
-    let chain = lab
-        .scratch
-        .file("chain.pem", &lab.inspection.leaf(&[host], true).pem);
-    let mut args = vec![
-        "inspect".to_string(),
-        chain.display().to_string(),
-        format!("--host={host}"),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.inspect(&lab.inspection.leaf(&[host], true).pem, host);
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let doc = parse_document(&run);
     assert_eq!(doc.targets.len(), 1);
@@ -2920,7 +2486,7 @@ fn inspect_output_matches_the_schema() {
     assert_eq!((t.host.as_str(), t.port), (host, 443));
     assert_eq!(t.verdict, Verdict::Intercepted);
     assert_eq!(
-        codes(t),
+        t.codes(),
         [
             Code::AnchorNativeOnly,
             Code::MissingSct,
@@ -2977,7 +2543,7 @@ fn inspect_of_a_real_apple_chain_reports_the_satisfied_pin() {
     assert_eq!(t.verdict, Verdict::Pass);
     // Apple Root CA is in Apple's store, not in Mozilla's: information, not a failure.
     assert_eq!(
-        codes(t),
+        t.codes(),
         [
             Code::ChainValid,
             Code::PublicClientsRefuse,
@@ -3027,7 +2593,7 @@ fn inspect_at_a_time_before_the_chain_is_valid_reports_it() {
     let doc = parse_document(&run);
     let t = &doc.targets[0];
     assert_eq!(t.verdict, Verdict::Untrusted);
-    assert!(codes(t).contains(&Code::NotYetValid), "{t:#?}");
+    assert!(t.codes().contains(&Code::NotYetValid), "{t:#?}");
     assert_eq!(t.anchor.as_deref(), Some("Lab Public Root"));
 }
 
@@ -3244,15 +2810,13 @@ fn catalog_json_with_kandji_tenant_values_matches_the_row_schema() {
 
 #[test]
 fn catalog_json_carries_the_probe_a_row_sets() {
-    let scratch = Scratch::new();
     let mut lab = LabCatalog::new();
     lab.add("proxy.lab.example", 8080, "tcp", "probe = \"http\"");
     lab.add("time.lab.example", 1123, "udp", "probe = \"ntp\"");
     lab.add("files.lab.example", 22, "ssh", "");
-    let file = scratch.file("lab.toml", &lab.toml);
     let run = pinscope([
         "catalog".to_string(),
-        format!("--catalog={}", file.display()),
+        lab.flag(),
         "--section=lab".into(),
         "--format=json".into(),
     ]);
@@ -3343,17 +2907,7 @@ fn the_mirror_rejects_added_and_missing_fields() {
     // object to tamper with.
     let lab = Lab::new();
     let host = "gdmf.apple.com";
-    let chain = lab
-        .scratch
-        .file("chain.pem", &lab.inspection.leaf(&[host], true).pem);
-    let mut args = vec![
-        "inspect".to_string(),
-        chain.display().to_string(),
-        format!("--host={host}"),
-        "--format=json".into(),
-    ];
-    args.extend(lab.trust());
-    let run = pinscope(&args);
+    let run = lab.inspect(&lab.inspection.leaf(&[host], true).pem, host);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(value["targets"][0]["apple_pinning"].is_object());
     assert!(value["targets"][0]["interception"].is_object());
@@ -3444,31 +2998,25 @@ fn the_mirror_rejects_added_and_missing_fields() {
     }
 
     // The service and revocation objects, as real output writes them, with the same strictness.
-    let http = http_fixed(b"HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 0\r\n\r\n");
-    let rev = RevocationLab::new();
+    let http =
+        HttpServer::fixed(b"HTTP/1.1 200 OK\r\nServer: lab\r\nContent-Length: 0\r\n\r\n").port;
+    let rev = Ca::root("Revocation Lab Root");
     let crl = rev.crl(&[], false);
-    let crl_server = http_answering(move |_| http_response("200 OK", "application/pkix-crl", &crl));
+    let crl_server =
+        HttpServer::answering(move |_| http_response("200 OK", "application/pkix-crl", &crl));
     let tls_host = "deviceenrollment.apple.com";
-    let tls = tls_server(&rev.leaf(
-        tls_host,
-        1,
-        &[],
-        &[format!("http://127.0.0.1:{crl_server}/ca.crl")],
-    ));
+    let tls = tls_server(&rev.revocable_leaf(tls_host, 1, &[], &[crl_server.url("/ca.crl")]));
     let scratch = Scratch::new();
     let mut catalog = LabCatalog::new();
     catalog.add("http.lab.example", http, "tcp", "probe = \"http\"");
     catalog.add(tls_host, tls, "tcp", "");
-    let run = catalog.audit(
-        &scratch,
-        &[
-            "--timeout=5".into(),
-            format!(
-                "--public-roots={}",
-                scratch.file("roots.pem", &rev.root_pem).display()
-            ),
-        ],
-    );
+    let run = catalog.audit(&[
+        "--timeout=5".into(),
+        format!(
+            "--public-roots={}",
+            scratch.file("roots.pem", &rev.pem).display()
+        ),
+    ]);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(value["targets"][0]["service"].is_object(), "{value:#}");
     assert!(
@@ -3629,9 +3177,7 @@ fn custom_leaf(
     let now = OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = params.not_before + time::Duration::days(days);
-    let issuer =
-        Issuer::from_ca_cert_pem(&ca.pem, KeyPair::from_pem(ca.key_pem()).unwrap()).unwrap();
-    params.signed_by(&key, &issuer).unwrap().pem() + &ca.pem
+    ca.leaf_from(params, vec![ca], key).pem
 }
 
 #[test]
@@ -3655,8 +3201,8 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
         let run = pinscope(&args);
         let doc = parse_document(&run);
         let t = &doc.targets[0];
-        seen.extend(codes(t));
-        (t.verdict, codes(t))
+        seen.extend(t.codes());
+        (t.verdict, t.codes())
     };
     let server = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let host = "lab.example.com";
@@ -3809,17 +3355,4 @@ fn apple_store_requirement_and_ct_codes_are_emitted_with_their_documented_severi
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let dest = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &dest);
-        } else {
-            std::fs::copy(&path, &dest).unwrap();
-        }
-    }
 }

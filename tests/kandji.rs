@@ -15,13 +15,17 @@ const TENANT: [&str; 6] = [
     "--timeout=5",
 ];
 
-fn codes(t: &serde_json::Value) -> Vec<String> {
-    t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
+/// `audit --host=HOST` of a tenant's device domain served at `addr` (port 443), with the tenant's
+/// flags and these trusted roots.
+fn audit_device_domain(host: &str, addr: std::net::SocketAddr, roots: String) -> Run {
+    let mut args = vec![
+        "audit".to_string(),
+        format!("--host={host}"),
+        format!("--resolve={host}:443:{}", addr.ip()),
+        roots,
+    ];
+    args.extend(TENANT.iter().map(|s| s.to_string()));
+    pinscope(&args)
 }
 
 #[test]
@@ -61,25 +65,12 @@ fn inspected_device_domain_explains_what_the_agent_does_and_what_to_exempt() {
     let Some(addr) = tls_server_on_catalog_port(&inspection.leaf(&[host], true), 443, false) else {
         return;
     };
-    let mut args = vec![
-        "audit".to_string(),
-        format!("--host={host}"),
-        format!("--resolve={host}:443:{}", addr.ip()),
-        format!(
-            "--native-roots={}",
-            scratch.file("native.pem", &inspection.pem).display()
-        ),
-    ];
-    args.extend(TENANT.iter().map(|s| s.to_string()));
-    let run = pinscope(&args);
+    let run = audit_device_domain(host, addr, scratch.roots("native", &inspection.pem));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "intercepted");
     // The real servers speak at most TLS 1.2; this session is TLS 1.3.
-    assert!(
-        codes(t).contains(&"tls_profile_mismatch".to_string()),
-        "{t:#}"
-    );
+    assert!(has_code(t, "tls_profile_mismatch"), "{t:#}");
     let explanation = t["explanation"].as_str().unwrap();
     assert!(
         explanation.starts_with(&format!("The Kandji Agent pins {host}")),
@@ -102,40 +93,20 @@ fn a_public_chain_from_another_ca_on_a_device_domain_is_flagged_for_the_agent() 
     let Some(addr) = tls_server_on_catalog_port(&public.leaf(&[host], true), 443, true) else {
         return;
     };
-    let mut args = vec![
-        "audit".to_string(),
-        format!("--host={host}"),
-        format!("--resolve={host}:443:{}", addr.ip()),
-        format!(
-            "--public-roots={}",
-            scratch.file("public.pem", &public.pem).display()
-        ),
-    ];
-    args.extend(TENANT.iter().map(|s| s.to_string()));
-    let run = pinscope(&args);
+    let run = audit_device_domain(host, addr, scratch.roots("public", &public.pem));
     assert_eq!(run.code, 0, "{}", run.stdout);
     let t = &run.json()["targets"][0];
     assert_eq!(t["verdict"], "pass");
     assert_eq!(t["tls"]["version"], "TLSv1.2");
     // TLS 1.2 is what Iru's servers speak, but their suites are RSA ones: this lab server's ECDSA
     // suite is not among them. The chain is genuine, so that is a warning, not evidence.
-    let profile = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "tls_profile_mismatch")
-        .expect("cipher finding");
+    let profile = finding(t, "tls_profile_mismatch");
     assert_eq!(profile["severity"], "warning");
     let message = profile["message"].as_str().unwrap();
     assert!(message.contains("TLS_ECDHE_ECDSA_WITH_"), "{message}");
     assert!(!message.contains("at most TLS"), "{message}");
-    assert!(codes(t).contains(&"unexpected_issuer".to_string()), "{t:#}");
-    let warning = t["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["code"] == "unexpected_issuer")
-        .unwrap();
+    assert!(has_code(t, "unexpected_issuer"), "{t:#}");
+    let warning = finding(t, "unexpected_issuer");
     assert!(
         warning["message"]
             .as_str()

@@ -11,9 +11,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -32,55 +30,6 @@ struct Exception {
     id: String,
     category: String,
     reason: String,
-}
-
-/// What running one case gave.
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_bounded(args: &[std::ffi::OsString]) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pinscope"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pinscope");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > CASE_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("pinscope {args:?} did not finish within {CASE_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    Outcome {
-        code: status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-    }
 }
 
 fn pem_strings(v: &serde_json::Value) -> Vec<String> {
@@ -169,7 +118,7 @@ fn limbo_agreement() {
 
     // Each case is its own process, so they can run side by side.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<(Outcome, Duration)>>> =
+    let results: Vec<std::sync::Mutex<Option<(Run, Duration)>>> =
         cases.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let workers = std::thread::available_parallelism().map_or(4, |n| n.get().min(16));
     std::thread::scope(|s| {
@@ -181,7 +130,7 @@ fn limbo_agreement() {
                         break;
                     };
                     let started = Instant::now();
-                    let out = run_bounded(args);
+                    let out = pinscope_within(args, CASE_LIMIT);
                     *results[i].lock().unwrap() = Some((out, started.elapsed()));
                 }
             });
@@ -331,7 +280,7 @@ fn roots_flag_is_exact() {
     // Only the given anchors count: the same chain under another root is not accepted, and
     // SSL_CERT_FILE (the native store) is not consulted.
     assert_ne!(judge(&[&other_pem]), "pass");
-    let out = Command::new(env!("CARGO_BIN_EXE_pinscope"))
+    let out = pinscope_command()
         .arg("inspect")
         .arg(&chain)
         .arg(format!("--roots={}", other_pem.display()))
@@ -343,11 +292,7 @@ fn roots_flag_is_exact() {
     let t = &json["targets"][0];
     assert_ne!(t["verdict"], "pass", "{t:#}");
     assert!(
-        !t["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "anchor_native_only"),
+        !has_code(t, "anchor_native_only"),
         "with --roots, the native store (SSL_CERT_FILE) is not read: {t:#}"
     );
     let run = pinscope([

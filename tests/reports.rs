@@ -7,11 +7,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Ca, Scratch, closed_port, pinscope, resolve, silent_listener, tls_server};
+use common::*;
 
 /// The inspection CA's common name: markup, quotes, table pipes and Markdown punctuation, as a
 /// forger may choose it.
@@ -20,7 +20,7 @@ const HOSTILE: &str =
 
 /// A run against five catalog rows in a lab section: one genuine, two intercepted (one of them a
 /// representative of a wildcard), one refused, one skipped.
-struct Lab {
+struct ReportLab {
     scratch: Scratch,
     args: Vec<String>,
     good: u16,
@@ -29,7 +29,7 @@ struct Lab {
     closed: u16,
 }
 
-impl Lab {
+impl ReportLab {
     fn new() -> Self {
         let public = Ca::root("Lab Public Root");
         let inspection = Ca::root(HOSTILE);
@@ -63,14 +63,8 @@ impl Lab {
             "--section=lab".into(),
             format!("--catalog={}", catalog.display()),
             "--timeout=3".into(),
-            format!(
-                "--public-roots={}",
-                scratch.file("public.pem", &public.pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                scratch.file("native.pem", &inspection.pem).display()
-            ),
+            scratch.roots("public", &public.pem),
+            scratch.roots("native", &inspection.pem),
         ];
         for port in [good, pinned, courier, closed, 9] {
             args.push(format!("--resolve=*:{port}:127.0.0.1"));
@@ -96,53 +90,15 @@ impl Lab {
     }
 
     /// Runs the audit with these extra flags.
-    fn run(&self, extra: &[&str]) -> common::Run {
+    fn run(&self, extra: &[&str]) -> Run {
         let mut args = self.args.clone();
         args.extend(extra.iter().map(|s| s.to_string()));
         pinscope(&args)
     }
 }
 
-/// A tool on PATH, or `None` (with the reason printed) when it is missing and not required.
-fn tool(name: &str, package: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("PINSCOPE_REQUIRE_INTERCEPTORS").is_ok_and(|v| v == "1") {
-            panic!(
-                "PINSCOPE_REQUIRE_INTERCEPTORS=1 but {name} is not installed (Debian package {package})"
-            );
-        }
-        eprintln!(
-            "skipping: {name} is not installed (Debian package {package}; .ci/run installs it)"
-        );
-    }
-    found
-}
-
-/// Runs a command, killing it if it outlives the deadline.
-fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> std::process::Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(deadline) {
-        Ok(out) => out.expect("wait"),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("{cmd:?} did not finish within {deadline:?}");
-        }
-    }
-}
+/// Set in CI: a missing xmllint or Chromium fails the test instead of skipping it.
+const REQUIRE: &str = "PINSCOPE_REQUIRE_INTERCEPTORS";
 
 /// `|` characters that are not backslash-escaped.
 fn bare_pipes(line: &str) -> usize {
@@ -163,7 +119,7 @@ fn bare_pipes(line: &str) -> usize {
 
 #[test]
 fn markdown_opens_with_the_answer_then_problem_hosts_then_every_target() {
-    let lab = Lab::new();
+    let lab = ReportLab::new();
     let run = lab.run(&["--format=markdown"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let md = &run.stdout;
@@ -258,7 +214,7 @@ fn markdown_opens_with_the_answer_then_problem_hosts_then_every_target() {
 
 #[test]
 fn html_is_self_contained_escaped_and_renders_in_chromium() {
-    let lab = Lab::new();
+    let lab = ReportLab::new();
     let file = lab.scratch.path("report.html");
     let run = lab.run(&["--format=html", &format!("--output={}", file.display())]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -289,7 +245,7 @@ fn html_is_self_contained_escaped_and_renders_in_chromium() {
     assert!(html.contains("&lt;/script&gt;&lt;b&gt;|bold|&lt;/b&gt; &amp; &lt;img src=x"));
     assert!(html.contains("&quot;Inspect&quot;"));
 
-    let Some(chromium) = tool("chromium", "chromium") else {
+    let Some(chromium) = require_tool("chromium", REQUIRE) else {
         return;
     };
     let profile = lab.scratch.path("chromium-profile");
@@ -365,7 +321,7 @@ fn first_tag<'a>(xml: &'a str, element: &str) -> &'a str {
 }
 
 fn xmllint(schema_for: &Path) -> Option<std::process::Output> {
-    let xmllint = tool("xmllint", "libxml2-utils")?;
+    let xmllint = require_tool("xmllint", REQUIRE)?;
     let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/junit-10.xsd");
     Some(run_with_deadline(
         Command::new(xmllint)
@@ -379,7 +335,7 @@ fn xmllint(schema_for: &Path) -> Option<std::process::Output> {
 
 #[test]
 fn junit_has_a_testcase_per_target_and_validates_against_the_xsd() {
-    let lab = Lab::new();
+    let lab = ReportLab::new();
     let file = lab.scratch.path("junit.xml");
     let run = lab.run(&["--format=junit", &format!("-o={}", file.display())]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -456,7 +412,7 @@ fn without_elapsed(mut v: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn jsonl_lines_are_the_json_targets_then_a_summary() {
-    let lab = Lab::new();
+    let lab = ReportLab::new();
     let json = lab.run(&["--format=json"]).json();
     let run = lab.run(&["--format=jsonl"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -493,32 +449,6 @@ fn jsonl_lines_are_the_json_targets_then_a_summary() {
     assert_eq!(last["revocation_checked"], false);
 }
 
-/// A DER TLV with a definite length.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// A CRL distribution point extension naming one URL.
-fn crl_distribution_point(url: &str) -> rcgen::CustomExtension {
-    let uri = tlv(0x86, url.as_bytes());
-    let der = tlv(0x30, &tlv(0x30, &tlv(0xa0, &tlv(0xa0, &uri))));
-    rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 31], der)
-}
-
 #[test]
 fn jsonl_lines_carry_the_revocation_results_json_has() {
     let root = Ca::root("Lab Public Root");
@@ -536,10 +466,7 @@ fn jsonl_lines_carry_the_revocation_results_json_has() {
             "audit".to_string(),
             format!("crl.lab.example:{port}"),
             resolve("crl.lab.example", port),
-            format!(
-                "--public-roots={}",
-                scratch.file("public.pem", &root.pem).display()
-            ),
+            scratch.roots("public", &root.pem),
             format!("--format={format}"),
         ];
         a.extend(extra.iter().map(|s| s.to_string()));
@@ -576,7 +503,7 @@ fn jsonl_writes_each_target_as_soon_as_it_is_done() {
     let slow = silent_listener();
     let scratch = Scratch::new();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pinscope"))
+    let mut child = pinscope_command()
         .args([
             "audit".to_string(),
             format!("slow.lab.example:{slow}"),
@@ -584,13 +511,9 @@ fn jsonl_writes_each_target_as_soon_as_it_is_done() {
             resolve("slow.lab.example", slow),
             resolve("fast.lab.example", fast),
             "--timeout=3".into(),
-            format!(
-                "--public-roots={}",
-                scratch.file("public.pem", &root.pem).display()
-            ),
+            scratch.roots("public", &root.pem),
             "--format=jsonl".into(),
         ])
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -635,10 +558,7 @@ fn stderr_stays_quiet_off_a_terminal_and_v_prints_timings() {
         "audit".to_string(),
         format!("fast.lab.example:{port}"),
         resolve("fast.lab.example", port),
-        format!(
-            "--public-roots={}",
-            scratch.file("public.pem", &root.pem).display()
-        ),
+        scratch.roots("public", &root.pem),
         "--format=json".into(),
     ];
     // No progress bar when standard error is not a terminal (here a pipe).

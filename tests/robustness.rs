@@ -14,14 +14,14 @@ use common::*;
 const DOMAIN: &str = "pinscope.test";
 
 /// Silent targets (which would take `--timeout 30` each) and lab TLS targets that pass at once.
-struct Lab {
+struct MixedLab {
     scratch: Scratch,
     root: Ca,
     tls_port: u16,
     silent_port: u16,
 }
 
-impl Lab {
+impl MixedLab {
     fn new() -> Self {
         let root = Ca::root("Lab Public Root");
         let tls_port = tls_server(&root.leaf(&[&format!("*.{DOMAIN}")], true));
@@ -46,14 +46,8 @@ impl Lab {
             format!("--targets={}", targets.display()),
             format!("--resolve=*:{}:127.0.0.1", self.tls_port),
             format!("--resolve=*:{}:127.0.0.1", self.silent_port),
-            format!(
-                "--public-roots={}",
-                self.scratch.file("public.pem", &self.root.pem).display()
-            ),
-            format!(
-                "--native-roots={}",
-                self.scratch.file("native.pem", &self.root.pem).display()
-            ),
+            self.scratch.roots("public", &self.root.pem),
+            self.scratch.roots("native", &self.root.pem),
             "--no-revocation".into(),
             "--timeout=30".into(),
             "-q".into(),
@@ -65,9 +59,8 @@ impl Lab {
 
 /// The binary, started with stdout and stderr going to files in `dir`.
 fn start(args: &[String], dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pinscope"))
+    pinscope_command()
         .args(args)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
@@ -126,7 +119,7 @@ fn check_stopped_json(json: &serde_json::Value, pass: usize, silent: usize, reas
 
 /// Starts a run of `pass` + `silent` targets, lets the passing ones finish, sends `sig`, and
 /// checks the process ends with 130 within two seconds of it.
-fn interrupt(lab: &Lab, dir: &Path, extra: &[&str], sig: &str) -> Duration {
+fn interrupt(lab: &MixedLab, dir: &Path, extra: &[&str], sig: &str) -> Duration {
     let mut child = start(&lab.args(5, 60, extra), dir);
     std::thread::sleep(Duration::from_millis(1000));
     signal(&child, sig);
@@ -144,7 +137,7 @@ const INTERRUPTED: &str = "not probed: the run was interrupted";
 
 #[test]
 fn sigint_keeps_what_finished_and_reports_the_rest_as_skipped() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let dir = Scratch::new();
     interrupt(&lab, dir.dir.path(), &["--format=json"], "INT");
     let json: serde_json::Value = serde_json::from_str(&read(dir.dir.path(), "stdout"))
@@ -157,7 +150,7 @@ fn sigint_keeps_what_finished_and_reports_the_rest_as_skipped() {
 
 #[test]
 fn sigterm_with_output_file_writes_the_file_whole() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let dir = Scratch::new();
     let out: PathBuf = dir.path("report.json");
     let output = format!("--output={}", out.display());
@@ -182,7 +175,7 @@ fn sigterm_with_output_file_writes_the_file_whole() {
 
 #[test]
 fn sigint_with_jsonl_ends_with_the_summary_line() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let dir = Scratch::new();
     interrupt(&lab, dir.dir.path(), &["--format=jsonl"], "INT");
     let stdout = read(dir.dir.path(), "stdout");
@@ -206,7 +199,7 @@ fn sigint_with_jsonl_ends_with_the_summary_line() {
 
 #[test]
 fn sigint_with_table_says_so_on_the_summary_line() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let dir = Scratch::new();
     interrupt(&lab, dir.dir.path(), &[], "INT");
     let stdout = read(dir.dir.path(), "stdout");
@@ -218,7 +211,7 @@ fn sigint_with_table_says_so_on_the_summary_line() {
 
 #[test]
 fn the_run_deadline_stops_the_run_and_exits_by_the_verdicts() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let dir = Scratch::new();
     let started = Instant::now();
     let mut child = start(
@@ -240,7 +233,7 @@ fn the_run_deadline_stops_the_run_and_exits_by_the_verdicts() {
 
 #[test]
 fn a_deadline_that_does_not_pass_changes_nothing() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let run = pinscope(lab.args(5, 0, &["--format=json", "--deadline=60"]));
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     let json = run.json();
@@ -280,17 +273,12 @@ fn under_nofile_limit(limit: u32, args: &[String]) -> Run {
             .output()
     }
     .expect("run pinscope under a limit");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    Run::from_output(out, started)
 }
 
 #[test]
 fn a_low_open_file_limit_caps_concurrency_instead_of_failing_targets() {
-    let lab = Lab::new();
+    let lab = MixedLab::new();
     let mut args = lab.args(300, 0, &["--format=json", "--concurrency=1000"]);
     args.retain(|a| a != "--timeout=30");
     args.push("--timeout=10".into());

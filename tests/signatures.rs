@@ -8,6 +8,8 @@
 //! PINSCOPE_REQUIRE_OPENSSL=1 (as in CI).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -17,6 +19,8 @@ use pinscope::analysis::signatures::{self, HashAlg, KeyKind, SignatureCheck};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+use common::{openssl, require_tool};
 
 /// Extensions for the lab's CAs and leaves; `-subj` gives each its name.
 const CONFIG: &str = "\
@@ -40,24 +44,14 @@ subjectAltName = DNS:www.example.test
 const SUPERFISH: &str = "/C=US/ST=CA/L=SF/O=Superfish, Inc./CN=Superfish, Inc.";
 
 /// A scratch folder where `openssl` makes keys and certificates.
-struct Lab {
+struct OpensslLab {
     dir: tempfile::TempDir,
 }
 
-impl Lab {
+impl OpensslLab {
     /// `None` (with the reason printed) when the `openssl` binary is missing and not required.
     fn new() -> Option<Self> {
-        let found = Command::new("openssl")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            if std::env::var("PINSCOPE_REQUIRE_OPENSSL").is_ok_and(|v| v == "1") {
-                panic!("PINSCOPE_REQUIRE_OPENSSL=1 but the `openssl` binary was not found on PATH");
-            }
-            eprintln!("skipping: openssl not found (set PINSCOPE_REQUIRE_OPENSSL=1 to require it)");
-            return None;
-        }
+        require_tool("openssl", "PINSCOPE_REQUIRE_OPENSSL")?;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("lab.cnf"), CONFIG).unwrap();
         let lab = Self { dir };
@@ -93,13 +87,7 @@ impl Lab {
     }
 
     fn run(&self, args: &[&str]) {
-        let out = self.openssl(args);
-        assert!(
-            out.status.success(),
-            "openssl {} failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        openssl(self.dir.path(), args);
     }
 
     /// A self-signed CA `name`.pem with key `name`.key.
@@ -201,7 +189,7 @@ impl Lab {
 
 #[test]
 fn superfish_like_rsa_1024_sha1_chain() {
-    let Some(lab) = Lab::new() else { return };
+    let Some(lab) = OpensslLab::new() else { return };
     lab.root("superfish", SUPERFISH, &["-newkey", "rsa:1024"], "-sha1");
     lab.root(
         "other",
@@ -275,7 +263,7 @@ fn superfish_like_rsa_1024_sha1_chain() {
 
 #[test]
 fn md5_signed_leaf_is_unsupported_not_invalid() {
-    let Some(lab) = Lab::new() else { return };
+    let Some(lab) = OpensslLab::new() else { return };
     lab.root("ca", "/CN=Legacy CA", &["-newkey", "rsa:2048"], "-sha256");
     lab.leaf("md5", "ca", "3", &["-md5"]);
     assert!(lab.openssl_says_signed("ca", "md5"));
@@ -294,7 +282,7 @@ fn md5_signed_leaf_is_unsupported_not_invalid() {
 
 #[test]
 fn modern_rsa_2048_sha256_chain() {
-    let Some(lab) = Lab::new() else { return };
+    let Some(lab) = OpensslLab::new() else { return };
     lab.root(
         "root",
         "/CN=Modern Root",
@@ -350,7 +338,7 @@ fn modern_rsa_2048_sha256_chain() {
 
 #[test]
 fn pss_with_a_salt_ring_cannot_check_is_unsupported() {
-    let Some(lab) = Lab::new() else { return };
+    let Some(lab) = OpensslLab::new() else { return };
     lab.root("root", "/CN=PSS Root", &["-newkey", "rsa:2048"], "-sha256");
     lab.leaf(
         "pss",
@@ -376,7 +364,7 @@ fn pss_with_a_salt_ring_cannot_check_is_unsupported() {
 
 #[test]
 fn ecdsa_chains() {
-    let Some(lab) = Lab::new() else { return };
+    let Some(lab) = OpensslLab::new() else { return };
     lab.root(
         "p384",
         "/CN=EC Root",

@@ -8,83 +8,9 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 use common::*;
 
 const DOMAIN: &str = "soak.pinscope.test";
-
-/// Serves each connection with `handle` on a thread of its own running a small async runtime.
-fn serve_async<F, Fut>(handle: F) -> u16
-where
-    F: Fn(TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                if let Ok((stream, _)) = listener.accept().await {
-                    tokio::spawn(handle(stream));
-                }
-            }
-        });
-    });
-    port
-}
-
-/// Reads one TLS record (the ClientHello) in full.
-async fn read_client_hello(s: &mut TcpStream) {
-    let mut header = [0u8; 5];
-    if s.read_exact(&mut header).await.is_err() {
-        return;
-    }
-    let mut body = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
-    let _ = s.read_exact(&mut body).await;
-}
-
-/// Reads the ClientHello, then aborts: SO_LINGER 0 makes close send a RST.
-fn resetting_server() -> u16 {
-    serve_async(|mut s| async move {
-        read_client_hello(&mut s).await;
-        socket2::SockRef::from(&s)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(s);
-    })
-}
-
-/// Reads the ClientHello and closes cleanly, as SNI filters do.
-fn closing_after_hello_server() -> u16 {
-    serve_async(|mut s| async move {
-        read_client_hello(&mut s).await;
-        let _ = s.shutdown().await;
-        let mut rest = [0u8; 64];
-        let _ = s.read(&mut rest).await;
-    })
-}
-
-/// Answers the ClientHello with an HTTP error, as a web server on the wrong port does.
-fn http_server() -> u16 {
-    serve_async(|mut s| async move {
-        read_client_hello(&mut s).await;
-        let _ = s
-            .write_all(
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            )
-            .await;
-        let _ = s.shutdown().await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    })
-}
 
 /// The group of targets, how many, the port that serves them, and the verdict and first finding
 /// each must get.
@@ -124,7 +50,7 @@ fn two_thousand_failing_targets_are_each_reported_once_in_bounded_time_and_memor
         Group {
             name: "closing",
             count: 200,
-            port: closing_after_hello_server(),
+            port: closing_server(),
             verdict: "blocked",
             code: Some("connection_closed"),
         },
@@ -189,10 +115,7 @@ fn two_thousand_failing_targets_are_each_reported_once_in_bounded_time_and_memor
             .env("NO_COLOR", "1")
             .output()
     } else {
-        Command::new(env!("CARGO_BIN_EXE_pinscope"))
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .output()
+        pinscope_command().args(&args).output()
     }
     .expect("run pinscope");
     let elapsed = started.elapsed();

@@ -1,0 +1,72 @@
+//! What a test needs from the machine beyond the binary: commands (openssl, squid, mitmproxy,
+//! xmllint, Chromium, node) and the reference data beside the project. A test skips, with the
+//! reason printed, where one is missing, unless its `PINSCOPE_REQUIRE_<X>=1` is set (as `.ci/run`
+//! does), which makes the absence a failure.
+
+use std::path::{Path, PathBuf};
+
+/// Where `name` is, or `None` after printing why the test skips; with `env_var`=1 a missing one
+/// fails the test instead.
+///
+/// `name` is a command looked up on PATH; or an absolute path, where Debian installs the command
+/// (looked up on PATH by its file name where that path is absent); or a path relative to the
+/// crate, to a file or directory such as `../shared/reference`.
+pub fn require_tool(name: &str, env_var: &str) -> Option<PathBuf> {
+    let path = Path::new(name);
+    let (found, missing) = if path.is_relative() && name.contains('/') {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        let missing = format!("{} is absent", path.display());
+        (path.exists().then_some(path), missing)
+    } else {
+        let command = path.file_name().unwrap().to_string_lossy().into_owned();
+        let found = path
+            .is_absolute()
+            .then(|| path.to_path_buf())
+            .filter(|p| p.is_file())
+            .or_else(|| on_path(&command));
+        (found, format!("{command} is not installed"))
+    };
+    if found.is_none() {
+        if std::env::var(env_var).is_ok_and(|v| v == "1") {
+            panic!("{env_var}=1 but {missing}");
+        }
+        eprintln!("skipping: {missing} (set {env_var}=1 to require it)");
+    }
+    found
+}
+
+fn on_path(command: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(command))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The folder of real certificates beside the project (`../shared/reference`), or `None`.
+pub fn reference() -> Option<PathBuf> {
+    require_tool("../shared/reference", "PINSCOPE_REQUIRE_REFERENCE")
+}
+
+/// The path of one of Apple's certificates in the reference folder (`apple-pki/NAME.cer`).
+pub fn apple_pki(reference: &Path, name: &str) -> String {
+    reference
+        .join("apple-pki")
+        .join(format!("{name}.cer"))
+        .display()
+        .to_string()
+}
+
+/// Runs `openssl` with these arguments in `dir`; panics with its stderr when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
