@@ -9,7 +9,7 @@ use crate::observation::Observation;
 pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> String {
     let target = obs.target.label();
     let host = &obs.target.host;
-    let listed = purpose(obs);
+    let listed = purpose(obs, ctx);
     // For drops: ", which breaks what Apple lists it for: …"; for other failures, a sentence.
     let purpose = listed
         .as_ref()
@@ -251,19 +251,13 @@ fn pin_clause(host: &str, result: &PinningResult, ctx: &Context<'_>) -> String {
     )
 }
 
-/// Who lists this row and what for, when the catalog row says.
-fn purpose(obs: &Observation) -> Option<(&'static str, String)> {
+/// Who lists this row (`data/catalog_sources.toml`) and what for, when the catalog row says.
+fn purpose<'k>(obs: &Observation, ctx: &Context<'k>) -> Option<(&'k str, String)> {
     let row = obs.target.row.as_ref()?;
     let description = row.description.trim().trim_end_matches('.');
     if description.is_empty() {
         return None;
     }
-    let lister = if row.source.starts_with("iru") || row.section == "kandji" {
-        "Iru (Kandji)"
-    } else if row.source.starts_with("apns") {
-        "the APNs networking note"
-    } else {
-        "Apple"
-    };
+    let lister = ctx.knowledge.sources.lister(&row.source, &row.section);
     Some((lister, description.to_owned()))
 }

@@ -4,6 +4,7 @@
 
 use url::Url;
 
+use super::knowledge::ServiceSigns;
 use super::verdict::Judgement;
 use super::{Code, Context, Finding, Severity, Verdict};
 use crate::observation::{
@@ -16,117 +17,15 @@ use crate::target::ProbeKind;
 /// of validity periods, and a clock set from a wrong source drifts further.
 const CLOCK_SKEW_MS: f64 = 5_000.0;
 
-/// A response header that a proxy between this machine and the server adds.
-struct ProxyHeader {
-    /// Lower-case header name.
-    name: &'static str,
-    /// Only counts when the value contains this (lower-case), e.g. Squid's "MISS from host".
-    value_contains: Option<&'static str>,
-    /// Whether the CDNs in [`CDN_MARKERS`] send it too (then a value naming one is not a proxy here).
-    cdn_too: bool,
-    why: &'static str,
-}
-
-/// Signs of a transparent (intercepting) HTTP proxy in a response.
-const PROXY_HEADERS: &[ProxyHeader] = &[
-    ProxyHeader {
-        name: "via",
-        value_contains: None,
-        cdn_too: true,
-        why: "every proxy that forwards a request adds Via (RFC 9110 §7.6.3)",
-    },
-    ProxyHeader {
-        name: "x-cache",
-        // Squid writes "HIT from host"/"MISS from host"; CDNs write "hit-fresh", "HIT, MISS".
-        value_contains: Some(" from "),
-        cdn_too: true,
-        why: "caching proxies such as Squid report their cache lookups in X-Cache",
-    },
-    ProxyHeader {
-        name: "x-cache-lookup",
-        value_contains: None,
-        cdn_too: false,
-        why: "Squid reports its cache lookups in X-Cache-Lookup",
-    },
-    ProxyHeader {
-        name: "x-squid-error",
-        value_contains: None,
-        cdn_too: false,
-        why: "Squid adds X-Squid-Error to the error pages it generates",
-    },
-    ProxyHeader {
-        name: "proxy-connection",
-        value_contains: None,
-        cdn_too: false,
-        why: "only proxies send Proxy-Connection",
-    },
-    ProxyHeader {
-        name: "x-bluecoat-via",
-        value_contains: None,
-        cdn_too: false,
-        why: "Symantec (Blue Coat) ProxySG adds X-BlueCoat-Via",
-    },
-    ProxyHeader {
-        name: "x-forwarded-for",
-        value_contains: None,
-        cdn_too: false,
-        why: "a proxy recorded this machine's address in X-Forwarded-For and it was echoed back",
-    },
-    ProxyHeader {
-        name: "proxy-agent",
-        value_contains: None,
-        cdn_too: false,
-        why: "Proxy-Agent names proxy software",
-    },
-];
-
-/// `Server` values (lower-case prefixes) of proxies and web filters, and whose they are.
-const PROXY_SERVERS: &[(&str, &str)] = &[
-    ("squid", "Squid"),
-    ("bluecoat", "Blue Coat ProxySG"),
-    ("zscaler", "Zscaler"),
-];
-
-/// Substrings (lower-case) by which the CDNs that serve Apple's and its partners' hosts name
-/// themselves in `Via` and `X-Cache`: these belong to the service, not to this network.
-const CDN_MARKERS: &[&str] = &["apple.com", "acdn", "cloudfront", "akamai", "fastly"];
-
-/// Registrable domains operated by Apple: a redirect between them is Apple's own.
-const APPLE_DOMAINS: &[&str] = &[
-    "apple.com",
-    "cdn-apple.com",
-    "icloud.com",
-    "icloud.com.cn",
-    "mzstatic.com",
-    "apple-cloudkit.com",
-    "apple-mapkit.com",
-    "apple-livephotoskit.com",
-    "aaplimg.com",
-];
-
-/// NTP kiss codes (RFC 5905 §7.4) and what they mean for a device.
-const KISS_CODES: &[(&str, &str)] = &[
-    (
-        "RATE",
-        "the server is rate-limiting this address (many devices behind one address, or too many queries)",
-    ),
-    ("DENY", "the server denies this client access"),
-    ("RSTR", "the server restricts access from this client"),
-    ("AUTH", "the server requires authentication"),
-    ("CRYP", "the server requires cryptographic authentication"),
-    ("NKEY", "the server has no key for this client"),
-    ("INIT", "the server has not synchronised yet"),
-    ("STEP", "the server's clock is being stepped"),
-];
-
 pub(super) fn judge_service(
     answer: &ServiceAnswer,
     obs: &Observation,
-    _ctx: &Context<'_>,
+    ctx: &Context<'_>,
 ) -> Judgement {
+    let signs = &ctx.knowledge.services;
     match answer {
-        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host),
-        ServiceAnswer::Ntp(n) => judge_ntp(n),
+        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host, signs),
+        ServiceAnswer::Ntp(n) => judge_ntp(n, signs),
         ServiceAnswer::Ssh(s) => Judgement::new(
             Verdict::Pass,
             vec![Finding::new(
@@ -145,7 +44,7 @@ pub(super) fn judge_service(
 
 /// Any HTTP answer shows the port is reachable (`pass`); proxy headers add a warning; a redirect
 /// to another site, or a proxy's own refusal, is a block page (`blocked`).
-fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
+fn judge_http(h: &HttpAnswer, host: &str, signs: &ServiceSigns) -> Judgement {
     let server = h.header("server");
     let mut answered = format!("HTTP {} {}", h.status, h.reason);
     if let Some(s) = server {
@@ -153,7 +52,7 @@ fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
     }
     let mut findings = vec![Finding::new(Code::HttpAnswered, Severity::Info, answered)];
 
-    let marks = proxy_marks(h);
+    let marks = proxy_marks(h, signs);
     for mark in &marks {
         findings.push(Finding::new(
             Code::TransparentProxy,
@@ -162,7 +61,7 @@ fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
         ));
     }
 
-    let block = block_page(h, host, !marks.is_empty());
+    let block = block_page(h, host, !marks.is_empty(), signs);
     let verdict = match block {
         Some(message) => {
             findings.push(Finding::new(Code::BlockPage, Severity::Error, message));
@@ -174,17 +73,21 @@ fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
 }
 
 /// Each sign of a proxy in the response: the header as received and why it means a proxy.
-fn proxy_marks(h: &HttpAnswer) -> Vec<String> {
+fn proxy_marks(h: &HttpAnswer, signs: &ServiceSigns) -> Vec<String> {
     let mut marks = Vec::new();
     for (name, value) in &h.headers {
         let lower = value.to_ascii_lowercase();
-        let Some(known) = PROXY_HEADERS.iter().find(|p| p.name == name) else {
+        let Some(known) = signs.proxy_header(name) else {
             continue;
         };
-        if known.value_contains.is_some_and(|v| !lower.contains(v)) {
+        if known
+            .value_contains
+            .as_deref()
+            .is_some_and(|v| !lower.contains(v))
+        {
             continue;
         }
-        if known.cdn_too && CDN_MARKERS.iter().any(|m| lower.contains(m)) {
+        if known.cdn_too && signs.names_cdn(&lower) {
             continue;
         }
         marks.push(format!(
@@ -193,19 +96,19 @@ fn proxy_marks(h: &HttpAnswer) -> Vec<String> {
             known.why
         ));
     }
-    if let Some(server) = h.header("server") {
-        let lower = server.to_ascii_lowercase();
-        if let Some((_, product)) = PROXY_SERVERS.iter().find(|(p, _)| lower.starts_with(p)) {
-            marks.push(format!(
-                "the answer carries 'Server: {server}'; it comes from {product}, a proxy, not from the service"
-            ));
-        }
+    if let Some(server) = h.header("server")
+        && let Some(proxy) = signs.proxy_server(server)
+    {
+        marks.push(format!(
+            "the answer carries 'Server: {server}'; it comes from {}, a proxy, not from the service",
+            proxy.product
+        ));
     }
     marks
 }
 
 /// Why the answer is a block page, if it is one.
-fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool) -> Option<String> {
+fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool, signs: &ServiceSigns) -> Option<String> {
     let from = h
         .header("server")
         .map(|s| format!(" from '{s}'"))
@@ -214,7 +117,7 @@ fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool) -> Option<String> {
         300..=399 => {
             let location = h.location()?;
             let target = redirect_host(host, location)?;
-            if same_site(host, &target) {
+            if same_site(host, &target, signs) {
                 return None;
             }
             let portal = if host == "captive.apple.com" {
@@ -257,27 +160,23 @@ fn redirect_host(host: &str, location: &str) -> Option<String> {
 }
 
 /// The same host, the same registrable domain (approximated by its last labels), or both Apple's.
-fn same_site(a: &str, b: &str) -> bool {
+fn same_site(a: &str, b: &str, signs: &ServiceSigns) -> bool {
     let a = a.trim_end_matches('.').to_ascii_lowercase();
     if a == b {
         return true;
     }
-    match (site(&a), site(b)) {
-        (Some(x), Some(y)) => x == y || (is_apple(&x) && is_apple(&y)),
+    match (site(&a, signs), site(b, signs)) {
+        (Some(x), Some(y)) => x == y || (signs.is_apple_domain(&x) && signs.is_apple_domain(&y)),
         _ => false,
     }
 }
 
-fn site(host: &str) -> Option<String> {
-    if host.parse::<std::net::IpAddr>().is_ok() {
+fn site(host: &str, signs: &ServiceSigns) -> Option<String> {
+    if host.parse::<core::net::IpAddr>().is_ok() {
         return None;
     }
-    if let Some(apple) = APPLE_DOMAINS
-        .iter()
-        .filter(|d| host == **d || host.ends_with(&format!(".{d}")))
-        .max_by_key(|d| d.len())
-    {
-        return Some((*apple).to_owned());
+    if let Some(apple) = signs.apple_domain(host) {
+        return Some(apple.to_owned());
     }
     let labels: Vec<&str> = host.split('.').collect();
     // example.co.uk, example.com.cn: a two-letter country code under a short second level.
@@ -287,10 +186,6 @@ fn site(host: &str) -> Option<String> {
     };
     let start = labels.len().saturating_sub(keep);
     Some(labels[start..].join("."))
-}
-
-fn is_apple(site: &str) -> bool {
-    APPLE_DOMAINS.contains(&site)
 }
 
 /// "X-Bluecoat-Via" from "x-bluecoat-via".
@@ -316,7 +211,7 @@ fn display_name(name: &str) -> String {
 /// device can use, so devices cannot set their clock here. `untrusted` is kept for chains devices
 /// refuse; an admin filtering on it looks for certificate problems, which this is not. Both count
 /// as failures for the exit code.
-fn judge_ntp(n: &NtpAnswer) -> Judgement {
+fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns) -> Judgement {
     let mut parts = vec![format!("stratum {}", n.stratum)];
     if !n.reference_id.is_empty() {
         parts.push(format!("reference {}", n.reference_id));
@@ -335,10 +230,9 @@ fn judge_ntp(n: &NtpAnswer) -> Judgement {
 
     let unsynchronised = if n.stratum == 0 {
         let code = n.reference_id.as_str();
-        let meaning = KISS_CODES
-            .iter()
-            .find(|(k, _)| *k == code)
-            .map_or("the server refuses to give the time", |(_, m)| *m);
+        let meaning = signs
+            .kiss(code)
+            .unwrap_or("the server refuses to give the time");
         Some(format!("kiss-of-death '{code}': {meaning}"))
     } else if n.leap == 3 || n.stratum >= 16 {
         Some(format!(
@@ -510,8 +404,23 @@ fn transport_name(obs: &Observation) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    fn signs() -> ServiceSigns {
+        super::super::knowledge::Knowledge::builtin()
+            .expect("the built-in tables load")
+            .services
+    }
+
+    fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
+        super::judge_http(h, host, &signs())
+    }
+
+    fn judge_ntp(n: &NtpAnswer) -> Judgement {
+        super::judge_ntp(n, &signs())
+    }
 
     fn http(status: u16, headers: &[(&str, &str)]) -> HttpAnswer {
         HttpAnswer {
