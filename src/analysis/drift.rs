@@ -1,13 +1,19 @@
 //! Comparing a chain with the baseline recorded for its target: a planned rotation (new leaf, same
 //! anchor key, still accepted under the host's rules) is a notice; a substitution (a new anchor, or
-//! a chain devices refuse) is interception.
+//! a chain devices refuse) is `pin_mismatch`, which the policy counts as evidence of interception.
 
-use super::verdict::Judgement;
-use super::{Code, Finding, Severity, Verdict};
+use super::findings::Findings;
+use super::judge::ChainFacts;
+use super::{Code, Verdict, policy};
 use crate::baseline::BaselineTarget;
 use crate::observation::{Observation, Outcome};
 
-pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgement) {
+pub(super) fn compare(
+    entry: &BaselineTarget,
+    obs: &Observation,
+    j: &ChainFacts,
+    found: &mut Findings,
+) {
     if j.chain.is_empty() {
         return;
     }
@@ -35,33 +41,31 @@ pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgeme
     if let (Some(was), Outcome::Handshake { params, .. }) = (&entry.tls, &obs.outcome)
         && (was.version != params.version || was.cipher_suite != params.cipher_suite)
     {
-        j.findings.push(Finding::new(
+        found.warn(
             Code::TlsProfileChanged,
-            Severity::Warning,
             format!(
                 "the TLS profile changed since the baseline of {when}: {} {} → {} {}",
                 was.version, was.cipher_suite, params.version, params.cipher_suite
             ),
-        ));
+        );
     }
 
     if changed.is_empty() && anchor_same {
-        j.findings.push(Finding::new(
+        found.info(
             Code::PinMatch,
-            Severity::Info,
             format!("every key in the chain matches the baseline of {when}"),
-        ));
+        );
         return;
     }
-    if anchor_same && j.verdict == Verdict::Pass {
-        j.findings.push(Finding::new(
+    // A rotation is a chain devices still accept: what the policy makes of the findings so far.
+    if anchor_same && policy::verdict(found.as_slice()) == Verdict::Pass {
+        found.info(
             Code::PinRotation,
-            Severity::Info,
             format!(
                 "keys changed since the baseline of {when} ({}), under the same anchor key, and devices still accept the chain: a planned rotation; save a new baseline",
                 changed.join("; ")
             ),
-        ));
+        );
         return;
     }
     let why = if anchor_same {
@@ -73,15 +77,13 @@ pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgeme
             j.anchor.as_deref().unwrap_or("?")
         )
     };
-    j.findings.push(Finding::new(
+    found.error(
         Code::PinMismatch,
-        Severity::Error,
         format!(
             "the chain differs from the baseline of {when} ({}) {why}: a substitution, not a rotation",
             if changed.is_empty() { "same keys".to_owned() } else { changed.join("; ") }
         ),
-    ));
-    j.verdict = Verdict::Intercepted;
+    );
 }
 
 fn role(i: usize) -> &'static str {

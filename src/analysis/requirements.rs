@@ -32,7 +32,7 @@
 //!   825 days plus one hour for leaves issued after 1 July 2019, unless the leaf itself is the
 //!   anchor a user trusted.
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use time::OffsetDateTime;
 use x509_parser::extensions::{ExtendedKeyUsage, GeneralName};
@@ -51,13 +51,46 @@ pub enum RootOrigin {
     Installed,
 }
 
+/// A requirement a certificate of the path does not meet: its finding code and the rule in words
+/// (which says devices refuse the certificate). It becomes a finding once the caller knows how it
+/// weighs: [`Unmet::refusal`] or [`Unmet::on_forged_chain`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmet {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Unmet {
+    fn new(code: Code, message: String) -> Self {
+        Self { code, message }
+    }
+
+    /// Devices refuse this chain for it: an error.
+    pub fn refusal(self) -> Finding {
+        Finding::new(self.code, Severity::Error, self.message)
+    }
+
+    /// On a chain already shown forged, the requirement answers what a proxy vendor asks (would
+    /// devices take this product's certificates even where its CA is installed?): a warning.
+    pub fn on_forged_chain(self) -> Finding {
+        Finding::new(
+            self.code,
+            Severity::Warning,
+            format!(
+                "even where this CA is installed (by a user or an MDM profile), Apple devices refuse the certificates it makes: {}",
+                self.message
+            ),
+        )
+    }
+}
+
 /// Checks a path (leaf first, then its issuers in order, the anchor's certificate last when known)
-/// against Apple's requirements; each failure is one finding with its own code, Error severity,
-/// and a message that names the rule and says devices refuse the certificate.
+/// against Apple's requirements; each failure is one [`Unmet`] with its own code and a message
+/// that names the rule and says devices refuse the certificate.
 ///
 /// The last certificate counts as the anchor when it is self-signed. Certificates that do not
 /// parse are skipped.
-pub fn check(path: &[&[u8]], origin: RootOrigin) -> Vec<Finding> {
+pub fn check(path: &[&[u8]], origin: RootOrigin) -> Vec<Unmet> {
     let certs: Vec<Option<Cert<'_>>> = path.iter().map(|der| Cert::parse(der)).collect();
     let anchored = certs
         .last()
@@ -140,6 +173,47 @@ pub fn name_only_in_cn(leaf: &[u8], host: &str) -> Option<Finding> {
     ))
 }
 
+/// The names a leaf is for, as a name-mismatch finding gives them: "it is for a.example, 192.0.2.1"
+/// (DNS names, IP addresses and URIs of its subjectAltName), or "it names no host".
+pub fn names_presented(leaf: &[u8]) -> String {
+    let names: Vec<String> = X509Certificate::from_der(leaf)
+        .ok()
+        .and_then(|(_, cert)| {
+            let san = cert.subject_alternative_name().ok().flatten()?;
+            Some(
+                san.value
+                    .general_names
+                    .iter()
+                    .filter_map(|name| match name {
+                        GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+                        GeneralName::URI(uri) => Some((*uri).to_owned()),
+                        GeneralName::IPAddress(bytes) => ip_text(bytes),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        "it names no host".to_owned()
+    } else {
+        format!("it is for {}", names.join(", "))
+    }
+}
+
+/// An IP address as a subjectAltName carries it (4 or 16 bytes), in text.
+fn ip_text(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes)
+            .ok()
+            .map(|b| IpAddr::from(b).to_string()),
+        16 => <[u8; 16]>::try_from(bytes)
+            .ok()
+            .map(|b| IpAddr::from(b).to_string()),
+        _ => None,
+    }
+}
+
 /// A certificate of the path, parsed.
 struct Cert<'a> {
     der: &'a [u8],
@@ -166,7 +240,7 @@ impl<'a> Cert<'a> {
 }
 
 /// kSecPolicyCheckKeySize: RSA keys of 2048 bits or more, EC keys of 256 bits or more.
-fn weak_key(cert: &Cert<'_>) -> Option<Finding> {
+fn weak_key(cert: &Cert<'_>) -> Option<Unmet> {
     let key = signatures::key_info(cert.parsed.public_key().raw)?;
     let message = match &key.kind {
         KeyKind::Rsa if key.bits < 2048 => format!(
@@ -181,11 +255,11 @@ fn weak_key(cert: &Cert<'_>) -> Option<Finding> {
         ),
         _ => return None,
     };
-    Some(Finding::new(Code::WeakKey, Severity::Error, message))
+    Some(Unmet::new(Code::WeakKey, message))
 }
 
 /// kSecPolicyCheckSignatureHashAlgorithms: no MD2, MD4, MD5 or SHA-1 signatures.
-fn weak_hash(cert: &Cert<'_>) -> Option<Finding> {
+fn weak_hash(cert: &Cert<'_>) -> Option<Unmet> {
     let alg = signatures::signature_algorithm(cert.der)?;
     let hash = alg.hash?;
     if !matches!(
@@ -194,9 +268,8 @@ fn weak_hash(cert: &Cert<'_>) -> Option<Finding> {
     ) {
         return None;
     }
-    Some(Finding::new(
+    Some(Unmet::new(
         Code::WeakSignatureAlgorithm,
-        Severity::Error,
         format!(
             "'{}' is signed with {} ({}); Apple devices refuse SHA-1 and weaker signature hashes \
              on TLS leaf and CA certificates (iOS 13, macOS 10.15)",
@@ -251,7 +324,7 @@ fn purposes(eku: &ExtendedKeyUsage<'_>) -> String {
 
 /// The leaf's extendedKeyUsage: kSecPolicyCheckServerAuthEKU for system roots, and the optional
 /// extension of `set_ssl_ekus` for every root.
-fn leaf_eku(leaf: &Cert<'_>, origin: RootOrigin) -> Option<Finding> {
+fn leaf_eku(leaf: &Cert<'_>, origin: RootOrigin) -> Option<Unmet> {
     let message = match (origin, eku(leaf)) {
         (RootOrigin::System, Eku::Absent) => format!(
             "'{}' has no extendedKeyUsage extension; Apple devices refuse a TLS leaf without \
@@ -290,16 +363,12 @@ fn leaf_eku(leaf: &Cert<'_>, origin: RootOrigin) -> Option<Finding> {
         }
         _ => return None,
     };
-    Some(Finding::new(
-        Code::NoServerAuthEku,
-        Severity::Error,
-        message,
-    ))
+    Some(Unmet::new(Code::NoServerAuthEku, message))
 }
 
 /// kSecPolicyCheckServerAuthEKU on an intermediate of a chain to a system root: an
 /// extendedKeyUsage, when present, must allow serverAuth.
-fn intermediate_eku(cert: &Cert<'_>) -> Option<Finding> {
+fn intermediate_eku(cert: &Cert<'_>) -> Option<Unmet> {
     let Eku::Present(e) = eku(cert) else {
         return None;
     };
@@ -314,9 +383,8 @@ fn intermediate_eku(cert: &Cert<'_>) -> Option<Finding> {
     if !listed || e.server_auth || e.any {
         return None;
     }
-    Some(Finding::new(
+    Some(Unmet::new(
         Code::NoServerAuthEku,
-        Severity::Error,
         format!(
             "the intermediate '{}' has extendedKeyUsage {} without id-kp-serverAuth or \
              anyExtendedKeyUsage; Apple devices refuse TLS chains to a system root through a CA \
@@ -375,7 +443,7 @@ fn system_limit(not_before: i64) -> Limit {
 }
 
 /// kSecPolicyCheckValidityPeriodMaximums on the leaf.
-fn validity(leaf: &Cert<'_>, origin: RootOrigin) -> Option<Finding> {
+fn validity(leaf: &Cert<'_>, origin: RootOrigin) -> Option<Unmet> {
     let v = leaf.parsed.validity();
     let (not_before, not_after) = (v.not_before.timestamp(), v.not_after.timestamp());
     let limit = match origin {
@@ -391,9 +459,8 @@ fn validity(leaf: &Cert<'_>, origin: RootOrigin) -> Option<Finding> {
     if span <= limit.max {
         return None;
     }
-    Some(Finding::new(
+    Some(Unmet::new(
         Code::ValidityTooLong,
-        Severity::Error,
         format!(
             "'{}' is valid for {} (from {} to {}); {}, and Apple devices refuse longer ones",
             leaf.name,

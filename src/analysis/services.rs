@@ -1,12 +1,15 @@
-//! Verdicts for the services that are not TLS: plain HTTP, NTP, SSH and QUIC, and the explanations
-//! that go with them. Like the rest of the analysis this reads no clock and does no I/O: an NTP
-//! offset was measured by the probe.
+//! The services that are not TLS: plain HTTP, NTP, SSH and QUIC. What their answers show goes to
+//! the findings (a block page and an unsynchronised NTP server are failures the policy turns into
+//! `blocked` and `protocol_error`); the explanations that go with them are here too. Like the rest
+//! of the analysis this reads no clock and does no I/O: an NTP offset was measured by the probe.
+//! What marks a proxy, and what kiss codes mean, is data (`data/service_signs.toml`).
 
 use url::Url;
 
+use super::findings::Findings;
 use super::knowledge::ServiceSigns;
-use super::verdict::Judgement;
-use super::{Code, Context, Finding, Severity, Verdict};
+use super::policy::Decision;
+use super::{Code, Context, Verdict};
 use crate::observation::{
     FailureKind, HttpAnswer, NtpAnswer, Observation, Outcome, QuicAnswer, ServiceAnswer,
 };
@@ -17,24 +20,21 @@ use crate::target::ProbeKind;
 /// of validity periods, and a clock set from a wrong source drifts further.
 const CLOCK_SKEW_MS: f64 = 5_000.0;
 
-pub(super) fn judge_service(
+pub(super) fn judge(
     answer: &ServiceAnswer,
     obs: &Observation,
     ctx: &Context<'_>,
-) -> Judgement {
+    found: &mut Findings,
+) {
     let signs = &ctx.knowledge.services;
     match answer {
-        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host, signs),
-        ServiceAnswer::Ntp(n) => judge_ntp(n, signs),
-        ServiceAnswer::Ssh(s) => Judgement::new(
-            Verdict::Pass,
-            vec![Finding::new(
-                Code::SshBanner,
-                Severity::Info,
-                format!("the SSH server identified itself as '{}'", s.banner),
-            )],
+        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host, signs, found),
+        ServiceAnswer::Ntp(n) => judge_ntp(n, signs, found),
+        ServiceAnswer::Ssh(s) => found.info(
+            Code::SshBanner,
+            format!("the SSH server identified itself as '{}'", s.banner),
         ),
-        ServiceAnswer::Quic(q) => judge_quic(q),
+        ServiceAnswer::Quic(q) => judge_quic(q, found),
     }
 }
 
@@ -44,32 +44,24 @@ pub(super) fn judge_service(
 
 /// Any HTTP answer shows the port is reachable (`pass`); proxy headers add a warning; a redirect
 /// to another site, or a proxy's own refusal, is a block page (`blocked`).
-fn judge_http(h: &HttpAnswer, host: &str, signs: &ServiceSigns) -> Judgement {
+fn judge_http(h: &HttpAnswer, host: &str, signs: &ServiceSigns, found: &mut Findings) {
     let server = h.header("server");
     let mut answered = format!("HTTP {} {}", h.status, h.reason);
     if let Some(s) = server {
         answered.push_str(&format!(" (Server: {s})"));
     }
-    let mut findings = vec![Finding::new(Code::HttpAnswered, Severity::Info, answered)];
+    found.info(Code::HttpAnswered, answered);
 
     let marks = proxy_marks(h, signs);
     for mark in &marks {
-        findings.push(Finding::new(
+        found.warn(
             Code::TransparentProxy,
-            Severity::Warning,
             format!("a transparent proxy is in the path: {mark}"),
-        ));
+        );
     }
-
-    let block = block_page(h, host, !marks.is_empty(), signs);
-    let verdict = match block {
-        Some(message) => {
-            findings.push(Finding::new(Code::BlockPage, Severity::Error, message));
-            Verdict::Blocked
-        }
-        None => Verdict::Pass,
-    };
-    Judgement::new(verdict, findings)
+    if let Some(message) = block_page(h, host, !marks.is_empty(), signs) {
+        found.error(Code::BlockPage, message);
+    }
 }
 
 /// Each sign of a proxy in the response: the header as received and why it means a proxy.
@@ -211,7 +203,7 @@ fn display_name(name: &str) -> String {
 /// device can use, so devices cannot set their clock here. `untrusted` is kept for chains devices
 /// refuse; an admin filtering on it looks for certificate problems, which this is not. Both count
 /// as failures for the exit code.
-fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns) -> Judgement {
+fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns, found: &mut Findings) {
     let mut parts = vec![format!("stratum {}", n.stratum)];
     if !n.reference_id.is_empty() {
         parts.push(format!("reference {}", n.reference_id));
@@ -222,11 +214,10 @@ fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns) -> Judgement {
     if let Some(rtt) = n.round_trip_ms {
         parts.push(format!("round trip {rtt:.1} ms"));
     }
-    let mut findings = vec![Finding::new(
+    found.info(
         Code::NtpAnswered,
-        Severity::Info,
         format!("NTP answered: {}", parts.join(", ")),
-    )];
+    );
 
     let unsynchronised = if n.stratum == 0 {
         let code = n.reference_id.as_str();
@@ -243,26 +234,20 @@ fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns) -> Judgement {
         None
     };
     if let Some(message) = unsynchronised {
-        findings.push(Finding::new(
-            Code::NtpUnsynchronised,
-            Severity::Error,
-            message,
-        ));
-        return Judgement::new(Verdict::ProtocolError, findings);
+        found.error(Code::NtpUnsynchronised, message);
+        return;
     }
 
     if let Some(offset) = n.offset_ms.filter(|o| o.abs() > CLOCK_SKEW_MS) {
         let direction = if offset > 0.0 { "ahead of" } else { "behind" };
-        findings.push(Finding::new(
+        found.warn(
             Code::ClockSkew,
-            Severity::Warning,
             format!(
                 "the server's clock is {:.1} s {direction} this machine's; one of the two is wrong, and devices with a wrong clock reject valid certificates",
                 offset.abs() / 1000.0
             ),
-        ));
+        );
     }
-    Judgement::new(Verdict::Pass, findings)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,22 +256,16 @@ fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns) -> Judgement {
 
 const QUIC_NOT_VERIFIED: &str = "the QUIC handshake, its certificate and any interception of QUIC were not checked; devices that cannot use QUIC fall back to TCP 443, which the TCP row checks";
 
-fn judge_quic(q: &QuicAnswer) -> Judgement {
+fn judge_quic(q: &QuicAnswer, found: &mut Findings) {
     let versions: Vec<String> = q.versions.iter().map(|&v| quic_version_name(v)).collect();
-    Judgement::new(
-        Verdict::Pass,
-        vec![
-            Finding::new(
-                Code::QuicVersionNegotiation,
-                Severity::Info,
-                format!(
-                    "a QUIC server answered with Version Negotiation, offering {}",
-                    versions.join(", ")
-                ),
-            ),
-            Finding::new(Code::NotVerified, Severity::Info, QUIC_NOT_VERIFIED),
-        ],
-    )
+    found.info(
+        Code::QuicVersionNegotiation,
+        format!(
+            "a QUIC server answered with Version Negotiation, offering {}",
+            versions.join(", ")
+        ),
+    );
+    found.info(Code::NotVerified, QUIC_NOT_VERIFIED);
 }
 
 fn quic_version_name(v: u32) -> String {
@@ -305,20 +284,20 @@ fn quic_version_name(v: u32) -> String {
 
 /// The explanation for a service target whose verdict needs words of its own; `None` leaves it to
 /// the general text. `listed` is " Apple lists it for: …." or empty.
-pub(super) fn explain(obs: &Observation, j: &Judgement, listed: &str) -> Option<String> {
+pub(super) fn explain(
+    obs: &Observation,
+    found: &Findings,
+    decision: &Decision,
+    listed: &str,
+) -> Option<String> {
     let target = obs.target.label();
     let host = &obs.target.host;
-    let message = |code: Code| {
-        j.findings
-            .iter()
-            .find(|f| f.code == code)
-            .map(|f| f.message.as_str())
-    };
+    let message = |code: Code| found.get(code).map(|f| f.message.as_str());
     let answer = match &obs.outcome {
         Outcome::Service(answer) => answer,
         Outcome::Failed { failure, .. }
             if failure.kind == FailureKind::UnexpectedAnswer
-                && j.verdict == Verdict::ProtocolError =>
+                && decision.verdict == Verdict::ProtocolError =>
         {
             let (protocol, expected) = match obs.target.kind() {
                 ProbeKind::Http => ("HTTP", "plain HTTP"),
@@ -336,7 +315,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, listed: &str) -> Option<
         }
         _ => return None,
     };
-    match (answer, j.verdict) {
+    match (answer, decision.verdict) {
         (ServiceAnswer::Http(_), Verdict::Blocked) => {
             let why = message(Code::BlockPage)?;
             Some(format!(
@@ -407,6 +386,7 @@ fn transport_name(obs: &Observation) -> &'static str {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::analysis::{Finding, policy};
 
     fn signs() -> ServiceSigns {
         super::super::knowledge::Knowledge::builtin()
@@ -414,12 +394,35 @@ mod tests {
             .services
     }
 
-    fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
-        super::judge_http(h, host, &signs())
+    /// What a stage found, and the verdict the policy makes of it.
+    struct Judged {
+        verdict: Verdict,
+        findings: Vec<Finding>,
     }
 
-    fn judge_ntp(n: &NtpAnswer) -> Judgement {
-        super::judge_ntp(n, &signs())
+    impl Judged {
+        fn of(found: Findings) -> Self {
+            Self {
+                verdict: policy::verdict(found.as_slice()),
+                findings: found.into_vec(),
+            }
+        }
+
+        fn has(&self, code: Code) -> bool {
+            self.findings.iter().any(|f| f.code == code)
+        }
+    }
+
+    fn judge_http(h: &HttpAnswer, host: &str) -> Judged {
+        let mut found = Findings::default();
+        super::judge_http(h, host, &signs(), &mut found);
+        Judged::of(found)
+    }
+
+    fn judge_ntp(n: &NtpAnswer) -> Judged {
+        let mut found = Findings::default();
+        super::judge_ntp(n, &signs(), &mut found);
+        Judged::of(found)
     }
 
     fn http(status: u16, headers: &[(&str, &str)]) -> HttpAnswer {
@@ -433,7 +436,7 @@ mod tests {
         }
     }
 
-    fn codes(j: &Judgement) -> Vec<Code> {
+    fn codes(j: &Judged) -> Vec<Code> {
         j.findings.iter().map(|f| f.code).collect()
     }
 

@@ -86,11 +86,11 @@ fn leaf(params: &CertificateParams, issuer: &Issuer<'_, KeyPair>) -> Vec<u8> {
     params.signed_by(&key, issuer).unwrap().der().to_vec()
 }
 
-fn codes(findings: &[Finding]) -> Vec<Code> {
+fn codes(findings: &[Unmet]) -> Vec<Code> {
     findings.iter().map(|f| f.code).collect()
 }
 
-fn both(path: &[&[u8]]) -> (Vec<Finding>, Vec<Finding>) {
+fn both(path: &[&[u8]]) -> (Vec<Unmet>, Vec<Unmet>) {
     (
         check(path, RootOrigin::System),
         check(path, RootOrigin::Installed),
@@ -129,7 +129,11 @@ fn rsa_1024_keys_are_refused_on_leaf_and_cas() {
     for origin in [RootOrigin::System, RootOrigin::Installed] {
         let findings = check(&[&leaf, &root], origin);
         assert_eq!(codes(&findings), [Code::WeakKey], "{findings:?}");
-        assert_eq!(findings[0].severity, Severity::Error);
+        assert_eq!(findings[0].clone().refusal().severity, Severity::Error);
+        assert_eq!(
+            findings[0].clone().on_forged_chain().severity,
+            Severity::Warning
+        );
         assert_eq!(
             findings[0].message,
             "'weak.example.test' has a 1024-bit RSA key; Apple devices refuse RSA keys under \
