@@ -9,9 +9,9 @@ use super::apple::{self, AnchorView, PathView};
 use super::chain::{self, CertFacts};
 use super::ct;
 use super::findings::Findings;
-use super::judge::{ChainFacts, ChainInput, Paths, tls_profile_mismatch, webpki_reason};
+use super::judge::{ChainFacts, ChainInput, Paths, tls_profile_mismatch};
 use super::requirements::{self, RootOrigin};
-use super::trust::{AnchorInfo, RootSet, verify_path};
+use super::trust::{AnchorInfo, RootSet, verify_path, webpki_reason};
 use super::{Code, Finding, Severity};
 
 /// Apple requires CT for certificates issued from this moment (15 October 2018 00:00 UTC) that

@@ -8,13 +8,11 @@ use super::apple::{self, AnchorView, PathView};
 use super::chain::{CertFacts, SCT_LIST_OID};
 use super::ct::{self, SctStatus};
 use super::findings::{Detail, Findings};
-use super::judge::{
-    ChainFacts, ChainInput, Paths, issuer_walk, short, tls_profile_mismatch, webpki_reason,
-};
+use super::judge::{ChainFacts, ChainInput, Paths, issuer_walk, short, tls_profile_mismatch};
 use super::knowledge::{CaNames, ProductMatch};
 use super::requirements::{self, RootOrigin};
 use super::signed_path::{self, PathEnd, SignedPath};
-use super::trust::verify_path;
+use super::trust::{verify_path, webpki_reason};
 use super::{Code, Finding, Severity, policy};
 
 /// Apple's marker extensions live under this arc.
