@@ -27,8 +27,8 @@ pub(super) fn compare(
                     "{} {}: {} → {}",
                     role(i),
                     i,
-                    was.map_or("absent".to_owned(), short),
-                    now.map_or("absent".to_owned(), short)
+                    was.map_or("absent".to_owned(), abbreviated),
+                    now.map_or("absent".to_owned(), abbreviated)
                 )
             })
         })
@@ -90,6 +90,7 @@ fn role(i: usize) -> &'static str {
     if i == 0 { "leaf" } else { "position" }
 }
 
-fn short(hex: &str) -> String {
+/// "0123456789ab…": a key as the comparison lists it.
+fn abbreviated(hex: &str) -> String {
     format!("{}…", hex.get(..12).unwrap_or(hex))
 }

@@ -393,7 +393,8 @@ fn version_number(v: &str) -> Option<(u8, u8)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-pub(super) fn short(hex: &str) -> &str {
+/// The first 16 hex digits of a SHA-256 figure, as findings quote a key.
+pub(super) fn hex_prefix(hex: &str) -> &str {
     hex.get(..16).unwrap_or(hex)
 }
 

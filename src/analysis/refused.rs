@@ -8,7 +8,7 @@ use super::apple::{self, AnchorView, PathView};
 use super::chain::{CertFacts, SCT_LIST_OID};
 use super::ct::{self, SctStatus};
 use super::findings::{Detail, Findings};
-use super::judge::{ChainFacts, ChainInput, Paths, issuer_walk, short, tls_profile_mismatch};
+use super::judge::{ChainFacts, ChainInput, Paths, hex_prefix, issuer_walk, tls_profile_mismatch};
 use super::knowledge::{CaNames, ProductMatch};
 use super::requirements::{self, RootOrigin};
 use super::signed_path::{self, PathEnd, SignedPath};
@@ -399,7 +399,7 @@ fn names_copied(
                     "'{}' carries the name of a known CA, but not its key (SPKI SHA-256 {}), and it \
                      does not verify up to any root Apple devices trust: the name was copied",
                     f.subject_cn,
-                    short(&f.summary.spki_sha256)
+                    hex_prefix(&f.summary.spki_sha256)
                 ),
             ));
         }

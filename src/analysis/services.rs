@@ -84,7 +84,7 @@ fn proxy_marks(h: &HttpAnswer, signs: &ServiceSigns) -> Vec<String> {
         }
         marks.push(format!(
             "the answer carries '{}: {value}'; {}",
-            display_name(name),
+            header_case(name),
             known.why
         ));
     }
@@ -181,7 +181,7 @@ fn site(host: &str, signs: &ServiceSigns) -> Option<String> {
 }
 
 /// "X-Bluecoat-Via" from "x-bluecoat-via".
-fn display_name(name: &str) -> String {
+fn header_case(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut c = part.chars();
