@@ -8,16 +8,22 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use super::apple::{self, AnchorView, PathView};
 use super::chain::{self, CertFacts};
 use super::ct;
+use super::findings::Findings;
+use super::judge::{ChainFacts, ChainInput, Paths, tls_profile_mismatch};
 use super::requirements::{self, RootOrigin};
-use super::trust::{AnchorInfo, RootSet, verify_path};
-use super::verdict::{ChainInput, Judgement, Paths, tls_profile_mismatch, webpki_reason};
-use super::{Code, Finding, Severity, Verdict};
+use super::trust::{AnchorInfo, RootSet, verify_path, webpki_reason};
+use super::{Code, Finding, Severity};
 
 /// Apple requires CT for certificates issued from this moment (15 October 2018 00:00 UTC) that
 /// chain to a root of its trust store.
 const CT_REQUIRED_FROM: i64 = 1_539_561_600;
 
-pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'_>) -> Judgement {
+pub(super) fn judge(
+    anchor: &AnchorInfo,
+    paths: &Paths<'_>,
+    input: &ChainInput<'_>,
+    found: &mut Findings,
+) -> ChainFacts {
     let ctx = input.ctx;
     let host = input.host();
     let facts = input.facts;
@@ -40,28 +46,16 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
     } else {
         ""
     };
-    let mut j = Judgement::new(
-        Verdict::Pass,
-        vec![Finding::new(
-            Code::ChainValid,
-            Severity::Info,
-            format!(
-                "{lead}the chain is valid for {host} {how}; it ends at '{}'",
-                anchor.subject
-            ),
-        )],
+    found.info(
+        Code::ChainValid,
+        format!(
+            "{lead}the chain is valid for {host} {how}; it ends at '{}'",
+            anchor.subject
+        ),
     );
-    j.anchor = Some(anchor.subject.clone());
-    j.anchor_spki = Some(anchor.spki_sha256.clone());
-    if let Some(mut f) = tls_profile_mismatch(input.obs, input.tls) {
-        // The chain is genuine, so this is the server changing rather than a forgery: a warning.
-        f.severity = Severity::Warning;
-        f.message = format!(
-            "{}; the chain is genuine, so the service itself may have changed",
-            f.message
-        );
-        j.findings.push(f);
-    }
+    let mut j = ChainFacts::anchored(anchor.subject.clone(), Some(anchor.spki_sha256.clone()));
+    // The chain is genuine, so another TLS profile is the server changing, not a forgery.
+    found.extend(tls_profile_mismatch(input.obs, input.tls, true));
 
     // Apple's requirements for TLS certificates: a chain that fails one is refused by devices
     // whatever its anchor.
@@ -69,11 +63,11 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
         .chain(anchor.intermediates.iter().map(CertificateDer::as_ref))
         .chain(anchor.cert.as_ref().map(CertificateDer::as_ref))
         .collect();
-    let failures = requirements::check(&path, origin);
-    if !failures.is_empty() {
-        j.verdict = Verdict::Untrusted;
-        j.findings.extend(failures);
-    }
+    found.extend(
+        requirements::check(&path, origin)
+            .into_iter()
+            .map(requirements::Unmet::refusal),
+    );
 
     // Certificate Transparency: required for chains to Apple's system roots, but Apple's own roots
     // issue for Apple's services without logging, so those are reported and not required.
@@ -102,25 +96,19 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
     } else {
         None
     };
-    if let Some(f) = ct_finding(&report, exemption) {
-        if f.code == Code::CtNotCompliant {
-            j.verdict = Verdict::Untrusted;
-        }
-        j.findings.push(f);
-    }
+    found.extend(ct_finding(&report, exemption));
     j.ct = Some(report);
 
     if let Err(e) = paths.public() {
-        j.findings.push(Finding::new(
+        found.info(
             Code::PublicClientsRefuse,
-            Severity::Info,
             format!(
                 "clients that use Mozilla's roots (Linux, Android, Firefox) would refuse this chain \
                  ({}): it leads to none of the {}; Apple devices accept it",
                 webpki_reason(e),
                 ctx.trust.public.label
             ),
-        ));
+        );
     }
 
     if let Some(policy) = input.policy {
@@ -142,19 +130,16 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
                 .iter()
                 .position(|r| r.passed)
                 .map_or(0, |i| i + 1);
-            j.findings.push(Finding::new(
+            found.info(
                 Code::PinningSatisfied,
-                Severity::Info,
                 format!(
                     "Apple pins {host} with policy {}; the chain satisfies rule set {which}",
                     policy.name
                 ),
-            ));
+            );
         } else {
-            j.verdict = Verdict::Untrusted;
-            j.findings.push(Finding::new(
+            found.error(
                 Code::PinningFailed,
-                Severity::Error,
                 format!(
                     "Apple pins {host} with policy {}, and the chain fails it: {}",
                     policy.name,
@@ -162,7 +147,7 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
                         .closest_failure()
                         .unwrap_or("no rule set is satisfied")
                 ),
-            ));
+            );
         }
         j.pinning = Some(result);
         return j;
@@ -182,15 +167,14 @@ pub(super) fn judge(anchor: &AnchorInfo, paths: &Paths<'_>, input: &ChainInput<'
             .chain(std::iter::once(view.anchor.name.as_str()));
         if !expected.matches(rule, ca_names) {
             let issuer = view.certs.first().map_or("?", |c| c.issuer_cn.as_str());
-            j.findings.push(Finding::new(
+            found.warn(
                 Code::UnexpectedIssuer,
-                Severity::Warning,
                 format!(
                     "the chain comes from '{issuer}' under '{}', not from a CA family expected for {host} ({}); devices accept it, but check what issues this certificate",
                     anchor.subject,
                     expected.family_titles(rule).join(", ")
                 ),
-            ));
+            );
         }
     }
     j

@@ -1,13 +1,19 @@
 //! Comparing a chain with the baseline recorded for its target: a planned rotation (new leaf, same
 //! anchor key, still accepted under the host's rules) is a notice; a substitution (a new anchor, or
-//! a chain devices refuse) is interception.
+//! a chain devices refuse) is `pin_mismatch`, which the policy counts as evidence of interception.
 
-use super::verdict::Judgement;
-use super::{Code, Finding, Severity, Verdict};
+use super::findings::Findings;
+use super::judge::ChainFacts;
+use super::{Code, Verdict, policy};
 use crate::baseline::BaselineTarget;
 use crate::observation::{Observation, Outcome};
 
-pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgement) {
+pub(super) fn compare(
+    entry: &BaselineTarget,
+    obs: &Observation,
+    j: &ChainFacts,
+    found: &mut Findings,
+) {
     if j.chain.is_empty() {
         return;
     }
@@ -21,8 +27,8 @@ pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgeme
                     "{} {}: {} → {}",
                     role(i),
                     i,
-                    was.map_or("absent".to_owned(), short),
-                    now.map_or("absent".to_owned(), short)
+                    was.map_or("absent".to_owned(), abbreviated),
+                    now.map_or("absent".to_owned(), abbreviated)
                 )
             })
         })
@@ -35,33 +41,31 @@ pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgeme
     if let (Some(was), Outcome::Handshake { params, .. }) = (&entry.tls, &obs.outcome)
         && (was.version != params.version || was.cipher_suite != params.cipher_suite)
     {
-        j.findings.push(Finding::new(
+        found.warn(
             Code::TlsProfileChanged,
-            Severity::Warning,
             format!(
                 "the TLS profile changed since the baseline of {when}: {} {} → {} {}",
                 was.version, was.cipher_suite, params.version, params.cipher_suite
             ),
-        ));
+        );
     }
 
     if changed.is_empty() && anchor_same {
-        j.findings.push(Finding::new(
+        found.info(
             Code::PinMatch,
-            Severity::Info,
             format!("every key in the chain matches the baseline of {when}"),
-        ));
+        );
         return;
     }
-    if anchor_same && j.verdict == Verdict::Pass {
-        j.findings.push(Finding::new(
+    // A rotation is a chain devices still accept: what the policy makes of the findings so far.
+    if anchor_same && policy::verdict(found.as_slice()) == Verdict::Pass {
+        found.info(
             Code::PinRotation,
-            Severity::Info,
             format!(
                 "keys changed since the baseline of {when} ({}), under the same anchor key, and devices still accept the chain: a planned rotation; save a new baseline",
                 changed.join("; ")
             ),
-        ));
+        );
         return;
     }
     let why = if anchor_same {
@@ -73,21 +77,20 @@ pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgeme
             j.anchor.as_deref().unwrap_or("?")
         )
     };
-    j.findings.push(Finding::new(
+    found.error(
         Code::PinMismatch,
-        Severity::Error,
         format!(
             "the chain differs from the baseline of {when} ({}) {why}: a substitution, not a rotation",
             if changed.is_empty() { "same keys".to_owned() } else { changed.join("; ") }
         ),
-    ));
-    j.verdict = Verdict::Intercepted;
+    );
 }
 
 fn role(i: usize) -> &'static str {
     if i == 0 { "leaf" } else { "position" }
 }
 
-fn short(hex: &str) -> String {
+/// "0123456789ab…": a key as the comparison lists it.
+fn abbreviated(hex: &str) -> String {
     format!("{}…", hex.get(..12).unwrap_or(hex))
 }

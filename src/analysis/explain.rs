@@ -2,14 +2,22 @@
 //! chain here is, what that breaks, and what to change.
 
 use super::apple::PinningResult;
-use super::verdict::Judgement;
+use super::findings::Findings;
+use super::judge::ChainFacts;
+use super::policy::Decision;
 use super::{Code, Context, Severity, Verdict};
 use crate::observation::Observation;
 
-pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> String {
+pub(super) fn explain(
+    obs: &Observation,
+    found: &Findings,
+    j: &ChainFacts,
+    decision: &Decision,
+    ctx: &Context<'_>,
+) -> String {
     let target = obs.target.label();
     let host = &obs.target.host;
-    let listed = purpose(obs);
+    let listed = purpose(obs, ctx);
     // For drops: ", which breaks what Apple lists it for: …"; for other failures, a sentence.
     let purpose = listed
         .as_ref()
@@ -18,21 +26,21 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
     let listed = listed
         .map(|(who, what)| format!(" {who} lists it for: {what}."))
         .unwrap_or_default();
-    if let Some(text) = super::services::explain(obs, j, &listed) {
+    if let Some(text) = super::services::explain(obs, found, decision, &listed) {
         return text;
     }
-    let worst = j
-        .findings
+    let worst = found
+        .as_slice()
         .iter()
         .rev()
         .max_by_key(|f| f.severity)
         .map(|f| f.message.as_str())
         .unwrap_or("");
     let pin = j.pinning.as_ref().map(|p| pin_clause(host, p, ctx));
-    if let Some(text) = agent_pinned(obs, j, worst) {
+    if let Some(text) = agent_pinned(obs, found, j, decision, worst) {
         return text;
     }
-    match j.verdict {
+    match decision.verdict {
         Verdict::Pass => {
             let anchor = j
                 .anchor
@@ -47,11 +55,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                     "{target} presented a chain Apple devices accept{anchor}. Nothing on this path re-signed the connection."
                 ),
             };
-            if let Some(w) = j
-                .findings
-                .iter()
-                .find(|f| f.code == Code::TransparentConnectionAllowed)
-            {
+            if let Some(w) = found.get(Code::TransparentConnectionAllowed) {
                 return format!(
                     "{target} is inspected, and devices accept it only because of an MDM \
                      allowance: {}. Devices without that profile drop the connection{purpose}; to \
@@ -59,30 +63,29 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                     w.message
                 );
             }
-            if let Some(w) = j.findings.iter().find(|f| f.code == Code::UnexpectedIssuer) {
+            if let Some(w) = found.get(Code::UnexpectedIssuer) {
                 text.push_str(&format!(" Note: {}.", w.message));
             }
             text
         }
-        Verdict::Intercepted if only_baseline_evidence(j) => {
+        Verdict::Intercepted if decision.by_baseline_alone => {
             // The chain is one devices accept; what makes it suspect is that it is not the one
             // recorded when the network was clean.
-            let change = j
-                .findings
-                .iter()
-                .find(|f| f.code == Code::PinMismatch)
+            let change = found
+                .get(Code::PinMismatch)
                 .map_or("", |f| f.message.as_str());
             format!(
                 "{target} now presents a chain devices accept, but not the one the baseline recorded: {change}. If this change was not planned, something on the path re-issues the certificate: exempt {target} from SSL inspection. If it was planned, save a new baseline."
             )
         }
         Verdict::Intercepted => {
-            let (signer, product) = signer_and_product(j);
-            let copied = if j.has(Code::AppleNamesCopied) || j.has(Code::IssuerSignatureMismatch) {
-                " It carries names of CAs devices trust, but not their keys."
-            } else {
-                ""
-            };
+            let (signer, product) = signer_and_product(j, decision);
+            let copied =
+                if found.has(Code::AppleNamesCopied) || found.has(Code::IssuerSignatureMismatch) {
+                    " It carries names of CAs devices trust, but not their keys."
+                } else {
+                    ""
+                };
             let chain = match pin {
                 Some(p) => format!("{p} The chain here"),
                 None => format!("The chain {target} presented"),
@@ -101,7 +104,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
                 "{chain} ends at '{signer}'{product}, which no public or Apple root trusts.{copied} Devices drop this connection{purpose}. {exempt}"
             )
         }
-        Verdict::Untrusted if j.has(Code::PinningFailed) => {
+        Verdict::Untrusted if found.has(Code::PinningFailed) => {
             let lead = pin.unwrap_or_default();
             let failure = j
                 .pinning
@@ -136,7 +139,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             listed
         ),
         Verdict::TlsError => {
-            let hint = if j.has(Code::NotTls) {
+            let hint = if found.has(Code::NotTls) {
                 "Something that is not a TLS server answers on this port: a proxy or block page \
                  in the path, or the wrong service."
             } else {
@@ -156,8 +159,8 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
             "{target} answered, but not with the protocol devices expect: {worst}. Something in the path answers in its place.{listed}"
         ),
         Verdict::Skipped => {
-            let reason = j
-                .findings
+            let reason = found
+                .as_slice()
                 .iter()
                 .find(|f| f.severity == Severity::Info)
                 .map(|f| f.message.as_str())
@@ -168,29 +171,21 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> St
 }
 
 /// Whether Apple's pinning policy for this host lets an MDM profile allow an inspection CA.
-fn transparent_allowed(j: &Judgement, ctx: &Context<'_>) -> bool {
+fn transparent_allowed(j: &ChainFacts, ctx: &Context<'_>) -> bool {
     j.pinning
         .as_ref()
         .and_then(|p| ctx.knowledge.pinning.by_name(&p.policy))
         .is_some_and(|p| p.transparent_connection)
 }
 
-/// Whether the baseline is the only evidence of interception (the chain itself is accepted).
-fn only_baseline_evidence(j: &Judgement) -> bool {
-    j.interception().is_some_and(|i| {
-        i.evidence
-            .iter()
-            .all(|c| matches!(c, Code::PinMismatch | Code::MissingSct))
-    }) && j.has(Code::ChainValid)
-}
-
 /// The CA a forged chain ends at, and " (Product)" when the product is known and the CA's name
 /// does not already say it.
-fn signer_and_product(j: &Judgement) -> (&str, String) {
+fn signer_and_product<'a>(j: &'a ChainFacts, decision: &Decision) -> (&'a str, String) {
     let signer = j.anchor.as_deref().unwrap_or("a CA that is not public");
-    let product = j
-        .product
-        .as_deref()
+    let product = decision
+        .interception
+        .as_ref()
+        .and_then(|i| i.product.as_deref())
         .filter(|p| {
             !signer
                 .to_ascii_lowercase()
@@ -203,7 +198,13 @@ fn signer_and_product(j: &Judgement) -> (&str, String) {
 
 /// For hosts an MDM agent pins (a Kandji tenant's device domains), the explanation speaks to the
 /// admin troubleshooting that agent: what the agent does, and which domains to exempt together.
-fn agent_pinned(obs: &Observation, j: &Judgement, worst: &str) -> Option<String> {
+fn agent_pinned(
+    obs: &Observation,
+    found: &Findings,
+    j: &ChainFacts,
+    decision: &Decision,
+    worst: &str,
+) -> Option<String> {
     let row = obs.target.row.as_ref()?;
     let agent = row.pinned_by.as_deref()?;
     let host = &obs.target.host;
@@ -211,26 +212,26 @@ fn agent_pinned(obs: &Observation, j: &Judgement, worst: &str) -> Option<String>
         .chain(row.pinned_with.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" and ");
-    let exempt = if row.pinned_with.is_empty() {
-        format!("Exempt {host} from SSL inspection.")
+    // What to exempt, to follow "Exempt" or "exempt".
+    let what = if row.pinned_with.is_empty() {
+        format!("{host} from SSL inspection.")
     } else {
-        format!("Exempt both device domains from SSL inspection: {domains}.")
+        format!("both device domains from SSL inspection: {domains}.")
     };
     let stalls = "devices stop checking in with the tenant, so MDM commands, Library items and \
                   agent updates stall until the connection is direct";
-    match j.verdict {
+    match decision.verdict {
         Verdict::Intercepted => {
-            let (signer, product) = signer_and_product(j);
+            let (signer, product) = signer_and_product(j, decision);
             Some(format!(
-                "The {agent} pins {host} and refuses any other certificate; the chain here ends at '{signer}'{product}, so the agent drops the connection and {stalls}. {exempt}"
+                "The {agent} pins {host} and refuses any other certificate; the chain here ends at '{signer}'{product}, so the agent drops the connection and {stalls}. Exempt {what}"
             ))
         }
         Verdict::Untrusted => Some(format!(
-            "The {agent} pins {host} and will not accept this chain ({worst}); {stalls}. No sign of interception was found: check what serves {host} on this network. {exempt}"
+            "The {agent} pins {host} and will not accept this chain ({worst}); {stalls}. No sign of interception was found: check what serves {host} on this network. Exempt {what}"
         )),
-        Verdict::Pass if j.has(Code::UnexpectedIssuer) => Some(format!(
-            "{host} presented a publicly valid chain, but not from the CA this tenant's domains use: the {agent} pins these domains and may refuse it. If something on this network re-issues the certificate, {}",
-            exempt.replacen("Exempt", "exempt", 1)
+        Verdict::Pass if found.has(Code::UnexpectedIssuer) => Some(format!(
+            "{host} presented a publicly valid chain, but not from the CA this tenant's domains use: the {agent} pins these domains and may refuse it. If something on this network re-issues the certificate, exempt {what}"
         )),
         _ => None,
     }
@@ -251,19 +252,13 @@ fn pin_clause(host: &str, result: &PinningResult, ctx: &Context<'_>) -> String {
     )
 }
 
-/// Who lists this row and what for, when the catalog row says.
-fn purpose(obs: &Observation) -> Option<(&'static str, String)> {
+/// Who lists this row (`data/catalog_sources.toml`) and what for, when the catalog row says.
+fn purpose<'k>(obs: &Observation, ctx: &Context<'k>) -> Option<(&'k str, String)> {
     let row = obs.target.row.as_ref()?;
     let description = row.description.trim().trim_end_matches('.');
     if description.is_empty() {
         return None;
     }
-    let lister = if row.source.starts_with("iru") || row.section == "kandji" {
-        "Iru (Kandji)"
-    } else if row.source.starts_with("apns") {
-        "the APNs networking note"
-    } else {
-        "Apple"
-    };
+    let lister = ctx.knowledge.sources.lister(&row.source, &row.section);
     Some((lister, description.to_owned()))
 }

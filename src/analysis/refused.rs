@@ -7,40 +7,38 @@
 use super::apple::{self, AnchorView, PathView};
 use super::chain::{CertFacts, SCT_LIST_OID};
 use super::ct::{self, SctStatus};
+use super::findings::{Detail, Findings};
+use super::judge::{ChainFacts, ChainInput, Paths, hex_prefix, issuer_walk, tls_profile_mismatch};
 use super::knowledge::{CaNames, ProductMatch};
 use super::requirements::{self, RootOrigin};
 use super::signed_path::{self, PathEnd, SignedPath};
-use super::trust::verify_path;
-use super::verdict::{
-    ChainInput, EVIDENCE, Judgement, Paths, issuer_walk, short, tls_profile_mismatch, webpki_reason,
-};
-use super::{Code, Finding, Severity, Verdict};
+use super::trust::{verify_path, webpki_reason};
+use super::{Code, Finding, Severity, policy};
 
 /// Apple's marker extensions live under this arc.
 const APPLE_MARKER_ARC: &str = "1.2.840.113635.100.6.";
 
-pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'_>) -> Judgement {
+pub(super) fn judge(
+    err: &webpki::Error,
+    paths: &Paths<'_>,
+    input: &ChainInput<'_>,
+    found: &mut Findings,
+) -> ChainFacts {
     let ctx = input.ctx;
     let facts = input.facts;
     let ders: Vec<&[u8]> = input.certs.iter().map(|c| c.as_ref()).collect();
     let signed = signed_path::follow(facts, &ders, ctx.trust);
     let walk = issuer_walk(facts);
 
-    if let Some(j) = transparent(&signed, paths, input) {
+    if let Some(j) = transparent(&signed, paths, input, found) {
         return j;
     }
-    let mut j = from_path_end(err, &signed, input);
+    let mut j = from_path_end(err, &signed, input, found);
     let device_anchored = signed.anchor_stores().is_some_and(|s| s.device);
     if !device_anchored {
-        if let Some(f) = names_copied(facts, &signed, &walk, input) {
-            j.findings.push(f);
-        }
-        if let Some(f) = leaf_key_reused(facts, &walk, &signed) {
-            j.findings.push(f);
-        }
-        if let Some(f) = copied_scts(&signed, input) {
-            j.findings.push(f);
-        }
+        found.extend(names_copied(facts, &signed, &walk, input));
+        found.extend(leaf_key_reused(facts, &walk, &signed));
+        found.extend(copied_scts(&signed, input));
     }
     let top = &facts[*walk.last().unwrap_or(&0)];
     let cas_presented: Vec<&CertFacts> = walk.iter().skip(1).map(|&i| &facts[i]).collect();
@@ -56,26 +54,26 @@ pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'
                 format!("'{ca}' carries {}'s CA name ('{pattern}')", p.name)
             }
         };
-        j.findings.push(Finding::new(
-            Code::KnownInspectionProduct,
-            Severity::Error,
-            format!("the chain was issued by {} ({}): {why}", p.name, p.kind),
-        ));
-        j.product = Some(p.name.clone());
+        found.push(
+            Finding::new(
+                Code::KnownInspectionProduct,
+                Severity::Error,
+                format!("the chain was issued by {} ({}): {why}", p.name, p.kind),
+            )
+            .with_detail(Detail::Product {
+                name: p.name.clone(),
+                kind: p.kind.clone(),
+            }),
+        );
     }
-    if let Some(f) = tls_profile_mismatch(input.obs, input.tls) {
-        j.findings.push(f);
-    }
-    let forged = EVIDENCE.iter().any(|c| j.has(*c));
-    if forged {
-        j.verdict = Verdict::Intercepted;
-        if !facts[0].has_extension(SCT_LIST_OID) {
-            j.findings.push(Finding::new(
-                Code::MissingSct,
-                Severity::Warning,
-                "the leaf embeds no Signed Certificate Timestamps: publicly trusted certificates must carry them, forged ones rarely do",
-            ));
-        }
+    // The chain is refused, so another TLS profile is evidence that something else terminated TLS.
+    found.extend(tls_profile_mismatch(input.obs, input.tls, false));
+    let forged = policy::shows_interception(found.as_slice());
+    if forged && !facts[0].has_extension(SCT_LIST_OID) {
+        found.warn(
+            Code::MissingSct,
+            "the leaf embeds no Signed Certificate Timestamps: publicly trusted certificates must carry them, forged ones rarely do",
+        );
     }
     // Apple's certificate requirements, for the path as signed. On a forged chain they answer the
     // question a proxy vendor asks: would devices take this product's certificates even where its
@@ -102,16 +100,13 @@ pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'
         }
         _ => RootOrigin::Installed,
     };
-    for mut f in requirements::check(&path, origin) {
+    found.extend(requirements::check(&path, origin).into_iter().map(|unmet| {
         if forged {
-            f.severity = Severity::Warning;
-            f.message = format!(
-                "even where this CA is installed (by a user or an MDM profile), Apple devices refuse the certificates it makes: {}",
-                f.message
-            );
+            unmet.on_forged_chain()
+        } else {
+            unmet.refusal()
         }
-        j.findings.push(f);
-    }
+    }));
 
     let top_signed = &facts[signed.top()];
     if j.anchor.is_none() {
@@ -141,8 +136,7 @@ pub(super) fn judge(err: &webpki::Error, paths: &Paths<'_>, input: &ChainInput<'
                 policy.name
             ),
         };
-        j.findings
-            .push(Finding::new(Code::PinningFailed, Severity::Error, message));
+        found.error(Code::PinningFailed, message);
         // A chain devices refuse satisfies no pin, whatever its contents.
         result.satisfied = false;
         j.pinning = Some(result);
@@ -156,7 +150,8 @@ fn transparent(
     signed: &SignedPath,
     paths: &Paths<'_>,
     input: &ChainInput<'_>,
-) -> Option<Judgement> {
+    found: &mut Findings,
+) -> Option<ChainFacts> {
     let stores = signed.anchor_stores()?;
     let policy = input.policy?;
     if !stores.transparent || !policy.transparent_connection {
@@ -164,38 +159,41 @@ fn transparent(
     }
     let trust = &input.ctx.trust;
     let anchor = verify_path(input.certs, &trust.transparent, paths.at).ok()?;
-    let mut j = Judgement::new(
-        Verdict::Pass,
-        vec![Finding::new(
-            Code::TransparentConnectionAllowed,
-            Severity::Warning,
-            format!(
-                "the chain ends at '{}', which an MDM profile names as a transparent-connection pin ({}); \
-                 Apple's policy {} for {} allows such a pin in place of its own, so devices with that \
-                 profile accept the connection, and the traffic is inspected",
-                anchor.subject,
-                trust.transparent.label,
-                policy.name,
-                input.host()
-            ),
-        )],
+    found.warn(
+        Code::TransparentConnectionAllowed,
+        format!(
+            "the chain ends at '{}', which an MDM profile names as a transparent-connection pin ({}); \
+             Apple's policy {} for {} allows such a pin in place of its own, so devices with that \
+             profile accept the connection, and the traffic is inspected",
+            anchor.subject,
+            trust.transparent.label,
+            policy.name,
+            input.host()
+        ),
     );
     let path: Vec<&[u8]> = std::iter::once(input.certs[0].as_ref())
         .chain(anchor.intermediates.iter().map(|c| c.as_ref()))
         .chain(anchor.cert.as_ref().map(|c| c.as_ref()))
         .collect();
-    let failures = requirements::check(&path, RootOrigin::Installed);
-    if !failures.is_empty() {
-        j.verdict = Verdict::Untrusted;
-        j.findings.extend(failures);
-    }
-    j.anchor = Some(anchor.subject.clone());
-    j.anchor_spki = Some(anchor.spki_sha256.clone());
-    Some(j)
+    found.extend(
+        requirements::check(&path, RootOrigin::Installed)
+            .into_iter()
+            .map(requirements::Unmet::refusal),
+    );
+    Some(ChainFacts::anchored(
+        anchor.subject.clone(),
+        Some(anchor.spki_sha256.clone()),
+    ))
 }
 
-/// The judgement that follows from where the signatures lead.
-fn from_path_end(err: &webpki::Error, signed: &SignedPath, input: &ChainInput<'_>) -> Judgement {
+/// What follows from where the signatures lead: one finding (the anchor's standing, or why the
+/// path ends where it does) and the anchor.
+fn from_path_end(
+    err: &webpki::Error,
+    signed: &SignedPath,
+    input: &ChainInput<'_>,
+    found: &mut Findings,
+) -> ChainFacts {
     let facts = input.facts;
     let trust = input.ctx.trust;
     let top_index = signed.top();
@@ -217,52 +215,57 @@ fn from_path_end(err: &webpki::Error, signed: &SignedPath, input: &ChainInput<'_
             } else {
                 "a CA the server sent"
             };
-            return Judgement::new(
-                Verdict::Intercepted,
-                vec![Finding::new(
-                    Code::IssuerSignatureMismatch,
-                    Severity::Error,
-                    format!(
-                        "'{}' names '{issuer}' as its issuer, {whose}, but that CA's key did not \
-                         sign it (signature checked): the issuer's name was copied onto a forged \
-                         certificate",
-                        top.subject_cn
-                    ),
-                )],
+            found.error(
+                Code::IssuerSignatureMismatch,
+                format!(
+                    "'{}' names '{issuer}' as its issuer, {whose}, but that CA's key did not \
+                     sign it (signature checked): the issuer's name was copied onto a forged \
+                     certificate",
+                    top.subject_cn
+                ),
             );
+            return ChainFacts::default();
         }
         PathEnd::Unchecked { algorithm } => {
-            return Judgement::new(
-                Verdict::Untrusted,
-                vec![Finding::new(
-                    Code::ChainInvalid,
-                    Severity::Error,
-                    format!(
-                        "'{}' is signed with {algorithm}, which cannot be checked; Apple devices \
-                         refuse such signatures",
-                        top.subject_cn
-                    ),
-                )],
+            found.error(
+                Code::ChainInvalid,
+                format!(
+                    "'{}' is signed with {algorithm}, which cannot be checked; Apple devices \
+                     refuse such signatures",
+                    top.subject_cn
+                ),
             );
+            return ChainFacts::default();
         }
-        PathEnd::UnknownIssuer => return unknown_issuer(top, signed, input),
+        PathEnd::UnknownIssuer => return unknown_issuer(top, signed, input, found),
     };
     let self_signed_leaf = top_index == 0 && matches!(signed.end, PathEnd::SelfSigned { .. });
-    let mut j = if stores.device {
+    if stores.device {
         // Apple's store has the anchor and the signatures hold: the chain breaks one of the
         // validator's rules (an algorithm, a usage, a constraint), which the requirement findings
         // spell out. No sign of forgery.
-        Judgement::new(
-            Verdict::Untrusted,
-            vec![Finding::new(
-                Code::ChainInvalid,
-                Severity::Error,
-                format!(
-                    "the chain leads to '{name}', a root Apple devices trust, but devices refuse it: {}",
-                    webpki_reason(err)
-                ),
-            )],
-        )
+        let rollover = matches!(err, webpki::Error::InvalidSignatureForPublicKey)
+            .then(|| {
+                signed.walk[..presented_cas_end(signed)]
+                    .iter()
+                    .skip(1)
+                    .map(|&i| &facts[i])
+                    .find(|f| f.self_issued())
+            })
+            .flatten();
+        let message = match rollover {
+            Some(rollover) => format!(
+                "the chain holds '{}', a self-issued CA certificate from a key rollover (same name, \
+                 another key, signed by the old key), which the path validator does not follow; the \
+                 signatures hold, so no sign of forgery",
+                rollover.subject_cn
+            ),
+            None => format!(
+                "the chain leads to '{name}', a root Apple devices trust, but devices refuse it: {}",
+                webpki_reason(err)
+            ),
+        };
+        found.error(Code::ChainInvalid, message);
     } else if stores.native || stores.transparent {
         let which = if stores.native {
             trust.native.label.as_str()
@@ -274,43 +277,31 @@ fn from_path_end(err: &webpki::Error, signed: &SignedPath, input: &ChainInput<'_
         } else {
             format!("the chain ends at '{name}'")
         };
-        Judgement::new(
-            Verdict::Intercepted,
-            vec![Finding::new(
-                Code::AnchorNativeOnly,
-                Severity::Error,
-                format!(
-                    "{what}, which only the {which} trusts and no public or Apple root does: a CA \
-                     installed on this machine, as SSL-inspection products install theirs"
-                ),
-            )],
-        )
+        found.error(
+            Code::AnchorNativeOnly,
+            format!(
+                "{what}, which only the {which} trusts and no public or Apple root does: a CA \
+                 installed on this machine, as SSL-inspection products install theirs"
+            ),
+        );
     } else if let Some(removed) = trust.apple.removed_by_spki(&spki) {
-        Judgement::new(
-            Verdict::Untrusted,
-            vec![Finding::new(
-                Code::RootRemovedByApple,
-                Severity::Error,
-                format!(
-                    "the chain ends at '{}', a root Apple removed from its trust store: devices no \
-                     longer accept it; the server needs a certificate from a current CA",
-                    removed.name
-                ),
-            )],
-        )
+        found.error(
+            Code::RootRemovedByApple,
+            format!(
+                "the chain ends at '{}', a root Apple removed from its trust store: devices no \
+                 longer accept it; the server needs a certificate from a current CA",
+                removed.name
+            ),
+        );
     } else if stores.public {
-        Judgement::new(
-            Verdict::Untrusted,
-            vec![Finding::new(
-                Code::ChainInvalid,
-                Severity::Error,
-                format!(
-                    "the chain ends at '{name}', which the {} trusts but Apple's trust store does \
-                     not: Apple devices refuse it; no sign of forgery",
-                    trust.public.label
-                ),
-            )],
-        )
+        found.error(
+            Code::ChainInvalid,
+            format!(
+                "the chain ends at '{name}', which the {} trusts but Apple's trust store does \
+                 not: Apple devices refuse it; no sign of forgery",
+                trust.public.label
+            ),
+        );
     } else {
         let message = if self_signed_leaf {
             let ca = if top.is_ca {
@@ -329,33 +320,9 @@ fn from_path_end(err: &webpki::Error, signed: &SignedPath, input: &ChainInput<'_
                 trust.public.label, trust.native.label
             )
         };
-        Judgement::new(
-            Verdict::Intercepted,
-            vec![Finding::new(
-                Code::AnchorInNoStore,
-                Severity::Error,
-                message,
-            )],
-        )
-    };
-    j.anchor = Some(name);
-    j.anchor_spki = Some(spki);
-    if stores.device
-        && matches!(err, webpki::Error::InvalidSignatureForPublicKey)
-        && let Some(rollover) = signed.walk[..presented_cas_end(signed)]
-            .iter()
-            .skip(1)
-            .map(|&i| &facts[i])
-            .find(|f| f.self_issued())
-    {
-        j.findings[0].message = format!(
-            "the chain holds '{}', a self-issued CA certificate from a key rollover (same name, \
-             another key, signed by the old key), which the path validator does not follow; the \
-             signatures hold, so no sign of forgery",
-            rollover.subject_cn
-        );
+        found.error(Code::AnchorInNoStore, message);
     }
-    j
+    ChainFacts::anchored(name, Some(spki))
 }
 
 /// Where the presented CA certificates of the walk end: before the last one when it is the
@@ -370,18 +337,20 @@ fn presented_cas_end(signed: &SignedPath) -> usize {
 /// The last certificate names an issuer nobody has. A leaf signed by its own key, or (for a catalog
 /// host) an issuer of no CA family expected there, is evidence; otherwise the chain is incomplete
 /// or private.
-fn unknown_issuer(top: &CertFacts, signed: &SignedPath, input: &ChainInput<'_>) -> Judgement {
-    let mut j = Judgement::new(Verdict::Untrusted, Vec::new());
-    j.anchor = Some(top.issuer_cn.clone());
+fn unknown_issuer(
+    top: &CertFacts,
+    signed: &SignedPath,
+    input: &ChainInput<'_>,
+    found: &mut Findings,
+) -> ChainFacts {
     let expected = &input.ctx.knowledge.expected;
     let foreign = input.obs.target.row.as_ref().and_then(|row| {
         let rule = expected.rule_for(input.host(), Some(row.section.as_str()))?;
         (!expected.matches(rule, top.issuer_names())).then(|| expected.family_titles(rule))
     });
     match foreign {
-        Some(families) if !signed.leaf_signed_by_own_key => j.findings.push(Finding::new(
+        Some(families) if !signed.leaf_signed_by_own_key => found.error(
             Code::UnexpectedUnknownIssuer,
-            Severity::Error,
             format!(
                 "'{}' was issued by '{}', which the server did not send, no trust store holds, and \
                  which is of no CA family that issues for {} ({}): a gateway's own CA",
@@ -390,18 +359,20 @@ fn unknown_issuer(top: &CertFacts, signed: &SignedPath, input: &ChainInput<'_>) 
                 input.host(),
                 families.join(", ")
             ),
-        )),
-        _ => j.findings.push(Finding::new(
+        ),
+        _ => found.error(
             Code::UnknownIssuer,
-            Severity::Error,
             format!(
                 "'{}' was issued by '{}', which the server did not send and no trust store \
                  holds: the chain is incomplete, or it comes from a private CA",
                 top.subject_cn, top.issuer_cn
             ),
-        )),
+        ),
     }
-    j
+    ChainFacts {
+        anchor: Some(top.issuer_cn.clone()),
+        ..ChainFacts::default()
+    }
 }
 
 /// Apple's CA names, or Apple's marker extensions, on keys that are not Apple's. Certificates the
@@ -428,7 +399,7 @@ fn names_copied(
                     "'{}' carries the name of a known CA, but not its key (SPKI SHA-256 {}), and it \
                      does not verify up to any root Apple devices trust: the name was copied",
                     f.subject_cn,
-                    short(&f.summary.spki_sha256)
+                    hex_prefix(&f.summary.spki_sha256)
                 ),
             ));
         }

@@ -1,11 +1,15 @@
-//! Verdicts for the services that are not TLS: plain HTTP, NTP, SSH and QUIC, and the explanations
-//! that go with them. Like the rest of the analysis this reads no clock and does no I/O: an NTP
-//! offset was measured by the probe.
+//! The services that are not TLS: plain HTTP, NTP, SSH and QUIC. What their answers show goes to
+//! the findings (a block page and an unsynchronised NTP server are failures the policy turns into
+//! `blocked` and `protocol_error`); the explanations that go with them are here too. Like the rest
+//! of the analysis this reads no clock and does no I/O: an NTP offset was measured by the probe.
+//! What marks a proxy, and what kiss codes mean, is data (`data/service_signs.toml`).
 
 use url::Url;
 
-use super::verdict::Judgement;
-use super::{Code, Context, Finding, Severity, Verdict};
+use super::findings::Findings;
+use super::knowledge::ServiceSigns;
+use super::policy::Decision;
+use super::{Code, Context, Verdict};
 use crate::observation::{
     FailureKind, HttpAnswer, NtpAnswer, Observation, Outcome, QuicAnswer, ServiceAnswer,
 };
@@ -16,126 +20,21 @@ use crate::target::ProbeKind;
 /// of validity periods, and a clock set from a wrong source drifts further.
 const CLOCK_SKEW_MS: f64 = 5_000.0;
 
-/// A response header that a proxy between this machine and the server adds.
-struct ProxyHeader {
-    /// Lower-case header name.
-    name: &'static str,
-    /// Only counts when the value contains this (lower-case), e.g. Squid's "MISS from host".
-    value_contains: Option<&'static str>,
-    /// Whether the CDNs in [`CDN_MARKERS`] send it too (then a value naming one is not a proxy here).
-    cdn_too: bool,
-    why: &'static str,
-}
-
-/// Signs of a transparent (intercepting) HTTP proxy in a response.
-const PROXY_HEADERS: &[ProxyHeader] = &[
-    ProxyHeader {
-        name: "via",
-        value_contains: None,
-        cdn_too: true,
-        why: "every proxy that forwards a request adds Via (RFC 9110 §7.6.3)",
-    },
-    ProxyHeader {
-        name: "x-cache",
-        // Squid writes "HIT from host"/"MISS from host"; CDNs write "hit-fresh", "HIT, MISS".
-        value_contains: Some(" from "),
-        cdn_too: true,
-        why: "caching proxies such as Squid report their cache lookups in X-Cache",
-    },
-    ProxyHeader {
-        name: "x-cache-lookup",
-        value_contains: None,
-        cdn_too: false,
-        why: "Squid reports its cache lookups in X-Cache-Lookup",
-    },
-    ProxyHeader {
-        name: "x-squid-error",
-        value_contains: None,
-        cdn_too: false,
-        why: "Squid adds X-Squid-Error to the error pages it generates",
-    },
-    ProxyHeader {
-        name: "proxy-connection",
-        value_contains: None,
-        cdn_too: false,
-        why: "only proxies send Proxy-Connection",
-    },
-    ProxyHeader {
-        name: "x-bluecoat-via",
-        value_contains: None,
-        cdn_too: false,
-        why: "Symantec (Blue Coat) ProxySG adds X-BlueCoat-Via",
-    },
-    ProxyHeader {
-        name: "x-forwarded-for",
-        value_contains: None,
-        cdn_too: false,
-        why: "a proxy recorded this machine's address in X-Forwarded-For and it was echoed back",
-    },
-    ProxyHeader {
-        name: "proxy-agent",
-        value_contains: None,
-        cdn_too: false,
-        why: "Proxy-Agent names proxy software",
-    },
-];
-
-/// `Server` values (lower-case prefixes) of proxies and web filters, and whose they are.
-const PROXY_SERVERS: &[(&str, &str)] = &[
-    ("squid", "Squid"),
-    ("bluecoat", "Blue Coat ProxySG"),
-    ("zscaler", "Zscaler"),
-];
-
-/// Substrings (lower-case) by which the CDNs that serve Apple's and its partners' hosts name
-/// themselves in `Via` and `X-Cache`: these belong to the service, not to this network.
-const CDN_MARKERS: &[&str] = &["apple.com", "acdn", "cloudfront", "akamai", "fastly"];
-
-/// Registrable domains operated by Apple: a redirect between them is Apple's own.
-const APPLE_DOMAINS: &[&str] = &[
-    "apple.com",
-    "cdn-apple.com",
-    "icloud.com",
-    "icloud.com.cn",
-    "mzstatic.com",
-    "apple-cloudkit.com",
-    "apple-mapkit.com",
-    "apple-livephotoskit.com",
-    "aaplimg.com",
-];
-
-/// NTP kiss codes (RFC 5905 §7.4) and what they mean for a device.
-const KISS_CODES: &[(&str, &str)] = &[
-    (
-        "RATE",
-        "the server is rate-limiting this address (many devices behind one address, or too many queries)",
-    ),
-    ("DENY", "the server denies this client access"),
-    ("RSTR", "the server restricts access from this client"),
-    ("AUTH", "the server requires authentication"),
-    ("CRYP", "the server requires cryptographic authentication"),
-    ("NKEY", "the server has no key for this client"),
-    ("INIT", "the server has not synchronised yet"),
-    ("STEP", "the server's clock is being stepped"),
-];
-
-pub(super) fn judge_service(
+pub(super) fn judge(
     answer: &ServiceAnswer,
     obs: &Observation,
-    _ctx: &Context<'_>,
-) -> Judgement {
+    ctx: &Context<'_>,
+    found: &mut Findings,
+) {
+    let signs = &ctx.knowledge.services;
     match answer {
-        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host),
-        ServiceAnswer::Ntp(n) => judge_ntp(n),
-        ServiceAnswer::Ssh(s) => Judgement::new(
-            Verdict::Pass,
-            vec![Finding::new(
-                Code::SshBanner,
-                Severity::Info,
-                format!("the SSH server identified itself as '{}'", s.banner),
-            )],
+        ServiceAnswer::Http(h) => judge_http(h, &obs.target.host, signs, found),
+        ServiceAnswer::Ntp(n) => judge_ntp(n, signs, found),
+        ServiceAnswer::Ssh(s) => found.info(
+            Code::SshBanner,
+            format!("the SSH server identified itself as '{}'", s.banner),
         ),
-        ServiceAnswer::Quic(q) => judge_quic(q),
+        ServiceAnswer::Quic(q) => judge_quic(q, found),
     }
 }
 
@@ -145,67 +44,63 @@ pub(super) fn judge_service(
 
 /// Any HTTP answer shows the port is reachable (`pass`); proxy headers add a warning; a redirect
 /// to another site, or a proxy's own refusal, is a block page (`blocked`).
-fn judge_http(h: &HttpAnswer, host: &str) -> Judgement {
+fn judge_http(h: &HttpAnswer, host: &str, signs: &ServiceSigns, found: &mut Findings) {
     let server = h.header("server");
     let mut answered = format!("HTTP {} {}", h.status, h.reason);
     if let Some(s) = server {
         answered.push_str(&format!(" (Server: {s})"));
     }
-    let mut findings = vec![Finding::new(Code::HttpAnswered, Severity::Info, answered)];
+    found.info(Code::HttpAnswered, answered);
 
-    let marks = proxy_marks(h);
+    let marks = proxy_marks(h, signs);
     for mark in &marks {
-        findings.push(Finding::new(
+        found.warn(
             Code::TransparentProxy,
-            Severity::Warning,
             format!("a transparent proxy is in the path: {mark}"),
-        ));
+        );
     }
-
-    let block = block_page(h, host, !marks.is_empty());
-    let verdict = match block {
-        Some(message) => {
-            findings.push(Finding::new(Code::BlockPage, Severity::Error, message));
-            Verdict::Blocked
-        }
-        None => Verdict::Pass,
-    };
-    Judgement::new(verdict, findings)
+    if let Some(message) = block_page(h, host, !marks.is_empty(), signs) {
+        found.error(Code::BlockPage, message);
+    }
 }
 
 /// Each sign of a proxy in the response: the header as received and why it means a proxy.
-fn proxy_marks(h: &HttpAnswer) -> Vec<String> {
+fn proxy_marks(h: &HttpAnswer, signs: &ServiceSigns) -> Vec<String> {
     let mut marks = Vec::new();
     for (name, value) in &h.headers {
         let lower = value.to_ascii_lowercase();
-        let Some(known) = PROXY_HEADERS.iter().find(|p| p.name == name) else {
+        let Some(known) = signs.proxy_header(name) else {
             continue;
         };
-        if known.value_contains.is_some_and(|v| !lower.contains(v)) {
+        if known
+            .value_contains
+            .as_deref()
+            .is_some_and(|v| !lower.contains(v))
+        {
             continue;
         }
-        if known.cdn_too && CDN_MARKERS.iter().any(|m| lower.contains(m)) {
+        if known.cdn_too && signs.names_cdn(&lower) {
             continue;
         }
         marks.push(format!(
             "the answer carries '{}: {value}'; {}",
-            display_name(name),
+            header_case(name),
             known.why
         ));
     }
-    if let Some(server) = h.header("server") {
-        let lower = server.to_ascii_lowercase();
-        if let Some((_, product)) = PROXY_SERVERS.iter().find(|(p, _)| lower.starts_with(p)) {
-            marks.push(format!(
-                "the answer carries 'Server: {server}'; it comes from {product}, a proxy, not from the service"
-            ));
-        }
+    if let Some(server) = h.header("server")
+        && let Some(proxy) = signs.proxy_server(server)
+    {
+        marks.push(format!(
+            "the answer carries 'Server: {server}'; it comes from {}, a proxy, not from the service",
+            proxy.product
+        ));
     }
     marks
 }
 
 /// Why the answer is a block page, if it is one.
-fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool) -> Option<String> {
+fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool, signs: &ServiceSigns) -> Option<String> {
     let from = h
         .header("server")
         .map(|s| format!(" from '{s}'"))
@@ -214,7 +109,7 @@ fn block_page(h: &HttpAnswer, host: &str, via_proxy: bool) -> Option<String> {
         300..=399 => {
             let location = h.location()?;
             let target = redirect_host(host, location)?;
-            if same_site(host, &target) {
+            if same_site(host, &target, signs) {
                 return None;
             }
             let portal = if host == "captive.apple.com" {
@@ -257,27 +152,23 @@ fn redirect_host(host: &str, location: &str) -> Option<String> {
 }
 
 /// The same host, the same registrable domain (approximated by its last labels), or both Apple's.
-fn same_site(a: &str, b: &str) -> bool {
+fn same_site(a: &str, b: &str, signs: &ServiceSigns) -> bool {
     let a = a.trim_end_matches('.').to_ascii_lowercase();
     if a == b {
         return true;
     }
-    match (site(&a), site(b)) {
-        (Some(x), Some(y)) => x == y || (is_apple(&x) && is_apple(&y)),
+    match (site(&a, signs), site(b, signs)) {
+        (Some(x), Some(y)) => x == y || (signs.is_apple_domain(&x) && signs.is_apple_domain(&y)),
         _ => false,
     }
 }
 
-fn site(host: &str) -> Option<String> {
-    if host.parse::<std::net::IpAddr>().is_ok() {
+fn site(host: &str, signs: &ServiceSigns) -> Option<String> {
+    if host.parse::<core::net::IpAddr>().is_ok() {
         return None;
     }
-    if let Some(apple) = APPLE_DOMAINS
-        .iter()
-        .filter(|d| host == **d || host.ends_with(&format!(".{d}")))
-        .max_by_key(|d| d.len())
-    {
-        return Some((*apple).to_owned());
+    if let Some(apple) = signs.apple_domain(host) {
+        return Some(apple.to_owned());
     }
     let labels: Vec<&str> = host.split('.').collect();
     // example.co.uk, example.com.cn: a two-letter country code under a short second level.
@@ -289,12 +180,8 @@ fn site(host: &str) -> Option<String> {
     Some(labels[start..].join("."))
 }
 
-fn is_apple(site: &str) -> bool {
-    APPLE_DOMAINS.contains(&site)
-}
-
 /// "X-Bluecoat-Via" from "x-bluecoat-via".
-fn display_name(name: &str) -> String {
+fn header_case(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut c = part.chars();
@@ -316,7 +203,7 @@ fn display_name(name: &str) -> String {
 /// device can use, so devices cannot set their clock here. `untrusted` is kept for chains devices
 /// refuse; an admin filtering on it looks for certificate problems, which this is not. Both count
 /// as failures for the exit code.
-fn judge_ntp(n: &NtpAnswer) -> Judgement {
+fn judge_ntp(n: &NtpAnswer, signs: &ServiceSigns, found: &mut Findings) {
     let mut parts = vec![format!("stratum {}", n.stratum)];
     if !n.reference_id.is_empty() {
         parts.push(format!("reference {}", n.reference_id));
@@ -327,18 +214,16 @@ fn judge_ntp(n: &NtpAnswer) -> Judgement {
     if let Some(rtt) = n.round_trip_ms {
         parts.push(format!("round trip {rtt:.1} ms"));
     }
-    let mut findings = vec![Finding::new(
+    found.info(
         Code::NtpAnswered,
-        Severity::Info,
         format!("NTP answered: {}", parts.join(", ")),
-    )];
+    );
 
     let unsynchronised = if n.stratum == 0 {
         let code = n.reference_id.as_str();
-        let meaning = KISS_CODES
-            .iter()
-            .find(|(k, _)| *k == code)
-            .map_or("the server refuses to give the time", |(_, m)| *m);
+        let meaning = signs
+            .kiss(code)
+            .unwrap_or("the server refuses to give the time");
         Some(format!("kiss-of-death '{code}': {meaning}"))
     } else if n.leap == 3 || n.stratum >= 16 {
         Some(format!(
@@ -349,26 +234,20 @@ fn judge_ntp(n: &NtpAnswer) -> Judgement {
         None
     };
     if let Some(message) = unsynchronised {
-        findings.push(Finding::new(
-            Code::NtpUnsynchronised,
-            Severity::Error,
-            message,
-        ));
-        return Judgement::new(Verdict::ProtocolError, findings);
+        found.error(Code::NtpUnsynchronised, message);
+        return;
     }
 
     if let Some(offset) = n.offset_ms.filter(|o| o.abs() > CLOCK_SKEW_MS) {
         let direction = if offset > 0.0 { "ahead of" } else { "behind" };
-        findings.push(Finding::new(
+        found.warn(
             Code::ClockSkew,
-            Severity::Warning,
             format!(
                 "the server's clock is {:.1} s {direction} this machine's; one of the two is wrong, and devices with a wrong clock reject valid certificates",
                 offset.abs() / 1000.0
             ),
-        ));
+        );
     }
-    Judgement::new(Verdict::Pass, findings)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,22 +256,16 @@ fn judge_ntp(n: &NtpAnswer) -> Judgement {
 
 const QUIC_NOT_VERIFIED: &str = "the QUIC handshake, its certificate and any interception of QUIC were not checked; devices that cannot use QUIC fall back to TCP 443, which the TCP row checks";
 
-fn judge_quic(q: &QuicAnswer) -> Judgement {
+fn judge_quic(q: &QuicAnswer, found: &mut Findings) {
     let versions: Vec<String> = q.versions.iter().map(|&v| quic_version_name(v)).collect();
-    Judgement::new(
-        Verdict::Pass,
-        vec![
-            Finding::new(
-                Code::QuicVersionNegotiation,
-                Severity::Info,
-                format!(
-                    "a QUIC server answered with Version Negotiation, offering {}",
-                    versions.join(", ")
-                ),
-            ),
-            Finding::new(Code::NotVerified, Severity::Info, QUIC_NOT_VERIFIED),
-        ],
-    )
+    found.info(
+        Code::QuicVersionNegotiation,
+        format!(
+            "a QUIC server answered with Version Negotiation, offering {}",
+            versions.join(", ")
+        ),
+    );
+    found.info(Code::NotVerified, QUIC_NOT_VERIFIED);
 }
 
 fn quic_version_name(v: u32) -> String {
@@ -411,20 +284,20 @@ fn quic_version_name(v: u32) -> String {
 
 /// The explanation for a service target whose verdict needs words of its own; `None` leaves it to
 /// the general text. `listed` is " Apple lists it for: …." or empty.
-pub(super) fn explain(obs: &Observation, j: &Judgement, listed: &str) -> Option<String> {
+pub(super) fn explain(
+    obs: &Observation,
+    found: &Findings,
+    decision: &Decision,
+    listed: &str,
+) -> Option<String> {
     let target = obs.target.label();
     let host = &obs.target.host;
-    let message = |code: Code| {
-        j.findings
-            .iter()
-            .find(|f| f.code == code)
-            .map(|f| f.message.as_str())
-    };
+    let message = |code: Code| found.get(code).map(|f| f.message.as_str());
     let answer = match &obs.outcome {
         Outcome::Service(answer) => answer,
         Outcome::Failed { failure, .. }
             if failure.kind == FailureKind::UnexpectedAnswer
-                && j.verdict == Verdict::ProtocolError =>
+                && decision.verdict == Verdict::ProtocolError =>
         {
             let (protocol, expected) = match obs.target.kind() {
                 ProbeKind::Http => ("HTTP", "plain HTTP"),
@@ -442,7 +315,7 @@ pub(super) fn explain(obs: &Observation, j: &Judgement, listed: &str) -> Option<
         }
         _ => return None,
     };
-    match (answer, j.verdict) {
+    match (answer, decision.verdict) {
         (ServiceAnswer::Http(_), Verdict::Blocked) => {
             let why = message(Code::BlockPage)?;
             Some(format!(
@@ -510,8 +383,47 @@ fn transport_name(obs: &Observation) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::analysis::{Finding, policy};
+
+    fn signs() -> ServiceSigns {
+        super::super::knowledge::Knowledge::builtin()
+            .expect("the built-in tables load")
+            .services
+    }
+
+    /// What a stage found, and the verdict the policy makes of it.
+    struct Judged {
+        verdict: Verdict,
+        findings: Vec<Finding>,
+    }
+
+    impl Judged {
+        fn of(found: Findings) -> Self {
+            Self {
+                verdict: policy::verdict(found.as_slice()),
+                findings: found.into_vec(),
+            }
+        }
+
+        fn has(&self, code: Code) -> bool {
+            self.findings.iter().any(|f| f.code == code)
+        }
+    }
+
+    fn judge_http(h: &HttpAnswer, host: &str) -> Judged {
+        let mut found = Findings::default();
+        super::judge_http(h, host, &signs(), &mut found);
+        Judged::of(found)
+    }
+
+    fn judge_ntp(n: &NtpAnswer) -> Judged {
+        let mut found = Findings::default();
+        super::judge_ntp(n, &signs(), &mut found);
+        Judged::of(found)
+    }
 
     fn http(status: u16, headers: &[(&str, &str)]) -> HttpAnswer {
         HttpAnswer {
@@ -524,7 +436,7 @@ mod tests {
         }
     }
 
-    fn codes(j: &Judgement) -> Vec<Code> {
+    fn codes(j: &Judged) -> Vec<Code> {
         j.findings.iter().map(|f| f.code).collect()
     }
 

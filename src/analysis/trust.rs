@@ -103,7 +103,7 @@ impl RootSet {
                 }
                 Err(e) => rejected.push(RejectedAnchor {
                     index,
-                    reason: format!("{e:?}"),
+                    reason: webpki_reason(&e),
                 }),
             }
         }
@@ -245,4 +245,56 @@ fn spki_hash(anchor: &TrustAnchor<'_>) -> String {
     hex(&Sha256::digest(wrap_sequence(
         anchor.subject_public_key_info.as_ref(),
     )))
+}
+
+/// webpki's errors, in words: every error path validation and anchor parsing can give is named;
+/// webpki's error type is non-exhaustive, so a newer error gets a plain fallback, never a Debug
+/// name.
+pub fn webpki_reason(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    let reason = match e {
+        // The names themselves are in the name-mismatch finding (`requirements::names_presented`).
+        E::CertNotValidForName(_) => "not valid for the name",
+        E::CertExpired { .. } => "expired",
+        E::CertNotValidYet { .. } => "not yet valid",
+        E::InvalidCertValidity => "its validity period ends before it begins",
+        E::UnknownIssuer => "unknown issuer",
+        E::CertRevoked => "revoked",
+        E::CertDistrusted => "distrusted by the store",
+        E::CaUsedAsEndEntity => "a CA certificate is used as the server certificate",
+        E::EndEntityUsedAsCa => "a server certificate is used as a CA",
+        E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+            "not issued for TLS server authentication"
+        }
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::SignatureAlgorithmMismatch => {
+            "signed with an algorithm that is not accepted (for example SHA-1)"
+        }
+        E::InvalidSignatureForPublicKey => "a signature does not verify under its issuer's key",
+        E::NameConstraintViolation
+        | E::InvalidNetworkMaskConstraint
+        | E::MalformedNameConstraint
+        | E::MaximumNameConstraintComparisonsExceeded => "a CA's name constraints forbid this name",
+        E::PathLenConstraintViolated => "a CA's path length constraint is violated",
+        E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded => {
+            "path building gave up (too many candidates or too deep)"
+        }
+        E::UnsupportedCertVersion => "a certificate is not version 3",
+        E::UnsupportedCriticalExtension => {
+            "a certificate has a critical extension that is not understood"
+        }
+        E::BadDer
+        | E::BadDerTime
+        | E::TrailingData(_)
+        | E::ExtensionValueInvalid
+        | E::MalformedExtensions
+        | E::MalformedDnsIdentifier
+        | E::InvalidSerialNumber
+        | E::UnsupportedNameType => "a certificate is not well-formed DER",
+        _ => "the path validator refused it",
+    };
+    reason.to_owned()
 }

@@ -1,12 +1,13 @@
-//! The verdict logic, in one place.
+//! The chain stage and the probe-failure stage: what a presented chain and a failed probe show,
+//! pushed as findings. The verdict is the policy's (`policy.rs`); nothing here sets one.
 //!
 //! A chain is judged in three views: Apple devices (Apple's own trust store, Apple's pinning rules,
-//! certificate and CT requirements: this decides pass or untrusted), public clients (Mozilla's
-//! store, a second opinion), and this machine (its native store: where an inspection CA installed by
-//! policy shows up). A chain Apple devices accept is held to Apple's pinning rules and requirements
-//! (`accepted.rs`); names never make such a chain suspect. A chain they refuse is followed by its
-//! signatures and searched for evidence of interception (`refused.rs`), and only evidence makes it
-//! `intercepted` rather than `untrusted`.
+//! certificate and CT requirements), public clients (Mozilla's store, a second opinion), and this
+//! machine (its native store: where an inspection CA installed by policy shows up). A chain Apple
+//! devices accept is held to Apple's pinning rules and requirements (`accepted.rs`); names never
+//! make such a chain suspect. A chain they refuse is followed by its signatures and searched for
+//! evidence of interception (`refused.rs`), and only evidence makes it `intercepted` rather than
+//! `untrusted`.
 
 use std::cell::OnceCell;
 use std::time::Duration;
@@ -16,133 +17,67 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use super::apple::PinningResult;
 use super::chain::{self, CertFacts};
 use super::ct::CtReport;
+use super::findings::Findings;
 use super::knowledge::Policy;
-use super::trust::{AnchorInfo, RootSet, TrustContext, check_name, verify_path};
+use super::trust::{AnchorInfo, RootSet, TrustContext, check_name, verify_path, webpki_reason};
 use super::{
-    Assessment, Code, Context, Finding, Interception, Severity, TrustViews, Verdict, accepted,
-    refused, requirements,
+    Code, Context, Finding, Severity, TrustViews, accepted, policy, refused, requirements,
 };
 use crate::observation::{Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams};
 
-/// Findings that are evidence of interception: any one makes a refused chain `intercepted`.
-pub(super) const EVIDENCE: [Code; 9] = [
-    Code::AnchorNativeOnly,
-    Code::AnchorInNoStore,
-    Code::IssuerSignatureMismatch,
-    Code::AppleNamesCopied,
-    Code::LeafKeyEqualsIssuerKey,
-    Code::KnownInspectionProduct,
-    Code::TlsProfileMismatch,
-    Code::UnexpectedUnknownIssuer,
-    Code::SctInvalid,
-];
-
-/// The verdict logic's working state.
-pub(super) struct Judgement {
-    pub verdict: Verdict,
-    pub findings: Vec<Finding>,
+/// What the stages established about a chain besides their findings: what the report shows next
+/// to the verdict.
+#[derive(Debug, Default)]
+pub(super) struct ChainFacts {
+    /// The presented chain, leaf first.
     pub chain: Vec<CertFacts>,
+    /// The CA the chain ends at (trusted or not), when known.
     pub anchor: Option<String>,
     /// SHA-256 of the anchor's key, when known.
     pub anchor_spki: Option<String>,
     pub pinning: Option<PinningResult>,
-    /// The inspection product the chain identifies, if any.
-    pub product: Option<String>,
     /// How each of the three views saw the chain.
     pub views: Option<TrustViews>,
     /// Certificate Transparency, as Apple's policy reads the leaf.
     pub ct: Option<CtReport>,
 }
 
-impl Judgement {
-    pub fn new(verdict: Verdict, findings: Vec<Finding>) -> Self {
+impl ChainFacts {
+    /// A chain that ends at `anchor` (with that key, when known).
+    pub fn anchored(anchor: String, spki: Option<String>) -> Self {
         Self {
-            verdict,
-            findings,
-            chain: Vec::new(),
-            anchor: None,
-            anchor_spki: None,
-            pinning: None,
-            product: None,
-            views: None,
-            ct: None,
+            anchor: Some(anchor),
+            anchor_spki: spki,
+            ..Self::default()
         }
-    }
-
-    pub fn into_assessment(
-        self,
-        explanation: String,
-        revocation: Vec<super::revocation::RevocationStatus>,
-    ) -> Assessment {
-        let interception = self.interception();
-        Assessment {
-            revocation,
-            verdict: self.verdict,
-            findings: self.findings,
-            explanation,
-            chain: self.chain.into_iter().map(|f| f.summary).collect(),
-            anchor: self.anchor,
-            anchor_spki_sha256: self.anchor_spki,
-            pinning: self.pinning,
-            interception,
-            views: self.views,
-            ct: self.ct,
-        }
-    }
-
-    pub fn has(&self, code: Code) -> bool {
-        self.findings.iter().any(|f| f.code == code)
-    }
-
-    /// For an intercepted target: the product, the anchor and the evidence, all read off the
-    /// judgement. A missing SCT counts as evidence only on a chain devices refuse; on an accepted
-    /// one it is a plain warning.
-    pub fn interception(&self) -> Option<Interception> {
-        if self.verdict != Verdict::Intercepted {
-            return None;
-        }
-        let refused = !self.has(Code::ChainValid);
-        Some(Interception {
-            product: self.product.clone(),
-            anchor_subject: self.anchor.clone(),
-            evidence: self
-                .findings
-                .iter()
-                .map(|f| f.code)
-                .filter(|c| {
-                    EVIDENCE.contains(c)
-                        || *c == Code::PinMismatch
-                        || (refused && *c == Code::MissingSct)
-                })
-                .collect(),
-        })
     }
 }
 
-pub(super) fn judge_failure(
+/// A probe that failed: its finding (whose code the policy maps to the verdict), and the chain
+/// that arrived before the failure, if one did.
+pub(super) fn failure(
     failure: &Failure,
     captured: Option<&Captured>,
     obs: &Observation,
     ctx: &Context<'_>,
-) -> Judgement {
-    let (verdict, code) = match &failure.kind {
-        FailureKind::Dns(problem) => (Verdict::DnsError, dns_code(*problem)),
-        FailureKind::Refused => (Verdict::Blocked, Code::ConnectionRefused),
-        FailureKind::Reset => (Verdict::Blocked, Code::ConnectionReset),
-        FailureKind::Closed => (Verdict::Blocked, Code::ConnectionClosed),
-        FailureKind::Unreachable => (Verdict::Blocked, Code::Unreachable),
-        FailureKind::Io => (Verdict::Blocked, Code::IoError),
-        FailureKind::Timeout => (Verdict::Timeout, Code::Timeout),
-        FailureKind::TlsAlert(_) => (Verdict::TlsError, Code::TlsAlert),
-        FailureKind::NotTls => (Verdict::TlsError, Code::NotTls),
-        FailureKind::TlsProtocol => (Verdict::TlsError, Code::TlsProtocolError),
-        FailureKind::UnexpectedAnswer => (Verdict::ProtocolError, Code::UnexpectedAnswer),
-        FailureKind::Proxy(Some(407)) => (Verdict::ProxyError, Code::ProxyAuthRequired),
-        FailureKind::Proxy(Some(500..=599)) => (Verdict::ProxyError, Code::ProxyUpstreamError),
-        FailureKind::Proxy(Some(200)) | FailureKind::Proxy(None) => {
-            (Verdict::ProxyError, Code::ProxyClosed)
-        }
-        FailureKind::Proxy(Some(_)) => (Verdict::ProxyError, Code::ProxyRefused),
+    found: &mut Findings,
+) -> ChainFacts {
+    let code = match &failure.kind {
+        FailureKind::Dns(problem) => dns_code(*problem),
+        FailureKind::Refused => Code::ConnectionRefused,
+        FailureKind::Reset => Code::ConnectionReset,
+        FailureKind::Closed => Code::ConnectionClosed,
+        FailureKind::Unreachable => Code::Unreachable,
+        FailureKind::Io => Code::IoError,
+        FailureKind::Timeout => Code::Timeout,
+        FailureKind::TlsAlert(_) => Code::TlsAlert,
+        FailureKind::NotTls => Code::NotTls,
+        FailureKind::TlsProtocol => Code::TlsProtocolError,
+        FailureKind::UnexpectedAnswer => Code::UnexpectedAnswer,
+        FailureKind::Proxy(Some(407)) => Code::ProxyAuthRequired,
+        FailureKind::Proxy(Some(500..=599)) => Code::ProxyUpstreamError,
+        FailureKind::Proxy(Some(200)) | FailureKind::Proxy(None) => Code::ProxyClosed,
+        FailureKind::Proxy(Some(_)) => Code::ProxyRefused,
     };
     let failed = Finding::new(
         code,
@@ -150,20 +85,28 @@ pub(super) fn judge_failure(
         format!("{}: {}", failure.phase.as_str(), failure.detail),
     );
     let Some(captured) = captured.filter(|c| !c.chain.is_empty()) else {
-        return Judgement::new(verdict, vec![failed]);
+        found.push(failed);
+        return ChainFacts::default();
     };
     // A chain arrived before the failure: judge it too. Evidence of interception outranks the
-    // failure (a middlebox that forges and then drops is still the cause); otherwise the failure is
-    // the verdict and the chain's findings are context.
-    let mut j = judge_chain(captured, obs, None, ctx);
-    if j.verdict == Verdict::Intercepted {
-        j.findings.push(failed);
+    // failure (a middlebox that forges and then drops is still the cause), and the failure follows
+    // it; otherwise the failure decides, comes first, and the chain's findings are context (a
+    // valid chain is not news then).
+    let mut chain_found = Findings::default();
+    let facts = chain(captured, obs, None, ctx, &mut chain_found);
+    if policy::shows_interception(chain_found.as_slice()) {
+        found.append(chain_found);
+        found.push(failed);
     } else {
-        j.verdict = verdict;
-        j.findings.retain(|f| f.code != Code::ChainValid);
-        j.findings.insert(0, failed);
+        found.push(failed);
+        found.extend(
+            chain_found
+                .into_vec()
+                .into_iter()
+                .filter(|f| f.code != Code::ChainValid),
+        );
     }
-    j
+    facts
 }
 
 /// Each reason a name did not resolve has its own finding code.
@@ -279,49 +222,41 @@ fn over_budget(chain: &[CertificateDer<'_>]) -> Option<String> {
     })
 }
 
-pub(super) fn judge_chain(
+/// A presented chain: its findings go to `found`, its facts come back.
+pub(super) fn chain(
     captured: &Captured,
     obs: &Observation,
     tls: Option<&TlsParams>,
     ctx: &Context<'_>,
-) -> Judgement {
+    found: &mut Findings,
+) -> ChainFacts {
     let chain = &captured.chain;
     let host = obs.target.host.as_str();
     if let Some(problem) = over_budget(chain) {
         // Describe what fits the budgets, judge nothing: the work stays bounded whatever was sent.
-        let mut j = Judgement::new(
-            Verdict::Untrusted,
-            vec![Finding::new(Code::ChainInvalid, Severity::Error, problem)],
-        );
-        j.chain = chain
-            .iter()
-            .take(MAX_CHAIN_CERTS)
-            .take_while(|c| c.len() <= MAX_CERT_BYTES)
-            .map(chain::facts)
-            .collect();
-        return j;
+        found.error(Code::ChainInvalid, problem);
+        return ChainFacts {
+            chain: chain
+                .iter()
+                .take(MAX_CHAIN_CERTS)
+                .take_while(|c| c.len() <= MAX_CERT_BYTES)
+                .map(chain::facts)
+                .collect(),
+            ..ChainFacts::default()
+        };
     }
     let facts: Vec<CertFacts> = chain.iter().map(chain::facts).collect();
-    let mut findings: Vec<Finding> = facts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            f.summary.parse_error.as_ref().map(|e| {
-                Finding::new(
-                    Code::MalformedCertificate,
-                    Severity::Warning,
-                    format!("certificate {i} in the chain could not be parsed: {e}"),
-                )
-            })
-        })
-        .collect();
+    for (i, f) in facts.iter().enumerate() {
+        if let Some(e) = &f.summary.parse_error {
+            found.warn(
+                Code::MalformedCertificate,
+                format!("certificate {i} in the chain could not be parsed: {e}"),
+            );
+        }
+    }
     let Some(leaf) = chain.first() else {
-        findings.push(Finding::new(
-            Code::EmptyChain,
-            Severity::Error,
-            "the server presented no certificate",
-        ));
-        return Judgement::new(Verdict::Untrusted, findings);
+        found.error(Code::EmptyChain, "the server presented no certificate");
+        return ChainFacts::default();
     };
     // A precertificate is what a CA logs before issuing; it never serves TLS, and its poison
     // extension is why no client accepts it, not its names.
@@ -338,7 +273,7 @@ pub(super) fn judge_chain(
             ),
         ))
     } else {
-        check_name(leaf, host).err().map(|e| {
+        check_name(leaf, host).err().map(|_| {
             requirements::name_only_in_cn(leaf.as_ref(), host).unwrap_or_else(|| {
                 Finding::new(
                     Code::NameMismatch,
@@ -346,7 +281,7 @@ pub(super) fn judge_chain(
                     format!(
                         "the leaf '{}' is not valid for {host} ({})",
                         facts[0].subject_cn,
-                        webpki_reason(&e)
+                        requirements::names_presented(leaf.as_ref())
                     ),
                 )
             })
@@ -375,25 +310,16 @@ pub(super) fn judge_chain(
         ctx,
         dated: !time_findings.is_empty(),
     };
-    let mut j = match &paths.device {
-        Ok(anchor) => accepted::judge(anchor, &paths, &input),
-        Err(err) => refused::judge(err, &paths, &input),
+    // Dates and names come after what the views found; the policy reads both as refusals.
+    let mut judged = match &paths.device {
+        Ok(anchor) => accepted::judge(anchor, &paths, &input, found),
+        Err(err) => refused::judge(err, &paths, &input, found),
     };
-    j.views = Some(paths.views());
-    findings.append(&mut j.findings);
-    if input.dated && j.verdict == Verdict::Pass {
-        j.verdict = Verdict::Untrusted;
-    }
-    findings.extend(time_findings);
-    if let Some(f) = name_finding {
-        if j.verdict == Verdict::Pass {
-            j.verdict = Verdict::Untrusted;
-        }
-        findings.push(f);
-    }
-    j.findings = findings;
-    j.chain = facts;
-    j
+    judged.views = Some(paths.views());
+    found.extend(time_findings);
+    found.extend(name_finding);
+    judged.chain = facts;
+    judged
 }
 
 /// What both branches of the chain judgement read.
@@ -415,37 +341,49 @@ impl ChainInput<'_> {
     }
 }
 
-/// A catalog row may say the real server speaks at most some TLS version.
-pub(super) fn tls_profile_mismatch(obs: &Observation, tls: Option<&TlsParams>) -> Option<Finding> {
+/// A catalog row may say the real server speaks at most some TLS version, or only some cipher
+/// suites. On a chain devices refuse, another one is evidence that something else terminated TLS
+/// (an error); on a `genuine` chain (devices accept it) the service itself has probably changed (a
+/// warning).
+pub(super) fn tls_profile_mismatch(
+    obs: &Observation,
+    tls: Option<&TlsParams>,
+    genuine: bool,
+) -> Option<Finding> {
     let row = obs.target.row.as_ref()?;
     let tls = tls?;
     let got = tls.version.as_str();
-    if let Some(max) = row.tls_max.as_deref()
-        && version_number(got)? > version_number(max)?
-    {
-        return Some(Finding::new(
-            Code::TlsProfileMismatch,
-            Severity::Error,
-            format!(
-                "the connection used {got}, but the real server speaks at most TLS {max}: something else terminated TLS"
-            ),
-        ));
-    }
     // The documented cipher list is for TLS 1.2 and below; TLS 1.3 suites are not in it.
     let suite = tls.cipher_suite.as_str();
-    if !row.tls_ciphers.is_empty()
-        && !suite.starts_with("TLS13_")
-        && !row.tls_ciphers.iter().any(|c| c == suite)
-    {
-        return Some(Finding::new(
+    let what = match row.tls_max.as_deref() {
+        Some(max) if version_number(got)? > version_number(max)? => {
+            format!("the connection used {got}, but the real server speaks at most TLS {max}")
+        }
+        _ if !row.tls_ciphers.is_empty()
+            && !suite.starts_with("TLS13_")
+            && !row.tls_ciphers.iter().any(|c| c == suite) =>
+        {
+            format!(
+                "the connection used the cipher suite {suite}, which the real server does not offer"
+            )
+        }
+        _ => return None,
+    };
+    Some(if genuine {
+        Finding::new(
+            Code::TlsProfileMismatch,
+            Severity::Warning,
+            format!(
+                "{what}: something else terminated TLS; the chain is genuine, so the service itself may have changed"
+            ),
+        )
+    } else {
+        Finding::new(
             Code::TlsProfileMismatch,
             Severity::Error,
-            format!(
-                "the connection used the cipher suite {suite}, which the real server does not offer: something else terminated TLS"
-            ),
-        ));
-    }
-    None
+            format!("{what}: something else terminated TLS"),
+        )
+    })
 }
 
 /// "TLSv1.3" or "1.3" as (1, 3).
@@ -455,7 +393,8 @@ fn version_number(v: &str) -> Option<(u8, u8)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-pub(super) fn short(hex: &str) -> &str {
+/// The first 16 hex digits of a SHA-256 figure, as findings quote a key.
+pub(super) fn hex_prefix(hex: &str) -> &str {
     hex.get(..16).unwrap_or(hex)
 }
 
@@ -531,45 +470,4 @@ pub(super) fn issuer_walk(facts: &[CertFacts]) -> Vec<usize> {
         }
     }
     walk
-}
-
-/// webpki's errors, in words.
-pub(super) fn webpki_reason(e: &webpki::Error) -> String {
-    use webpki::Error as E;
-    match e {
-        E::CertNotValidForName(ctx) => {
-            // webpki renders names as `DnsName("host")`; show the bare names.
-            let presented: Vec<String> = ctx
-                .presented
-                .iter()
-                .map(|p| match (p.find('"'), p.rfind('"')) {
-                    (Some(a), Some(b)) if b > a => p[a + 1..b].to_owned(),
-                    _ => p.clone(),
-                })
-                .collect();
-            if presented.is_empty() {
-                "it names no host".to_owned()
-            } else {
-                format!("it is for {}", presented.join(", "))
-            }
-        }
-        E::CertExpired { .. } => "expired".into(),
-        E::CertNotValidYet { .. } => "not yet valid".into(),
-        E::UnknownIssuer => "unknown issuer".into(),
-        E::CaUsedAsEndEntity => "a CA certificate is used as the server certificate".into(),
-        E::EndEntityUsedAsCa => "a server certificate is used as a CA".into(),
-        E::RequiredEkuNotFoundContext(_) => "not issued for TLS server authentication".into(),
-        E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            "signed with an algorithm that is not accepted (for example SHA-1)".into()
-        }
-        E::NameConstraintViolation => "a CA's name constraints forbid this name".into(),
-        E::PathLenConstraintViolated => "a CA's path length constraint is violated".into(),
-        E::MaximumPathDepthExceeded
-        | E::MaximumPathBuildCallsExceeded
-        | E::MaximumSignatureChecksExceeded => {
-            "path building gave up (too many candidates or too deep)".into()
-        }
-        other => format!("{other:?}"),
-    }
 }
