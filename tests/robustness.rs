@@ -19,17 +19,21 @@ struct MixedLab {
     root: Ca,
     tls_port: u16,
     silent_port: u16,
+    /// Connections the silent server has accepted.
+    silent_seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl MixedLab {
     fn new() -> Self {
         let root = Ca::root("Lab Public Root");
         let tls_port = tls_server(&root.leaf(&[&format!("*.{DOMAIN}")], true));
+        let (silent_port, silent_seen) = silent_listener_counted();
         Self {
             scratch: Scratch::new(),
             root,
             tls_port,
-            silent_port: silent_listener(),
+            silent_port,
+            silent_seen,
         }
     }
 
@@ -121,7 +125,18 @@ fn check_stopped_json(json: &serde_json::Value, pass: usize, silent: usize, reas
 /// checks the process ends with 130 within two seconds of it.
 fn interrupt(lab: &MixedLab, dir: &Path, extra: &[&str], sig: &str) -> Duration {
     let mut child = start(&lab.args(5, 60, extra), dir);
-    std::thread::sleep(Duration::from_millis(1000));
+    // Signal once the run is probing: every silent target connected (so the process is past its
+    // start-up and has its signal handlers), and the passing ones had time to finish. A fixed
+    // sleep raced the start-up on a loaded machine.
+    let started = Instant::now();
+    while lab.silent_seen.load(std::sync::atomic::Ordering::SeqCst) < 60 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never connected to the silent targets"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
     signal(&child, sig);
     let (code, took) = wait(&mut child, Duration::from_secs(10));
     eprintln!("SIG{sig}: exited {code} {took:?} after the signal");

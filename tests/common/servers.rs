@@ -195,15 +195,24 @@ pub fn free_port() -> u16 {
 
 /// A listener that accepts (the kernel completes the TCP handshake) but never says anything.
 pub fn silent_listener() -> u16 {
+    silent_listener_counted().0
+}
+
+/// A silent listener that counts the connections it accepted, so a test can tell that a run has
+/// got as far as connecting (rather than guessing with a sleep).
+pub fn silent_listener_counted() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for s in l.incoming().flatten() {
             held.push(s);
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    port
+    (port, count)
 }
 
 /// Reads the ClientHello, then aborts the connection: SO_LINGER 0 makes close send a RST.
