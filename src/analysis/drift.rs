@@ -4,8 +4,8 @@
 
 use super::verdict::Judgement;
 use super::{Code, Finding, Severity, Verdict};
-use crate::baseline::BaselineTarget;
-use crate::observation::{Observation, Outcome};
+use crate::model::baseline::BaselineTarget;
+use crate::model::observation::{Observation, Outcome};
 
 pub(super) fn compare(entry: &BaselineTarget, obs: &Observation, j: &mut Judgement) {
     if j.chain.is_empty() {

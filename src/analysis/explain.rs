@@ -4,7 +4,7 @@
 use super::apple::PinningResult;
 use super::verdict::Judgement;
 use super::{Code, Context, Severity, Verdict};
-use crate::observation::Observation;
+use crate::model::observation::Observation;
 
 pub(super) fn explain(obs: &Observation, j: &Judgement, ctx: &Context<'_>) -> String {
     let target = obs.target.label();

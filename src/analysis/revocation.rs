@@ -21,7 +21,7 @@ use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
 
 use super::chain::{self, CertFacts, oid_der};
 use super::{Code, Finding, Severity};
-use crate::observation::{
+use crate::model::observation::{
     FetchFailure, FetchFailureKind, FetchedBody, Observation, RevocationFetch, RevocationKind,
     RevocationOutcome,
 };

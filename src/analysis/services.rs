@@ -6,10 +6,10 @@ use url::Url;
 
 use super::verdict::Judgement;
 use super::{Code, Context, Finding, Severity, Verdict};
-use crate::observation::{
+use crate::model::observation::{
     FailureKind, HttpAnswer, NtpAnswer, Observation, Outcome, QuicAnswer, ServiceAnswer,
 };
-use crate::target::ProbeKind;
+use crate::model::target::ProbeKind;
 
 /// Beyond this difference between the NTP server's clock and this machine's, the difference is
 /// reported: certificate checks on a device whose clock is that far off start to fail at the edges

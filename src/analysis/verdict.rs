@@ -22,7 +22,9 @@ use super::{
     Assessment, Code, Context, Finding, Interception, Severity, TrustViews, Verdict, accepted,
     refused, requirements,
 };
-use crate::observation::{Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams};
+use crate::model::observation::{
+    Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams,
+};
 
 /// Findings that are evidence of interception: any one makes a refused chain `intercepted`.
 pub(super) const EVIDENCE: [Code; 9] = [

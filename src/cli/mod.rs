@@ -3,7 +3,7 @@
 //! the clock, the environment or the machine's trust store.
 
 mod args;
-pub mod input;
+use crate::input;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
@@ -19,24 +19,24 @@ use rustls_pki_types::{ServerName, UnixTime};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::analysis::Verdict;
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::{RootSet, TrustContext};
 use crate::analysis::{Context, assess};
 use crate::apple_store::AppleTrustStore;
-use crate::baseline::Baseline;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::export::{self as exemptions, ExportFormat, ResultRow};
-use crate::observation::{Captured, Observation, Outcome, Phase};
+use crate::model::baseline::Baseline;
+use crate::model::observation::{Captured, Observation, Outcome, Phase};
+use crate::model::target::{Target, parse_spec};
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
 };
 use crate::probe::revocation::{self, RevocationConfig};
 use crate::probe::{ProbeConfig, Stop, StopReason, probe_all};
-use crate::report::saved::{SavedError, SavedReport};
+use crate::report::saved::SavedReport;
+use crate::report::{self, wire};
 use crate::report::{Format, RunReport, TargetResult, exit, json, jsonl, table};
-use crate::target::{Target, parse_spec};
 use args::{
     AuditArgs, BaselineAction, BaselineArgs, CatalogArgs, Cli, Command, ExportArgs, InspectArgs,
     OutputArgs, Selection, TrustArgs,
@@ -164,17 +164,15 @@ fn baseline(args: BaselineArgs) -> anyhow::Result<u8> {
     let created_at = now_rfc3339();
     let (baseline, left_out, code) = match &save.from {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let (b, left_out) =
-                Baseline::from_report(&text, &path.display().to_string(), &created_at)?;
+            let saved = read_saved(path)?;
+            let (b, left_out) = report::baseline::from_saved(&saved, &created_at);
             (b, left_out, exit::OK)
         }
         None => {
             let sink = Sink::open(save.audit.output.output.as_deref())?;
             let report = run_audit(&save.audit, None, None)?;
             let (b, left_out) =
-                Baseline::from_results(&report.results, &created_at, &report.finished_at);
+                report::baseline::from_results(&report.results, &created_at, &report.finished_at);
             let code = emit(&report, &save.audit.output, sink)?;
             (b, left_out, code)
         }
@@ -794,7 +792,7 @@ fn timing_line(obs: &Observation) -> String {
         Outcome::Failed { failure, .. } => format!(
             "failed in {}{}",
             failure.phase.as_str(),
-            if failure.kind == crate::observation::FailureKind::Timeout {
+            if failure.kind == crate::model::observation::FailureKind::Timeout {
                 " (timeout)"
             } else {
                 ""
@@ -944,15 +942,11 @@ fn export(args: ExportArgs) -> anyhow::Result<u8> {
                 .only
                 .iter()
                 .map(|v| {
-                    Verdict::ALL
-                        .into_iter()
-                        .find(|known| known.as_str() == v)
-                        .map(Verdict::as_str)
-                        .ok_or_else(|| {
-                            let known: Vec<&str> =
-                                Verdict::ALL.iter().map(|v| v.as_str()).collect();
-                            anyhow!("--only '{v}': not a verdict (known: {})", known.join(", "))
-                        })
+                    wire::Verdict::from_name(v).ok_or_else(|| {
+                        let known: Vec<&str> =
+                            wire::Verdict::ALL.iter().map(|v| v.as_str()).collect();
+                        anyhow!("--only '{v}': not a verdict (known: {})", known.join(", "))
+                    })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             exemptions::from_results(&read_results(path, &only)?)
@@ -971,24 +965,30 @@ fn export(args: ExportArgs) -> anyhow::Result<u8> {
 
 /// Targets of an earlier audit, from its JSON document, keeping those with the given verdicts
 /// (all when `only` is empty).
-fn read_results(path: &Path, only: &[&str]) -> anyhow::Result<Vec<ResultRow>> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
-    let report = SavedReport::parse(&text).map_err(|e| match &e {
-        SavedError::NotJson { line, .. } => anyhow!("{shown}:{line}: {e}"),
-        _ => anyhow!("{shown}: {e}"),
-    })?;
+fn read_results(path: &Path, only: &[wire::Verdict]) -> anyhow::Result<Vec<ResultRow>> {
+    let report = read_saved(path)?;
     Ok(report
-        .targets()
+        .targets
+        .into_iter()
         .filter(|t| only.is_empty() || only.contains(&t.verdict))
         .map(|t| ResultRow {
-            host: t.host.to_owned(),
+            host: t.host,
             port: t.port,
-            section: t.text("section").map(str::to_owned),
-            pattern: t.text("pattern").map(str::to_owned),
-            reason: t.text("explanation").unwrap_or_default().to_owned(),
+            section: t.section,
+            pattern: t.pattern,
+            reason: t.explanation,
         })
         .collect())
+}
+
+/// An earlier audit's JSON document; errors name the file, and the line when there is one.
+fn read_saved(path: &Path) -> anyhow::Result<SavedReport> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    SavedReport::parse(&text).map_err(|e| match e.line() {
+        Some(line) => anyhow!("{shown}:{line}: {e}"),
+        None => anyhow!("{shown}: {e}"),
+    })
 }
 
 fn parse_at(at: &str) -> anyhow::Result<UnixTime> {

@@ -25,10 +25,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
 
-use crate::observation::{
-    Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming, TlsParams,
+pub use crate::model::observation::StopReason;
+use crate::model::observation::{
+    Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming,
+    SkipReason, TlsParams, TlsVersion,
 };
-use crate::target::{ProbeKind, Target};
+use crate::model::target::{ProbeKind, Target};
 use resolve::Resolve;
 
 /// How many bytes of a non-TLS answer are kept to show the user what came back instead.
@@ -49,25 +51,6 @@ pub struct ProbeConfig {
     /// Stops the run early (a signal, the run's deadline): see [`Stop`].
     pub stop: Stop,
     provider: Arc<CryptoProvider>,
-}
-
-/// Why a run stopped before every target was probed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    /// SIGINT (Ctrl-C) or SIGTERM.
-    Interrupted,
-    /// `--deadline` passed.
-    Deadline,
-}
-
-impl StopReason {
-    /// The reason a target that was never probed carries ("not probed: …").
-    pub fn not_probed(self) -> &'static str {
-        match self {
-            Self::Interrupted => "not probed: the run was interrupted",
-            Self::Deadline => "not probed: the run deadline passed",
-        }
-    }
 }
 
 /// A switch that ends a run early. Once triggered, [`probe_all`] starts no new probe, abandons the
@@ -199,7 +182,7 @@ fn not_probed(target: Target, reason: StopReason) -> Observation {
         proxy: None,
         revocation: Vec::new(),
         timings: Vec::new(),
-        outcome: Outcome::Skipped(reason.not_probed().to_owned()),
+        outcome: Outcome::Skipped(SkipReason::Stopped(reason)),
         elapsed: Duration::ZERO,
     }
 }
@@ -469,7 +452,7 @@ async fn attempt(
                 version: conn
                     .protocol_version()
                     .map(version_name)
-                    .unwrap_or_else(|| "unknown".into()),
+                    .unwrap_or(TlsVersion::Unknown),
                 cipher_suite: conn
                     .negotiated_cipher_suite()
                     .map(|s| {
@@ -674,13 +657,13 @@ fn describe_bytes(bytes: &[u8]) -> String {
     }
 }
 
-fn version_name(v: rustls::ProtocolVersion) -> String {
+fn version_name(v: rustls::ProtocolVersion) -> TlsVersion {
     match v {
-        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
-        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
-        rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".into(),
-        rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".into(),
-        other => format!("{other:?}"),
+        rustls::ProtocolVersion::TLSv1_3 => TlsVersion::Tls13,
+        rustls::ProtocolVersion::TLSv1_2 => TlsVersion::Tls12,
+        rustls::ProtocolVersion::TLSv1_1 => TlsVersion::Tls11,
+        rustls::ProtocolVersion::TLSv1_0 => TlsVersion::Tls10,
+        other => TlsVersion::Other(format!("{other:?}")),
     }
 }
 

@@ -10,7 +10,7 @@ use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::observation::{Failure, FailureKind, Phase};
+use crate::model::observation::{Failure, FailureKind, Phase};
 
 /// The most a CONNECT reply's status line and headers may take.
 const MAX_REPLY_HEADERS: usize = 16 * 1024;

@@ -20,7 +20,7 @@ use url::{Host, Url};
 
 use super::resolve::Resolve;
 use crate::analysis::revocation::plan;
-use crate::observation::{
+use crate::model::observation::{
     FailureKind, FetchFailure, FetchFailureKind, FetchedBody, Observation, RevocationFetch,
     RevocationKind, RevocationOutcome,
 };

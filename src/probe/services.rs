@@ -13,7 +13,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
 use super::describe_bytes;
-use crate::observation::{
+use crate::model::observation::{
     Failure, FailureKind, HttpAnswer, NtpAnswer, Phase, QuicAnswer, ServiceAnswer, SshAnswer,
 };
 
@@ -601,7 +601,7 @@ fn summarise(protocol: &str, misses: &[(SocketAddr, Miss)], budget: Duration) ->
     };
     let Some((_, worst)) = misses.iter().min_by_key(|(_, m)| rank(m)) else {
         return Failure {
-            kind: FailureKind::Dns(crate::observation::DnsProblem::NoAddresses),
+            kind: FailureKind::Dns(crate::model::observation::DnsProblem::NoAddresses),
             phase: Phase::Resolve,
             detail: "no addresses to send to".into(),
         };

@@ -1,6 +1,7 @@
 //! Rendering results for people and programs. Renderers take finished results and produce text;
 //! they decide presentation only, never verdicts.
 
+pub mod baseline;
 pub mod html;
 pub mod json;
 pub mod jsonl;
@@ -8,15 +9,15 @@ pub mod junit;
 pub mod markdown;
 pub mod saved;
 pub mod table;
+pub mod wire;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::analysis::{Assessment, Verdict};
-use crate::observation::{Observation, Outcome};
-use crate::probe::StopReason;
-use crate::target::Target;
+use crate::model::observation::{Observation, Outcome, SkipReason, StopReason};
+use crate::model::target::Target;
 
 /// One target's observation and its judgement.
 #[derive(Clone, Debug)]
@@ -175,7 +176,7 @@ impl RunReport {
                     .iter()
                     .filter(|r| {
                         matches!(&r.observation.outcome,
-                            Outcome::Skipped(why) if why == reason.not_probed())
+                            Outcome::Skipped(SkipReason::Stopped(why)) if *why == reason)
                     })
                     .count();
                 summary.stopped(reason, not_probed)

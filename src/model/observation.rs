@@ -1,13 +1,14 @@
 //! What a probe saw, as plain data. The probe produces it; the analysis judges it. Keeping these types
 //! apart from the probe keeps the analysis free of tokio and of the network.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::target::Target;
+use super::target::Target;
 
 /// Everything recorded about one target.
 #[derive(Clone, Debug)]
@@ -51,7 +52,7 @@ pub enum Outcome {
         captured: Option<Captured>,
     },
     /// Not probed, for the reason given.
-    Skipped(String),
+    Skipped(SkipReason),
     /// A chain read from a file rather than from the network (`pinscope inspect`).
     Offline { captured: Captured },
     /// A non-TLS service answered (HTTP, NTP, SSH, QUIC).
@@ -225,7 +226,7 @@ pub struct Captured {
 /// The negotiated TLS parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsParams {
-    pub version: String,
+    pub version: TlsVersion,
     pub cipher_suite: String,
     pub alpn: Option<String>,
 }
@@ -305,4 +306,129 @@ pub enum FailureKind {
     Proxy(Option<u16>),
     /// Any other I/O failure.
     Io,
+}
+
+/// A negotiated TLS protocol version. Written as rustls names them ("TLSv1.3"), in the JSON and
+/// in baselines.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TlsVersion {
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+    /// The handshake completed without a version to report (it cannot, with rustls).
+    Unknown,
+    /// A version pinscope has no name for, as rustls describes it.
+    Other(String),
+}
+
+impl TlsVersion {
+    /// The name as written: "TLSv1.3", "unknown", or the other version's description.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Tls10 => "TLSv1.0",
+            Self::Tls11 => "TLSv1.1",
+            Self::Tls12 => "TLSv1.2",
+            Self::Tls13 => "TLSv1.3",
+            Self::Unknown => "unknown",
+            Self::Other(name) => name,
+        }
+    }
+
+    /// Reads a name as [`TlsVersion::as_str`] writes it; anything else is [`TlsVersion::Other`].
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "TLSv1.0" => Self::Tls10,
+            "TLSv1.1" => Self::Tls11,
+            "TLSv1.2" => Self::Tls12,
+            "TLSv1.3" => Self::Tls13,
+            "unknown" => Self::Unknown,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The version as (major, minor), e.g. (1, 3), when it is a TLS version.
+    pub fn number(&self) -> Option<(u8, u8)> {
+        match self {
+            Self::Tls10 => Some((1, 0)),
+            Self::Tls11 => Some((1, 1)),
+            Self::Tls12 => Some((1, 2)),
+            Self::Tls13 => Some((1, 3)),
+            Self::Unknown | Self::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
+    }
+}
+
+/// Why a target was not probed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The catalog lists only a wildcard here, with no concrete name under it to probe.
+    NoConcreteHost {
+        /// The wildcard, e.g. `*.example.com`.
+        pattern: String,
+    },
+    /// A UDP port that carries no protocol pinscope can probe.
+    UnknownUdpPort(u16),
+    /// The run stopped (a signal, `--deadline`) before this target was probed.
+    Stopped(StopReason),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoConcreteHost { pattern } => write!(
+                f,
+                "no concrete host name is known under {pattern}; add one with --catalog to probe it"
+            ),
+            Self::UnknownUdpPort(port) => write!(
+                f,
+                "UDP {port} carries no protocol pinscope knows how to probe"
+            ),
+            Self::Stopped(reason) => f.write_str(reason.not_probed()),
+        }
+    }
+}
+
+/// The reason as a finding's message says it.
+impl From<SkipReason> for String {
+    fn from(reason: SkipReason) -> Self {
+        reason.to_string()
+    }
+}
+
+/// Why a run stopped before every target was probed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT (Ctrl-C) or SIGTERM.
+    Interrupted,
+    /// `--deadline` passed.
+    Deadline,
+}
+
+impl StopReason {
+    /// The reason a target that was never probed carries ("not probed: …").
+    pub fn not_probed(self) -> &'static str {
+        match self {
+            Self::Interrupted => "not probed: the run was interrupted",
+            Self::Deadline => "not probed: the run deadline passed",
+        }
+    }
 }
