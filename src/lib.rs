@@ -11,3 +11,4 @@ pub mod input;
 pub mod model;
 pub mod probe;
 pub mod report;
+pub mod run;

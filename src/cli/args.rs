@@ -1,5 +1,5 @@
-//! The command line as clap sees it: raw flags only. Turning them into a validated plan happens in
-//! the parent module.
+//! The command line as clap sees it: raw flags only ("low-level" arguments). Turning them into a
+//! validated plan happens in `plan.rs`.
 
 use std::path::PathBuf;
 

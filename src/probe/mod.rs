@@ -110,13 +110,13 @@ impl ProbeConfig {
 }
 
 /// Probes every target with at most `config.concurrency` in flight. `on_done` sees each observation
-/// as it finishes; the returned list is in the targets' order. Once `config.stop` is triggered, no
+/// as it finishes, with the target's index in `targets`; the returned list is in the targets' order. Once `config.stop` is triggered, no
 /// new probe starts, the ones in flight are abandoned, and every target not finished is returned
 /// (and given to `on_done`) as skipped with the stop's reason.
 pub async fn probe_all(
     targets: Vec<Target>,
     config: &ProbeConfig,
-    mut on_done: impl FnMut(&Observation),
+    mut on_done: impl FnMut(usize, &Observation),
 ) -> Vec<Observation> {
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let config = Arc::new(config.clone());
@@ -161,7 +161,7 @@ pub async fn probe_all(
             }
         };
         if let Some(i) = i {
-            on_done(&obs);
+            on_done(i, &obs);
             slots[i] = Some(obs);
         }
     }

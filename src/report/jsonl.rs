@@ -18,10 +18,3 @@ pub fn summary_line(run: &RunReport) -> String {
     line.push('\n');
     line
 }
-
-/// The whole output at once (for `inspect`, and when the lines could not be streamed).
-pub fn render(run: &RunReport) -> String {
-    let mut out: String = run.results.iter().map(target_line).collect();
-    out.push_str(&summary_line(run));
-    out
-}

@@ -1,5 +1,7 @@
 //! Rendering results for people and programs. Renderers take finished results and produce text;
-//! they decide presentation only, never verdicts.
+//! they decide presentation only, never verdicts. [`printer`] puts every output format behind one
+//! trait; [`wire`] holds the JSON's own types, which saved reports are read back into ([`saved`]);
+//! [`baseline`] turns results into the baseline file.
 
 pub mod baseline;
 pub mod html;
@@ -7,6 +9,7 @@ pub mod json;
 pub mod jsonl;
 pub mod junit;
 pub mod markdown;
+pub mod printer;
 pub mod saved;
 pub mod table;
 pub mod wire;
@@ -182,30 +185,6 @@ impl RunReport {
                 summary.stopped(reason, not_probed)
             }
             None => summary,
-        }
-    }
-
-    /// Writes the report in the format; JSON is streamed, the others are rendered first.
-    pub fn write(
-        &self,
-        format: Format,
-        color: bool,
-        out: &mut dyn std::io::Write,
-    ) -> std::io::Result<()> {
-        match format {
-            Format::Json => json::write(self, out),
-            other => out.write_all(self.render(other, color).as_bytes()),
-        }
-    }
-
-    pub fn render(&self, format: Format, color: bool) -> String {
-        match format {
-            Format::Table => table::render(self, color),
-            Format::Json => json::render(self),
-            Format::Jsonl => jsonl::render(self),
-            Format::Markdown => markdown::render(self),
-            Format::Html => html::render(self),
-            Format::Junit => junit::render(self),
         }
     }
 
