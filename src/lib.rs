@@ -5,7 +5,7 @@ pub mod analysis;
 pub mod apple_store;
 pub mod catalog;
 pub mod cli;
-pub mod export;
+
 pub mod fuzzing;
 pub mod input;
 pub mod model;

@@ -1,15 +1,29 @@
 #!/usr/bin/env python3
-"""Lists the dependencies between pinscope's top-level modules and fails on a cycle.
+"""Lists the dependencies between pinscope's top-level modules and checks them against the layers
+that src/lib.rs and docs/architecture.md describe.
 
 Every `crate::X` path in src/ (in `use` lines and inline) counts as an edge from the file's
 top-level module to X. Test modules (`#[cfg(test)]` to the end of the file) are left out: tests
-may reach anywhere. Usage: python3 tools/layers.py [src-dir]. Exit status 1 when there is a cycle.
+may reach anywhere. An edge must point to a lower layer; an edge between two modules of the same
+layer (or upwards) is reported, and so is any cycle. Usage: python3 tools/layers.py [src-dir].
+Exit status 1 when something is reported.
 """
 import re
 import sys
 from pathlib import Path
 
 src = Path(sys.argv[1] if len(sys.argv) > 1 else "src")
+
+# Lowest first. A module may use modules of lower layers only.
+LAYERS = [
+    ("model", ["model"]),
+    ("data", ["catalog", "apple_store", "input"]),
+    ("mechanism and policy", ["probe", "analysis"]),
+    ("renderers", ["report"]),
+    ("run", ["run"]),
+    ("entry points", ["cli", "fuzzing"]),
+]
+LAYER = {m: i for i, (_, ms) in enumerate(LAYERS) for m in ms}
 edges: dict[str, dict[str, set[str]]] = {}
 modules = set()
 for path in sorted(src.rglob("*.rs")):
@@ -61,10 +75,24 @@ for m in sorted(modules):
     if colour[m] == WHITE:
         visit(m, [])
 
-if cycles:
-    for c in cycles:
-        print("cycle: " + " -> ".join(c))
-        for a, b in zip(c, c[1:]):
-            print(f"  {a} -> {b}: {', '.join(sorted(edges[a][b]))}")
+failed = False
+unknown = sorted(m for m in modules if m not in LAYER)
+if unknown:
+    print("not in any layer (add to LAYERS): " + ", ".join(unknown))
+    failed = True
+for a in sorted(edges):
+    for b in sorted(edges[a]):
+        if a in LAYER and b in LAYER and LAYER[b] >= LAYER[a]:
+            way = "sideways" if LAYER[b] == LAYER[a] else "upwards"
+            print(f"against the layers ({way}): {a} -> {b}: {', '.join(sorted(edges[a][b]))}")
+            failed = True
+for c in cycles:
+    print("cycle: " + " -> ".join(c))
+    for a, b in zip(c, c[1:]):
+        print(f"  {a} -> {b}: {', '.join(sorted(edges[a][b]))}")
+    failed = True
+if not cycles:
+    print("no cycle between top-level modules")
+if failed:
     sys.exit(1)
-print("no cycle between top-level modules")
+print("every dependency points to a lower layer")

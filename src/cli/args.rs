@@ -231,7 +231,7 @@ pub struct InspectArgs {
 pub struct ExportArgs {
     /// List format.
     #[arg(long, value_enum, default_value = "plain")]
-    pub format: crate::export::ExportFormat,
+    pub format: crate::report::export::ExportFormat,
     /// Take the hosts from an earlier audit's JSON output instead of the catalog.
     #[arg(long = "from", value_name = "RESULTS.json")]
     pub from: Option<PathBuf>,

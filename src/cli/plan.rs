@@ -15,7 +15,6 @@ use super::args::{AuditArgs, ExportArgs, InspectArgs, OutputArgs, Selection};
 use super::trust::{exact_trust, trust_context};
 use crate::analysis::knowledge::Knowledge;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
-use crate::export::ExportFormat;
 use crate::input;
 use crate::model::baseline::Baseline;
 use crate::model::target::{Target, parse_spec};
@@ -24,6 +23,7 @@ use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
 };
 use crate::probe::revocation::RevocationConfig;
+use crate::report::export::ExportFormat;
 use crate::report::{Format, wire};
 use crate::run::plan::{AuditPlan, InspectPlan, Judging, OutputPlan, Probing, ProgressPlan};
 

@@ -59,9 +59,8 @@ pub enum Outcome {
     Service(ServiceAnswer),
 }
 
-/// What a non-TLS service said (JSON `service`, tagged by `protocol`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "protocol", rename_all = "lowercase")]
+/// What a non-TLS service said (JSON `service`, written by `report::wire`).
+#[derive(Clone, Debug, PartialEq)]
 pub enum ServiceAnswer {
     Http(HttpAnswer),
     Ntp(NtpAnswer),
@@ -70,7 +69,7 @@ pub enum ServiceAnswer {
 }
 
 /// A plain-HTTP response (status line and headers; the body is not kept).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAnswer {
     pub status: u16,
     pub reason: String,
@@ -94,7 +93,7 @@ impl HttpAnswer {
 }
 
 /// An SNTP reply, measured against this machine's clock.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NtpAnswer {
     pub stratum: u8,
     pub leap: u8,
@@ -108,13 +107,13 @@ pub struct NtpAnswer {
 }
 
 /// The identification line an SSH server sends first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SshAnswer {
     pub banner: String,
 }
 
 /// A QUIC Version Negotiation packet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuicAnswer {
     /// The versions the server lists, in its order.
     pub versions: Vec<u32>,

@@ -4,6 +4,7 @@
 //! [`baseline`] turns results into the baseline file.
 
 pub mod baseline;
+pub mod export;
 pub mod html;
 pub mod json;
 pub mod jsonl;
@@ -15,8 +16,6 @@ pub mod table;
 pub mod wire;
 
 use std::collections::BTreeMap;
-
-use serde::Serialize;
 
 use crate::analysis::{Assessment, Verdict};
 use crate::model::observation::{Observation, Outcome, SkipReason, StopReason};
@@ -60,10 +59,9 @@ pub enum Format {
 }
 
 /// Counts per verdict, and the exit code they imply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub total: usize,
-    #[serde(flatten)]
     pub counts: BTreeMap<&'static str, usize>,
     pub exit_code: u8,
     /// The run was stopped by SIGINT or SIGTERM (exit code 130).
@@ -310,11 +308,7 @@ pub fn clean(text: &str) -> String {
 
 /// A finding's severity as the JSON writes it.
 pub fn severity(s: crate::analysis::Severity) -> &'static str {
-    match s {
-        crate::analysis::Severity::Info => "info",
-        crate::analysis::Severity::Warning => "warning",
-        crate::analysis::Severity::Error => "error",
-    }
+    wire::Severity::from(s).as_str()
 }
 
 /// The first 12 characters of a hex digest, for people (full digests are in the JSON).

@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow};
 
 use super::super::args::ExportArgs;
 use super::super::plan;
-use crate::export::{self as exemptions, ResultRow};
+use crate::report::export::{self as exemptions, ResultRow};
 use crate::report::saved::SavedReport;
 use crate::report::{exit, wire};
 use crate::run::output::Output;
