@@ -1,12 +1,12 @@
 //! The command line: the only layer that reads flags and the environment. It parses arguments
-//! ([`args`]: raw flags, as clap sees them), resolves them into plans ([`plan`]: every check in one
-//! place, trust stores loaded by [`trust`]), hands each plan to the run layer ([`crate::run`]) from
-//! its command's file ([`commands`]), and maps the outcome to an exit code.
+//! (`args.rs`: raw flags, as clap sees them), resolves them into plans (`plan.rs`: every check in
+//! one place, trust stores loaded by `trust.rs`), hands each plan to the run layer ([`crate::run`])
+//! from its command's file (`commands/`), and maps the outcome to an exit code.
 
-pub mod args;
-pub mod commands;
-pub mod plan;
-pub mod trust;
+mod args;
+mod commands;
+mod plan;
+mod trust;
 
 use std::process::ExitCode;
 
