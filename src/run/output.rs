@@ -156,42 +156,40 @@ impl Output {
 
 /// A printer writing to an output: what the audit streams its results into. A failed write stops
 /// further writing; [`Printout::finish`] reports it, and the caller can still print the whole run
-/// elsewhere with [`print_to_stdout`].
+/// elsewhere with [`print_to_stdout`]. A run that did not stream (a sink that does not, such as
+/// [`super::AtTheEnd`]) is printed whole at the end.
 pub struct Printout {
     printer: Box<dyn Printer>,
     output: Output,
+    /// Whether the printer has begun and been given targets as they finished.
+    streamed: bool,
     failed: Option<OutputError>,
 }
 
 impl Printout {
-    /// The printer for `format` writing to `output`; a printer that streams begins at once.
+    /// The printer for `format` writing to `output`.
     pub fn new(format: Format, color: bool, output: Output) -> Self {
-        let mut this = Self {
+        Self {
             printer: printer::printer(format, color),
             output,
+            streamed: false,
             failed: None,
-        };
-        if this.printer.streams() {
-            let Self {
-                printer, output, ..
-            } = &mut this;
-            this.failed = output.append_with(|out| printer.begin(out)).err();
         }
-        this
     }
 
-    /// Writes the finished run (everything, or what a streaming printer has left) and puts the
+    /// Writes the finished run (all of it, or what a streaming printer has left) and puts the
     /// output in place.
     pub fn finish(self, run: &RunReport) -> Result<(), OutputError> {
         let Self {
             mut printer,
             output,
+            streamed,
             failed,
         } = self;
         if let Some(e) = failed {
             return Err(e);
         }
-        if printer.streams() {
+        if streamed {
             output.write_with(|out| printer.finish(run, out))
         } else {
             output.write_with(|out| printer::print(printer.as_mut(), run, out))
@@ -209,9 +207,21 @@ impl ResultSink for Printout {
             return;
         }
         let Self {
-            printer, output, ..
+            printer,
+            output,
+            streamed,
+            ..
         } = self;
-        self.failed = output.append_with(|out| printer.target(result, out)).err();
+        let begin = !*streamed;
+        *streamed = true;
+        self.failed = output
+            .append_with(|out| {
+                if begin {
+                    printer.begin(out)?;
+                }
+                printer.target(result, out)
+            })
+            .err();
     }
 }
 

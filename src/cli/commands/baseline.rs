@@ -21,8 +21,9 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<u8> {
         }
         None => {
             let plan = plan::audit(&save.audit, false)?;
-            let mut opened = super::open(&plan.output)?;
-            let report = run::audit(&plan, &mut opened.printout)?;
+            let opened = super::open(&plan.output)?;
+            // The results are written when the run is over, whatever the format.
+            let report = run::audit(&plan, &mut run::AtTheEnd)?;
             let (b, left_out) =
                 report::baseline::from_results(&report.results, &created_at, &report.finished_at);
             (b, left_out, opened.finish(&report))
