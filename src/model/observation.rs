@@ -431,3 +431,47 @@ impl StopReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_versions_are_written_as_rustls_names_them_and_read_back() {
+        for v in [
+            TlsVersion::Tls10,
+            TlsVersion::Tls11,
+            TlsVersion::Tls12,
+            TlsVersion::Tls13,
+            TlsVersion::Unknown,
+            TlsVersion::Other("SSLv3".into()),
+        ] {
+            assert_eq!(TlsVersion::parse(&v.to_string()), v);
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(json, format!("\"{v}\""));
+            assert_eq!(serde_json::from_str::<TlsVersion>(&json).unwrap(), v);
+        }
+        assert_eq!(TlsVersion::Tls13.as_str(), "TLSv1.3");
+        assert_eq!(TlsVersion::Tls12.number(), Some((1, 2)));
+        assert_eq!(TlsVersion::Other("x".into()).number(), None);
+    }
+
+    #[test]
+    fn skip_reasons_say_why_in_words() {
+        assert_eq!(
+            SkipReason::Stopped(StopReason::Deadline).to_string(),
+            "not probed: the run deadline passed"
+        );
+        assert_eq!(
+            String::from(SkipReason::UnknownUdpPort(9)),
+            "UDP 9 carries no protocol pinscope knows how to probe"
+        );
+        assert!(
+            SkipReason::NoConcreteHost {
+                pattern: "*.example.com".into()
+            }
+            .to_string()
+            .starts_with("no concrete host name is known under *.example.com;")
+        );
+    }
+}

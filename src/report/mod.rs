@@ -11,6 +11,8 @@ pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod printer;
+#[cfg(test)]
+mod sample;
 pub mod saved;
 pub mod table;
 pub mod wire;

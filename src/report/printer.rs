@@ -125,3 +125,42 @@ impl Printer for Junit {
         out.write_all(junit::render(run).as_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample;
+
+    fn printed(format: Format, run: &RunReport) -> String {
+        let mut out = Vec::new();
+        print(printer(format, false).as_mut(), run, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_lines_stream_each_target_then_the_summary_and_the_rest_print_at_the_end() {
+        let run = sample::run();
+        let lines: String = run.results.iter().map(jsonl::target_line).collect();
+        assert_eq!(
+            printed(Format::Jsonl, &run),
+            lines + &jsonl::summary_line(&run)
+        );
+        assert!(printer(Format::Jsonl, false).streams());
+        assert_eq!(printed(Format::Json, &run), json::render(&run));
+        assert_eq!(printed(Format::Table, &run), table::render(&run, false));
+        for format in [
+            Format::Table,
+            Format::Json,
+            Format::Markdown,
+            Format::Html,
+            Format::Junit,
+        ] {
+            assert!(!printer(format, false).streams());
+            let mut nothing = Vec::new();
+            printer(format, false)
+                .target(&run.results[0], &mut nothing)
+                .unwrap();
+            assert!(nothing.is_empty(), "{format:?}");
+        }
+    }
+}
