@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rustls_pki_types::UnixTime;
 
 use super::ResultSink;
+use super::plan::Judging;
 use super::progress::{Progress, RunTimer};
 use crate::analysis::knowledge::Policy;
 use crate::analysis::{Context, assess};
@@ -17,8 +18,6 @@ use crate::model::target::Target;
 use crate::probe::revocation::{self, RevocationConfig};
 use crate::probe::{ProbeConfig, probe_all};
 use crate::report::TargetResult;
-
-use super::plan::Judging;
 
 /// Revocation batches in flight at once while streaming. Observations that finish meanwhile wait
 /// and form the next, larger batch, which keeps the load on responders near that of one
