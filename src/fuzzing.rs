@@ -15,11 +15,11 @@ use crate::analysis::revocation;
 use crate::analysis::trust::{RootSet, TrustContext};
 use crate::analysis::{Context, assess};
 use crate::apple_store::AppleTrustStore;
-use crate::baseline::Baseline;
 use crate::catalog::{Catalog, TenantValues, Transport};
-use crate::cli::input::certs_from_bytes;
-use crate::observation::{Captured, Observation, Outcome, RevocationKind};
-use crate::target::Target;
+use crate::input::certs_from_bytes;
+use crate::model::baseline::Baseline;
+use crate::model::observation::{Captured, Observation, Outcome, RevocationKind};
+use crate::model::target::Target;
 
 /// A fuzz entry point: arbitrary bytes in, no result (it must only not panic or hang).
 pub type Entry = fn(&[u8]);

@@ -1,21 +1,39 @@
 //! pinscope: does the TLS that Apple devices and MDM agents depend on leave this network untouched?
 //!
-//! The crate is split by concern. [`catalog`] is data: the hosts Apple and the MDM vendors say devices
-//! must reach. [`probe`] is the only part that touches the network: it captures what each target
-//! presents. [`analysis`] is pure: a captured chain, the expectations for its host and a point in time go
-//! in, a verdict with findings comes out. [`report`] renders results; [`cli`] wires the pieces together
-//! and is the only place that reads the clock or the environment.
+//! The crate is built in layers. Each uses only the layers below it, never one beside or above it
+//! (`python3 tools/layers.py` checks this; docs/architecture.md walks through it):
+//!
+//! ```text
+//!  cli          flags → a resolved plan; one file per command; exit codes     (fuzzing: fuzz entry points)
+//!   │
+//!  run          plan in → probe → fetch revocation → judge → results streamed to a sink
+//!   │
+//!  report       renderers: printers behind one trait, the JSON wire types, saved reports read back
+//!   │
+//!  probe │ analysis    mechanism: moves bytes, judges nothing │ policy: pure, no I/O, no clock
+//!   │
+//!  catalog, apple_store, input, der    data: the catalog, Apple's trust store, certificate files, DER
+//!   │
+//!  model        targets, catalog rows, observations, the baseline file format
+//! ```
+//!
+//! [`model`] is plain data that every other layer speaks. [`catalog`] and [`apple_store`] are the
+//! embedded data (with their loaders); [`input`] reads the files a user hands over. [`probe`] is
+//! the only part that touches the network: it turns targets into observations. [`analysis`] is
+//! pure: an observation, the trust stores and a point in time go in, a verdict with findings comes
+//! out. [`report`] renders results and reads saved ones back. [`run`] executes a plan: the async
+//! runtime, signals, progress and output all live there, so a long-running mode can reuse it.
+//! [`cli`] is the only place that reads flags and the environment.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
 pub mod apple_store;
-pub mod baseline;
 pub mod catalog;
 pub mod cli;
 pub mod der;
-pub mod export;
 pub mod fuzzing;
-pub mod observation;
+pub mod input;
+pub mod model;
 pub mod probe;
 pub mod report;
-pub mod target;
+pub mod run;

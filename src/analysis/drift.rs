@@ -5,8 +5,8 @@
 use super::findings::Findings;
 use super::judge::ChainFacts;
 use super::{Code, Verdict, policy};
-use crate::baseline::BaselineTarget;
-use crate::observation::{Observation, Outcome};
+use crate::model::baseline::BaselineTarget;
+use crate::model::observation::{Observation, Outcome};
 
 pub(super) fn compare(
     entry: &BaselineTarget,

@@ -6,7 +6,7 @@ use super::findings::Findings;
 use super::judge::ChainFacts;
 use super::policy::Decision;
 use super::{Code, Context, Severity, Verdict};
-use crate::observation::Observation;
+use crate::model::observation::Observation;
 
 pub(super) fn explain(
     obs: &Observation,

@@ -23,7 +23,9 @@ use super::trust::{AnchorInfo, RootSet, TrustContext, check_name, verify_path, w
 use super::{
     Code, Context, Finding, Severity, TrustViews, accepted, policy, refused, requirements,
 };
-use crate::observation::{Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams};
+use crate::model::observation::{
+    Captured, DnsProblem, Failure, FailureKind, Observation, TlsParams,
+};
 
 /// What the stages established about a chain besides their findings: what the report shows next
 /// to the verdict.

@@ -31,7 +31,7 @@ mod assess_tests;
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
-use crate::observation::{Observation, Outcome};
+use crate::model::observation::{Observation, Outcome};
 use apple::PinningResult;
 use chain::CertSummary;
 use findings::Findings;
@@ -183,7 +183,7 @@ pub struct Context<'a> {
     /// Judge every chain under this pinning policy instead of the one Apple applies to its host.
     pub policy: Option<&'a Policy>,
     /// Compare each chain with what this baseline recorded for its target.
-    pub baseline: Option<&'a crate::baseline::Baseline>,
+    pub baseline: Option<&'a crate::model::baseline::Baseline>,
 }
 
 /// Judges one observation: every stage pushes its findings, then the policy decides.

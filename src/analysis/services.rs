@@ -10,10 +10,10 @@ use super::findings::Findings;
 use super::knowledge::ServiceSigns;
 use super::policy::Decision;
 use super::{Code, Context, Verdict};
-use crate::observation::{
+use crate::model::observation::{
     FailureKind, HttpAnswer, NtpAnswer, Observation, Outcome, QuicAnswer, ServiceAnswer,
 };
-use crate::target::ProbeKind;
+use crate::model::target::ProbeKind;
 
 /// Beyond this difference between the NTP server's clock and this machine's, the difference is
 /// reported: certificate checks on a device whose clock is that far off start to fail at the edges

@@ -10,96 +10,17 @@
 mod parse;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::model::row::{Probe, ProxySupport, Region, Row, Transport};
 pub use parse::CatalogError;
 use parse::{Document, RawEntry};
 
 /// The catalog compiled into the binary.
 const BUILTIN: &str = include_str!("../../data/catalog.toml");
 const BUILTIN_NAME: &str = "<built-in catalog>";
-
-/// How a catalog row is reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Tcp,
-    Udp,
-    Ssh,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Tcp => "tcp",
-            Self::Udp => "udp",
-            Self::Ssh => "ssh",
-        })
-    }
-}
-
-/// How a row is probed when the catalog says so (`probe = "…"`), instead of the default that its
-/// transport and port imply (TCP 80: HTTP, other TCP: TLS, UDP 123: NTP, UDP 443: QUIC, SSH: SSH).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Probe {
-    Http,
-    Tls,
-    Ntp,
-    Quic,
-    Ssh,
-}
-
-impl Probe {
-    /// Whether this probe can run over the transport (NTP and QUIC need UDP; the others a TCP
-    /// connection, which `tcp` and `ssh` rows are).
-    pub fn fits(self, transport: Transport) -> bool {
-        match self {
-            Self::Ntp | Self::Quic => transport == Transport::Udp,
-            Self::Http | Self::Tls | Self::Ssh => transport != Transport::Udp,
-        }
-    }
-}
-
-/// Whether the source says the service works through an (explicit, non-inspecting) proxy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProxySupport {
-    // Declared from weakest to strongest: merging keeps the strongest statement (`max`).
-    Unknown,
-    No,
-    Yes,
-}
-
-impl fmt::Display for ProxySupport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Unknown => "unknown",
-            Self::No => "no",
-            Self::Yes => "yes",
-        })
-    }
-}
-
-/// A Kandji/Iru hosting region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Region {
-    Us,
-    Eu,
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Us => "us",
-            Self::Eu => "eu",
-        })
-    }
-}
 
 /// The values that fill the Kandji tenant templates (`{tenant}`, `{subdomain}`) and select
 /// region-specific rows. Rows that need a value not given here are left out.
@@ -108,54 +29,6 @@ pub struct TenantValues {
     pub tenant: Option<String>,
     pub subdomain: Option<String>,
     pub region: Option<Region>,
-}
-
-/// One host:port:transport that devices must reach, with what the sources say about it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Row {
-    pub host: String,
-    pub port: u16,
-    pub transport: Transport,
-    /// The primary section: the first one that lists this row.
-    pub section: String,
-    /// Every section that lists this row, primary first.
-    pub sections: Vec<String>,
-    pub description: String,
-    pub os: Vec<String>,
-    pub supports_proxy: ProxySupport,
-    /// Listed only by an older edition of a source.
-    pub legacy: bool,
-    /// A concrete name chosen to stand for a wildcard entry (see `pattern`).
-    pub representative: bool,
-    /// The wildcard this row stands for, when it came from one.
-    pub pattern: Option<String>,
-    /// The primary source id; `sources` lists all.
-    pub source: String,
-    pub sources: Vec<String>,
-    pub note: Option<String>,
-    /// The highest TLS version the real server speaks ("1.2"), when its operator documents one.
-    pub tls_max: Option<String>,
-    /// The TLS 1.2 cipher suites the real server offers (IANA names), when its operator documents
-    /// them; empty when unknown.
-    pub tls_ciphers: Vec<String>,
-    /// How to probe it, when not the default for its transport and port.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<Probe>,
-    /// Who pins this host's certificate besides Apple (for example the Kandji Agent).
-    pub pinned_by: Option<String>,
-    /// The other hosts pinned together with this one, to be exempted together.
-    pub pinned_with: Vec<String>,
-}
-
-impl Row {
-    /// A wildcard for which no concrete name is known: it is listed, but cannot be probed.
-    pub fn is_unresolved_pattern(&self) -> bool {
-        self.host.starts_with("*.")
-    }
-
-    fn key(&self) -> (String, u16, Transport) {
-        (self.host.clone(), self.port, self.transport)
-    }
 }
 
 /// A section of the catalog (Apple's article's headings, plus APNs and Kandji).

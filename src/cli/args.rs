@@ -1,5 +1,5 @@
-//! The command line as clap sees it: raw flags only. Turning them into a validated plan happens in
-//! the parent module.
+//! The command line as clap sees it: raw flags only ("low-level" arguments). Turning them into a
+//! validated plan happens in `plan.rs`.
 
 use std::path::PathBuf;
 
@@ -231,7 +231,7 @@ pub struct InspectArgs {
 pub struct ExportArgs {
     /// List format.
     #[arg(long, value_enum, default_value = "plain")]
-    pub format: crate::export::ExportFormat,
+    pub format: crate::report::export::ExportFormat,
     /// Take the hosts from an earlier audit's JSON output instead of the catalog.
     #[arg(long = "from", value_name = "RESULTS.json")]
     pub from: Option<PathBuf>,

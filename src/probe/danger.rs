@@ -12,7 +12,7 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::{DigitallySignedStruct, Error, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::observation::Captured;
+use crate::model::observation::Captured;
 
 /// Records the presented chain and stapled OCSP response without judging them.
 #[derive(Debug)]

@@ -22,10 +22,12 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::observation::{
+pub use crate::model::observation::StopReason;
+use crate::model::observation::{
     Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming,
+    SkipReason,
 };
-use crate::target::{ProbeKind, Target};
+use crate::model::target::{ProbeKind, Target};
 use resolve::Resolve;
 
 /// How many bytes of a non-TLS answer are kept to show the user what came back instead.
@@ -46,25 +48,6 @@ pub struct ProbeConfig {
     /// Stops the run early (a signal, the run's deadline): see [`Stop`].
     pub stop: Stop,
     provider: Arc<CryptoProvider>,
-}
-
-/// Why a run stopped before every target was probed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopReason {
-    /// SIGINT (Ctrl-C) or SIGTERM.
-    Interrupted,
-    /// `--deadline` passed.
-    Deadline,
-}
-
-impl StopReason {
-    /// The reason a target that was never probed carries ("not probed: …").
-    pub fn not_probed(self) -> &'static str {
-        match self {
-            Self::Interrupted => "not probed: the run was interrupted",
-            Self::Deadline => "not probed: the run deadline passed",
-        }
-    }
 }
 
 /// A switch that ends a run early. Once triggered, [`probe_all`] starts no new probe, abandons the
@@ -124,13 +107,13 @@ impl ProbeConfig {
 }
 
 /// Probes every target with at most `config.concurrency` in flight. `on_done` sees each observation
-/// as it finishes; the returned list is in the targets' order. Once `config.stop` is triggered, no
+/// as it finishes, with the target's index in `targets`; the returned list is in the targets' order. Once `config.stop` is triggered, no
 /// new probe starts, the ones in flight are abandoned, and every target not finished is returned
 /// (and given to `on_done`) as skipped with the stop's reason.
 pub async fn probe_all(
     targets: Vec<Target>,
     config: &ProbeConfig,
-    mut on_done: impl FnMut(&Observation),
+    mut on_done: impl FnMut(usize, &Observation),
 ) -> Vec<Observation> {
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let config = Arc::new(config.clone());
@@ -175,7 +158,7 @@ pub async fn probe_all(
             }
         };
         if let Some(i) = i {
-            on_done(&obs);
+            on_done(i, &obs);
             slots[i] = Some(obs);
         }
     }
@@ -196,7 +179,7 @@ fn not_probed(target: Target, reason: StopReason) -> Observation {
         proxy: None,
         revocation: Vec::new(),
         timings: Vec::new(),
-        outcome: Outcome::Skipped(reason.not_probed().to_owned()),
+        outcome: Outcome::Skipped(SkipReason::Stopped(reason)),
         elapsed: Duration::ZERO,
     }
 }

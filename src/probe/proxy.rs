@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::http::{self, HeadError, HeadLimits, read_head};
-use crate::observation::{Failure, FailureKind, Phase};
+use crate::model::observation::{Failure, FailureKind, Phase};
 
 /// The most a CONNECT reply's status line and headers may take.
 const MAX_REPLY_HEADERS: usize = 16 * 1024;

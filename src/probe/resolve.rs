@@ -18,7 +18,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
-use crate::observation::DnsProblem;
+use crate::model::observation::DnsProblem;
 
 /// A boxed resolution future (trait objects cannot have async methods).
 pub type ResolveFuture<'a> =

@@ -15,7 +15,9 @@ use tokio_rustls::TlsConnector;
 
 use super::danger::CapturingVerifier;
 use super::{PEEK_BYTES, Peek, ProbeConfig, describe_bytes, lock};
-use crate::observation::{Captured, Failure, FailureKind, Outcome, Phase, TlsParams};
+use crate::model::observation::{
+    Captured, Failure, FailureKind, Outcome, Phase, TlsParams, TlsVersion,
+};
 
 /// Completes a TLS handshake with `host` over `stream` (a tunnel when `via_proxy`), recording the
 /// presented chain in `captured_slot` and the first bytes received in `peek_slot`.
@@ -60,7 +62,7 @@ pub(super) async fn handshake(
                 version: conn
                     .protocol_version()
                     .map(version_name)
-                    .unwrap_or_else(|| "unknown".into()),
+                    .unwrap_or(TlsVersion::Unknown),
                 cipher_suite: conn
                     .negotiated_cipher_suite()
                     .map(|s| {
@@ -224,16 +226,18 @@ fn looks_like_tls(bytes: &[u8]) -> bool {
     matches!(bytes, [20..=24, 3, ..])
 }
 
-fn version_name(v: rustls::ProtocolVersion) -> String {
+fn version_name(v: rustls::ProtocolVersion) -> TlsVersion {
     match v {
-        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
-        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
-        rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".into(),
-        rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".into(),
+        rustls::ProtocolVersion::TLSv1_3 => TlsVersion::Tls13,
+        rustls::ProtocolVersion::TLSv1_2 => TlsVersion::Tls12,
+        rustls::ProtocolVersion::TLSv1_1 => TlsVersion::Tls11,
+        rustls::ProtocolVersion::TLSv1_0 => TlsVersion::Tls10,
         // rustls negotiates only the versions above; any other is named by rustls, or its value.
-        other => other
-            .as_str()
-            .map_or_else(|| format!("0x{:04x}", u16::from(other)), str::to_owned),
+        other => TlsVersion::Other(
+            other
+                .as_str()
+                .map_or_else(|| format!("0x{:04x}", u16::from(other)), str::to_owned),
+        ),
     }
 }
 

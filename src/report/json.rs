@@ -1,141 +1,56 @@
-//! The JSON document (`--format json`). These wire types are the schema described in
-//! docs/json-schema.md; `tests/json_contract.rs` deserialises real output against a mirror of it.
+//! The JSON document (`--format json`): the wire types of [`super::wire`], written straight to the
+//! output one target at a time. `tests/json_contract.rs` deserialises real output against a mirror
+//! of docs/json-schema.md.
 
 use serde::Serialize;
+use serde::ser::SerializeSeq;
 
-use super::{RunReport, Summary, TargetResult};
-use crate::analysis::apple::PinningResult;
-use crate::analysis::chain::CertSummary;
-use crate::analysis::ct::CtReport;
-use crate::analysis::revocation::RevocationStatus;
-use crate::analysis::{Finding, Interception, TrustViews, Verdict};
-use crate::catalog::{Row, Transport};
-use crate::observation::{Outcome, ServiceAnswer};
+use super::wire::{self, SCHEMA_VERSION};
+use super::{RunReport, TargetResult};
+use crate::catalog::Row;
 
-/// Bumped when a field changes meaning or disappears; additions do not bump it.
-pub const SCHEMA_VERSION: u32 = 1;
-
+/// The document as written: the fields of [`wire::Document`] in the same order, with the targets
+/// converted one at a time as they are written, so a large audit's JSON is never held in memory
+/// whole. The test below keeps the two identical.
 #[derive(Serialize)]
-struct Document<'a> {
+struct Streamed<'a> {
     tool: &'static str,
     version: &'static str,
     schema_version: u32,
     started_at: &'a str,
     finished_at: &'a str,
-    targets: Vec<Target<'a>>,
-    summary: Summary,
+    targets: Targets<'a>,
+    summary: wire::Summary,
 }
 
-#[derive(Serialize)]
-struct Target<'a> {
-    host: &'a str,
-    port: u16,
-    transport: Transport,
-    section: Option<&'a str>,
-    representative: bool,
-    pattern: Option<&'a str>,
-    legacy: bool,
-    sni: Option<&'a str>,
-    proxy: Option<&'a str>,
-    addresses: Vec<String>,
-    address_used: Option<String>,
-    verdict: Verdict,
-    findings: &'a [Finding],
-    explanation: &'a str,
-    tls: Option<Tls<'a>>,
-    anchor: Option<&'a str>,
-    anchor_spki_sha256: Option<&'a str>,
-    chain: Vec<Cert<'a>>,
-    apple_pinning: Option<&'a PinningResult>,
-    interception: Option<&'a Interception>,
-    trust_views: Option<&'a TrustViews>,
-    certificate_transparency: Option<&'a CtReport>,
-    service: Option<&'a ServiceAnswer>,
-    revocation: &'a [RevocationStatus],
-    elapsed_ms: u64,
-}
+struct Targets<'a>(&'a [TargetResult]);
 
-#[derive(Serialize)]
-struct Tls<'a> {
-    version: &'a str,
-    cipher_suite: &'a str,
-    alpn: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Cert<'a> {
-    subject: &'a str,
-    issuer: &'a str,
-    serial: &'a str,
-    not_before: &'a str,
-    not_after: &'a str,
-    sha256: &'a str,
-    spki_sha256: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parse_error: Option<&'a str>,
-}
-
-impl<'a> From<&'a CertSummary> for Cert<'a> {
-    fn from(c: &'a CertSummary) -> Self {
-        Self {
-            subject: &c.subject,
-            issuer: &c.issuer,
-            serial: &c.serial,
-            not_before: &c.not_before,
-            not_after: &c.not_after,
-            sha256: &c.sha256,
-            spki_sha256: &c.spki_sha256,
-            parse_error: c.parse_error.as_deref(),
+impl Serialize for Targets<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for r in self.0 {
+            seq.serialize_element(&wire::target(r))?;
         }
+        seq.end()
     }
 }
 
-fn target(r: &TargetResult) -> Target<'_> {
-    let obs = &r.observation;
-    let row: Option<&Row> = obs.target.row.as_ref();
-    let tls = match &obs.outcome {
-        Outcome::Handshake { params, .. } => Some(Tls {
-            version: &params.version,
-            cipher_suite: &params.cipher_suite,
-            alpn: params.alpn.as_deref(),
-        }),
-        _ => None,
-    };
-    Target {
-        host: &obs.target.host,
-        port: obs.target.port,
-        transport: obs.target.transport,
-        section: row.map(|r| r.section.as_str()),
-        representative: row.is_some_and(|r| r.representative),
-        pattern: row.and_then(|r| r.pattern.as_deref()),
-        legacy: row.is_some_and(|r| r.legacy),
-        sni: obs.sni.as_deref(),
-        proxy: obs.proxy.as_deref(),
-        addresses: obs.addresses.iter().map(ToString::to_string).collect(),
-        address_used: obs.address_used.map(|a| a.ip().to_string()),
-        verdict: r.assessment.verdict,
-        findings: &r.assessment.findings,
-        explanation: &r.assessment.explanation,
-        tls,
-        anchor: r.assessment.anchor.as_deref(),
-        anchor_spki_sha256: r.assessment.anchor_spki_sha256.as_deref(),
-        chain: r.assessment.chain.iter().map(Cert::from).collect(),
-        apple_pinning: r.assessment.pinning.as_ref(),
-        interception: r.assessment.interception.as_ref(),
-        trust_views: r.assessment.views.as_ref(),
-        certificate_transparency: r.assessment.ct.as_ref(),
-        service: match &obs.outcome {
-            Outcome::Service(answer) => Some(answer),
-            _ => None,
-        },
-        revocation: &r.assessment.revocation,
-        elapsed_ms: u64::try_from(obs.elapsed.as_millis()).unwrap_or(u64::MAX),
+/// The whole document, as wire types.
+pub fn document(run: &RunReport) -> wire::Document {
+    wire::Document {
+        tool: "pinscope".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: SCHEMA_VERSION,
+        started_at: run.started_at.clone(),
+        finished_at: run.finished_at.clone(),
+        targets: run.results.iter().map(wire::target).collect(),
+        summary: wire::Summary::from(&run.summary()),
     }
 }
 
 /// One target serialised exactly as in the document's `targets`, on one line (`--format jsonl`).
 pub fn target_line(r: &TargetResult) -> String {
-    serde_json::to_string(&target(r)).unwrap_or_else(|_| "{}".into())
+    serde_json::to_string(&wire::target(r)).unwrap_or_else(|_| "{}".into())
 }
 
 pub fn render(run: &RunReport) -> String {
@@ -146,16 +61,16 @@ pub fn render(run: &RunReport) -> String {
     String::from_utf8(out).unwrap_or_else(|_| "{}\n".into())
 }
 
-/// Writes the document straight to `out`: a large audit's JSON is never held in memory whole.
+/// Writes the document straight to `out`.
 pub fn write(run: &RunReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let doc = Document {
+    let doc = Streamed {
         tool: "pinscope",
         version: env!("CARGO_PKG_VERSION"),
         schema_version: SCHEMA_VERSION,
         started_at: &run.started_at,
         finished_at: &run.finished_at,
-        targets: run.results.iter().map(target).collect(),
-        summary: run.summary(),
+        targets: Targets(&run.results),
+        summary: wire::Summary::from(&run.summary()),
     };
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
@@ -184,4 +99,23 @@ pub fn render_catalog(rows: &[&Row], pinning: impl Fn(&str) -> Option<String>) -
     let mut out = serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into());
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::run as report;
+
+    #[test]
+    fn the_streamed_document_is_the_wire_document_and_reads_back() {
+        let run = report();
+        let written = render(&run);
+        let mut whole = serde_json::to_string_pretty(&document(&run)).unwrap();
+        whole.push('\n');
+        assert_eq!(written, whole);
+        let read: wire::Document = serde_json::from_str(&written).unwrap();
+        assert_eq!(read, document(&run));
+        let line: wire::Target = serde_json::from_str(&target_line(&run.results[0])).unwrap();
+        assert_eq!(line, read.targets[0]);
+    }
 }

@@ -1,22 +1,27 @@
 //! Rendering results for people and programs. Renderers take finished results and produce text;
-//! they decide presentation only, never verdicts.
+//! they decide presentation only, never verdicts. [`printer`] puts every output format behind one
+//! trait; [`wire`] holds the JSON's own types, which saved reports are read back into ([`saved`]);
+//! [`baseline`] turns results into the baseline file.
 
+pub mod baseline;
+pub mod export;
 pub mod html;
 pub mod json;
 pub mod jsonl;
 pub mod junit;
 pub mod markdown;
+pub mod printer;
+#[cfg(test)]
+mod sample;
 pub mod saved;
 pub mod table;
+pub mod wire;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::analysis::{Assessment, Verdict};
-use crate::observation::{Observation, Outcome};
-use crate::probe::StopReason;
-use crate::target::Target;
+use crate::model::observation::{Observation, Outcome, SkipReason, StopReason};
+use crate::model::target::Target;
 
 /// One target's observation and its judgement.
 #[derive(Clone, Debug)]
@@ -56,10 +61,9 @@ pub enum Format {
 }
 
 /// Counts per verdict, and the exit code they imply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub total: usize,
-    #[serde(flatten)]
     pub counts: BTreeMap<&'static str, usize>,
     pub exit_code: u8,
     /// The run was stopped by SIGINT or SIGTERM (exit code 130).
@@ -175,36 +179,12 @@ impl RunReport {
                     .iter()
                     .filter(|r| {
                         matches!(&r.observation.outcome,
-                            Outcome::Skipped(why) if why == reason.not_probed())
+                            Outcome::Skipped(SkipReason::Stopped(why)) if *why == reason)
                     })
                     .count();
                 summary.stopped(reason, not_probed)
             }
             None => summary,
-        }
-    }
-
-    /// Writes the report in the format; JSON is streamed, the others are rendered first.
-    pub fn write(
-        &self,
-        format: Format,
-        color: bool,
-        out: &mut dyn std::io::Write,
-    ) -> std::io::Result<()> {
-        match format {
-            Format::Json => json::write(self, out),
-            other => out.write_all(self.render(other, color).as_bytes()),
-        }
-    }
-
-    pub fn render(&self, format: Format, color: bool) -> String {
-        match format {
-            Format::Table => table::render(self, color),
-            Format::Json => json::render(self),
-            Format::Jsonl => jsonl::render(self),
-            Format::Markdown => markdown::render(self),
-            Format::Html => html::render(self),
-            Format::Junit => junit::render(self),
         }
     }
 
@@ -330,11 +310,7 @@ pub fn clean(text: &str) -> String {
 
 /// A finding's severity as the JSON writes it.
 pub fn severity(s: crate::analysis::Severity) -> &'static str {
-    match s {
-        crate::analysis::Severity::Info => "info",
-        crate::analysis::Severity::Warning => "warning",
-        crate::analysis::Severity::Error => "error",
-    }
+    wire::Severity::from(s).as_str()
 }
 
 /// The first 12 characters of a hex digest, for people (full digests are in the JSON).

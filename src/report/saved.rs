@@ -1,9 +1,14 @@
 //! Reading back a report that `--format json` wrote, for the commands that take one with
-//! `--from` (`export`, `baseline save`).
+//! `--from` (`export`, `baseline save`). The document is read into the wire types, the same ones
+//! the report was written from.
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-/// Why a saved report could not be read. Messages leave out the file name, which callers add.
+use super::wire;
+
+/// Why a saved report could not be read. Messages leave out the file name, which callers add
+/// (with [`SavedError::line`] when there is one).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SavedError {
@@ -11,71 +16,79 @@ pub enum SavedError {
     NotJson { line: usize, message: String },
     #[error("not a pinscope report (no \"targets\" array)")]
     NotReport,
-    #[error("target {0} lacks host, port or verdict")]
-    Target(usize),
+    #[error("not a pinscope report: {message}")]
+    Invalid { line: usize, message: String },
 }
 
-/// A parsed report whose every target has a host, a port and a verdict.
-#[derive(Debug)]
+impl SavedError {
+    /// The line of the file the error is on, when it is on one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Self::NotJson { line, .. } | Self::Invalid { line, .. } => Some(*line),
+            Self::NotReport => None,
+        }
+    }
+}
+
+/// What a saved report's readers use: when it ended and its targets.
+#[derive(Debug, Deserialize)]
 pub struct SavedReport {
-    doc: Value,
+    /// When the run ended (RFC 3339), if the report says.
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    pub targets: Vec<wire::Target>,
 }
 
-/// One target of a saved report: the fields every use needs, and the rest as JSON.
-#[derive(Debug)]
-pub struct SavedTarget<'a> {
-    pub host: &'a str,
-    pub port: u16,
-    pub verdict: &'a str,
-    pub json: &'a Value,
-}
-
-impl<'a> SavedTarget<'a> {
-    fn from_json(json: &'a Value) -> Option<Self> {
-        Some(Self {
-            host: json.get("host")?.as_str()?,
-            port: u16::try_from(json.get("port")?.as_u64()?).ok()?,
-            verdict: json.get("verdict")?.as_str()?,
-            json,
-        })
-    }
-
-    /// A string field of the target, if present.
-    pub fn text(&self, key: &str) -> Option<&'a str> {
-        self.json.get(key).and_then(Value::as_str)
-    }
+/// Just enough of a document to tell "not JSON" and "JSON, but no targets" from a bad target.
+#[derive(Deserialize)]
+struct Outline {
+    targets: Option<IgnoredAny>,
 }
 
 impl SavedReport {
     pub fn parse(text: &str) -> Result<Self, SavedError> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| SavedError::NotJson {
+        let outline: Result<Outline, _> = serde_json::from_str(text);
+        match outline {
+            Err(e) if e.is_syntax() || e.is_eof() => {
+                return Err(SavedError::NotJson {
+                    line: e.line(),
+                    message: e.to_string(),
+                });
+            }
+            Err(_) | Ok(Outline { targets: None }) => return Err(SavedError::NotReport),
+            Ok(_) => {}
+        }
+        serde_json::from_str(text).map_err(|e| SavedError::Invalid {
             line: e.line(),
             message: e.to_string(),
-        })?;
-        let targets = doc
-            .get("targets")
-            .and_then(Value::as_array)
-            .ok_or(SavedError::NotReport)?;
-        if let Some(i) = targets
-            .iter()
-            .position(|t| SavedTarget::from_json(t).is_none())
-        {
-            return Err(SavedError::Target(i + 1));
-        }
-        Ok(Self { doc })
+        })
     }
+}
 
-    /// When the run ended (RFC 3339), if the report says.
-    pub fn finished_at(&self) -> Option<&str> {
-        self.doc.get("finished_at").and_then(Value::as_str)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub fn targets(&self) -> impl Iterator<Item = SavedTarget<'_>> {
-        self.doc
-            .get("targets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(SavedTarget::from_json)
+    #[test]
+    fn a_report_is_read_into_wire_types_and_bad_input_is_told_apart() {
+        let text = r#"{"finished_at": "2026-01-01T00:00:00Z", "targets": [
+            {"host": "a.example", "port": 443, "verdict": "intercepted", "section": "s"}
+        ]}"#;
+        let report = SavedReport::parse(text).unwrap();
+        assert_eq!(report.finished_at.as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(report.targets[0].verdict, wire::Verdict::Intercepted);
+        assert_eq!(report.targets[0].section.as_deref(), Some("s"));
+        assert!(matches!(
+            SavedReport::parse("{ nope"),
+            Err(SavedError::NotJson { line: 1, .. })
+        ));
+        assert!(matches!(
+            SavedReport::parse(r#"{"hello": 1}"#),
+            Err(SavedError::NotReport)
+        ));
+        assert!(matches!(
+            SavedReport::parse(r#"{"targets": [{"host": "a"}]}"#),
+            Err(SavedError::Invalid { .. })
+        ));
     }
 }

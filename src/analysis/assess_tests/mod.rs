@@ -21,13 +21,13 @@ use super::knowledge::Knowledge;
 use super::trust::{RootSet, TrustContext};
 use super::{Assessment, Code, Context, Severity, Verdict, assess};
 use crate::apple_store::AppleTrustStore;
-use crate::baseline::Baseline;
 use crate::catalog::{ProxySupport, Row, Transport};
-use crate::observation::{
+use crate::model::baseline::Baseline;
+use crate::model::observation::{
     Captured, DnsProblem, Failure, FailureKind, HttpAnswer, NtpAnswer, Observation, Outcome, Phase,
     ServiceAnswer, SshAnswer, TlsParams,
 };
-use crate::target::Target;
+use crate::model::target::Target;
 
 /// 2025-06-01T00:00:00Z: inside the validity of every lab certificate but the expired one.
 const NOW: u64 = 1_748_736_000;
@@ -184,7 +184,7 @@ fn handshake(
         Outcome::Handshake {
             captured: captured(chain),
             params: TlsParams {
-                version: version.to_owned(),
+                version: crate::model::observation::TlsVersion::parse(version),
                 cipher_suite: "TLS13_AES_128_GCM_SHA256".to_owned(),
                 alpn: None,
             },

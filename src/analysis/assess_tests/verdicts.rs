@@ -330,7 +330,11 @@ fn every_verdict_and_every_evidence_code() {
         .has(&[Code::UnexpectedAnswer]),
         Case::new(
             "not probed",
-            observe(host, None, Outcome::Skipped("not probed: lab".to_owned())),
+            observe(
+                host,
+                None,
+                Outcome::Skipped(crate::model::observation::SkipReason::UnknownUdpPort(9)),
+            ),
             nobody().trust(),
             Verdict::Skipped,
         )

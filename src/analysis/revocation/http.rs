@@ -1,7 +1,7 @@
 //! HTTP answers that are not what an OCSP responder or CRL server sends: an error status, an
 //! empty body, or an HTML page (a block page or captive portal answering in its place).
 
-use crate::observation::{FetchedBody, RevocationKind};
+use crate::model::observation::{FetchedBody, RevocationKind};
 
 /// How much of an HTML body is searched for its title.
 const TITLE_SEARCH_BYTES: usize = 4096;

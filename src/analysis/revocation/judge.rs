@@ -13,7 +13,7 @@ use super::ocsp::judge_ocsp;
 use super::{RevocationJudgement, RevocationStatus, Status};
 use crate::analysis::chain::{self, CertFacts};
 use crate::analysis::{Code, Finding, Severity};
-use crate::observation::{
+use crate::model::observation::{
     FetchFailure, FetchFailureKind, FetchedBody, Observation, RevocationFetch, RevocationKind,
     RevocationOutcome,
 };

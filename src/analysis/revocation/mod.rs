@@ -23,7 +23,7 @@ mod signer;
 use serde::Serialize;
 
 use super::Finding;
-use crate::observation::RevocationKind;
+use crate::model::observation::RevocationKind;
 
 pub use judge::{judge, judge_body};
 pub(super) use ocsp::ocsp_single_extension;

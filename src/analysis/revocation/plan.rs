@@ -7,7 +7,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::ocsp::ocsp_request;
 use crate::analysis::chain::{self, CertFacts};
-use crate::observation::{FetchRequest, Observation, PlannedFetch, RevocationKind};
+use crate::model::observation::{FetchRequest, Observation, PlannedFetch, RevocationKind};
 
 /// URLs of each kind taken from one certificate; more is not what a CA does.
 const MAX_URLS_PER_CERT: usize = 4;

@@ -22,7 +22,7 @@ use url::{Host, Url};
 
 use self::response::{Response, io_failure, read_response};
 use super::resolve::Resolve;
-use crate::observation::{
+use crate::model::observation::{
     FailureKind, FetchFailure, FetchFailureKind, FetchRequest, FetchedBody, Observation,
     PlannedFetch, RevocationFetch, RevocationKind, RevocationOutcome,
 };

@@ -5,7 +5,7 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::observation::{FetchFailure, FetchFailureKind};
+use crate::model::observation::{FetchFailure, FetchFailureKind};
 use crate::probe::http::{HeadError, HeadLimits, read_head};
 
 /// The most a response's status line and headers may take.

@@ -10,7 +10,7 @@ mod udp;
 use std::io;
 
 use super::describe_bytes;
-use crate::observation::{Failure, FailureKind, Phase};
+use crate::model::observation::{Failure, FailureKind, Phase};
 
 pub(super) use tcp::{http, ssh};
 pub(super) use udp::{ntp, quic};

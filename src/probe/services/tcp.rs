@@ -6,7 +6,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{clean, quote, stream_failure, unexpected};
-use crate::observation::{Failure, FailureKind, HttpAnswer, Phase, ServiceAnswer, SshAnswer};
+use crate::model::observation::{
+    Failure, FailureKind, HttpAnswer, Phase, ServiceAnswer, SshAnswer,
+};
 use crate::probe::http::{Head, HeadError, HeadLimits, read_head};
 
 /// The most of an HTTP response head (status line and headers) that is read.

@@ -9,7 +9,9 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::quote;
-use crate::observation::{Failure, FailureKind, NtpAnswer, Phase, QuicAnswer, ServiceAnswer};
+use crate::model::observation::{
+    Failure, FailureKind, NtpAnswer, Phase, QuicAnswer, ServiceAnswer,
+};
 
 /// An SNTP packet without extensions (RFC 4330 §4).
 const NTP_PACKET: usize = 48;
@@ -385,7 +387,7 @@ fn summarise(protocol: &str, misses: &[(SocketAddr, Miss)], budget: Duration) ->
     };
     let Some((_, worst)) = misses.iter().min_by_key(|(_, m)| rank(m)) else {
         return Failure {
-            kind: FailureKind::Dns(crate::observation::DnsProblem::NoAddresses),
+            kind: FailureKind::Dns(crate::model::observation::DnsProblem::NoAddresses),
             phase: Phase::Resolve,
             detail: "no addresses to send to".into(),
         };

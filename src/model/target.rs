@@ -5,7 +5,8 @@ use std::net::IpAddr;
 
 use rustls_pki_types::ServerName;
 
-use crate::catalog::{Probe, Row, Transport};
+use super::observation::SkipReason;
+use super::row::{Probe, Row, Transport};
 
 /// The port a target gets when none is written.
 pub const DEFAULT_PORT: u16 = 443;
@@ -34,7 +35,7 @@ pub enum ProbeKind {
     /// A QUIC packet that a QUIC server answers with Version Negotiation (UDP 443).
     Quic,
     /// Not probed; the reason is reported as the row's finding.
-    Skip(String),
+    Skip(SkipReason),
 }
 
 impl ProbeKind {
@@ -56,10 +57,9 @@ impl Target {
 
     pub fn kind(&self) -> ProbeKind {
         if self.host.starts_with("*.") {
-            return ProbeKind::Skip(format!(
-                "no concrete host name is known under {}; add one with --catalog to probe it",
-                self.host
-            ));
+            return ProbeKind::Skip(SkipReason::NoConcreteHost {
+                pattern: self.host.clone(),
+            });
         }
         if let Some(probe) = self.row.as_ref().and_then(|r| r.probe) {
             return match probe {
@@ -75,9 +75,7 @@ impl Target {
             (Transport::Tcp, _) => ProbeKind::Tls,
             (Transport::Udp, 123) => ProbeKind::Ntp,
             (Transport::Udp, 443) => ProbeKind::Quic,
-            (Transport::Udp, port) => ProbeKind::Skip(format!(
-                "UDP {port} carries no protocol pinscope knows how to probe"
-            )),
+            (Transport::Udp, port) => ProbeKind::Skip(SkipReason::UnknownUdpPort(port)),
             (Transport::Ssh, _) => ProbeKind::Ssh,
         }
     }

@@ -1,13 +1,14 @@
 //! What a probe saw, as plain data. The probe produces it; the analysis judges it. Keeping these types
 //! apart from the probe keeps the analysis free of tokio and of the network.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::target::Target;
+use super::target::Target;
 
 /// Everything recorded about one target.
 #[derive(Clone, Debug)]
@@ -51,16 +52,15 @@ pub enum Outcome {
         captured: Option<Captured>,
     },
     /// Not probed, for the reason given.
-    Skipped(String),
+    Skipped(SkipReason),
     /// A chain read from a file rather than from the network (`pinscope inspect`).
     Offline { captured: Captured },
     /// A non-TLS service answered (HTTP, NTP, SSH, QUIC).
     Service(ServiceAnswer),
 }
 
-/// What a non-TLS service said (JSON `service`, tagged by `protocol`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "protocol", rename_all = "lowercase")]
+/// What a non-TLS service said (JSON `service`, written by `report::wire`).
+#[derive(Clone, Debug, PartialEq)]
 pub enum ServiceAnswer {
     Http(HttpAnswer),
     Ntp(NtpAnswer),
@@ -69,7 +69,7 @@ pub enum ServiceAnswer {
 }
 
 /// A plain-HTTP response (status line and headers; the body is not kept).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpAnswer {
     pub status: u16,
     pub reason: String,
@@ -93,7 +93,7 @@ impl HttpAnswer {
 }
 
 /// An SNTP reply, measured against this machine's clock.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NtpAnswer {
     pub stratum: u8,
     pub leap: u8,
@@ -107,13 +107,13 @@ pub struct NtpAnswer {
 }
 
 /// The identification line an SSH server sends first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SshAnswer {
     pub banner: String,
 }
 
 /// A QUIC Version Negotiation packet.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuicAnswer {
     /// The versions the server lists, in its order.
     pub versions: Vec<u32>,
@@ -251,7 +251,7 @@ pub struct Captured {
 /// The negotiated TLS parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsParams {
-    pub version: String,
+    pub version: TlsVersion,
     pub cipher_suite: String,
     pub alpn: Option<String>,
 }
@@ -331,4 +331,173 @@ pub enum FailureKind {
     Proxy(Option<u16>),
     /// Any other I/O failure.
     Io,
+}
+
+/// A negotiated TLS protocol version. Written as rustls names them ("TLSv1.3"), in the JSON and
+/// in baselines.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TlsVersion {
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+    /// The handshake completed without a version to report (it cannot, with rustls).
+    Unknown,
+    /// A version pinscope has no name for, as rustls describes it.
+    Other(String),
+}
+
+impl TlsVersion {
+    /// The name as written: "TLSv1.3", "unknown", or the other version's description.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Tls10 => "TLSv1.0",
+            Self::Tls11 => "TLSv1.1",
+            Self::Tls12 => "TLSv1.2",
+            Self::Tls13 => "TLSv1.3",
+            Self::Unknown => "unknown",
+            Self::Other(name) => name,
+        }
+    }
+
+    /// Reads a name as [`TlsVersion::as_str`] writes it; anything else is [`TlsVersion::Other`].
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "TLSv1.0" => Self::Tls10,
+            "TLSv1.1" => Self::Tls11,
+            "TLSv1.2" => Self::Tls12,
+            "TLSv1.3" => Self::Tls13,
+            "unknown" => Self::Unknown,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The version as (major, minor), e.g. (1, 3), when it is a TLS version.
+    pub fn number(&self) -> Option<(u8, u8)> {
+        match self {
+            Self::Tls10 => Some((1, 0)),
+            Self::Tls11 => Some((1, 1)),
+            Self::Tls12 => Some((1, 2)),
+            Self::Tls13 => Some((1, 3)),
+            Self::Unknown | Self::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
+    }
+}
+
+/// Why a target was not probed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The catalog lists only a wildcard here, with no concrete name under it to probe.
+    NoConcreteHost {
+        /// The wildcard, e.g. `*.example.com`.
+        pattern: String,
+    },
+    /// A UDP port that carries no protocol pinscope can probe.
+    UnknownUdpPort(u16),
+    /// The run stopped (a signal, `--deadline`) before this target was probed.
+    Stopped(StopReason),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoConcreteHost { pattern } => write!(
+                f,
+                "no concrete host name is known under {pattern}; add one with --catalog to probe it"
+            ),
+            Self::UnknownUdpPort(port) => write!(
+                f,
+                "UDP {port} carries no protocol pinscope knows how to probe"
+            ),
+            Self::Stopped(reason) => f.write_str(reason.not_probed()),
+        }
+    }
+}
+
+/// The reason as a finding's message says it.
+impl From<SkipReason> for String {
+    fn from(reason: SkipReason) -> Self {
+        reason.to_string()
+    }
+}
+
+/// Why a run stopped before every target was probed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT (Ctrl-C) or SIGTERM.
+    Interrupted,
+    /// `--deadline` passed.
+    Deadline,
+}
+
+impl StopReason {
+    /// The reason a target that was never probed carries ("not probed: …").
+    pub fn not_probed(self) -> &'static str {
+        match self {
+            Self::Interrupted => "not probed: the run was interrupted",
+            Self::Deadline => "not probed: the run deadline passed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_versions_are_written_as_rustls_names_them_and_read_back() {
+        for v in [
+            TlsVersion::Tls10,
+            TlsVersion::Tls11,
+            TlsVersion::Tls12,
+            TlsVersion::Tls13,
+            TlsVersion::Unknown,
+            TlsVersion::Other("SSLv3".into()),
+        ] {
+            assert_eq!(TlsVersion::parse(&v.to_string()), v);
+            let json = serde_json::to_string(&v).unwrap();
+            assert_eq!(json, format!("\"{v}\""));
+            assert_eq!(serde_json::from_str::<TlsVersion>(&json).unwrap(), v);
+        }
+        assert_eq!(TlsVersion::Tls13.as_str(), "TLSv1.3");
+        assert_eq!(TlsVersion::Tls12.number(), Some((1, 2)));
+        assert_eq!(TlsVersion::Other("x".into()).number(), None);
+    }
+
+    #[test]
+    fn skip_reasons_say_why_in_words() {
+        assert_eq!(
+            SkipReason::Stopped(StopReason::Deadline).to_string(),
+            "not probed: the run deadline passed"
+        );
+        assert_eq!(
+            String::from(SkipReason::UnknownUdpPort(9)),
+            "UDP 9 carries no protocol pinscope knows how to probe"
+        );
+        assert!(
+            SkipReason::NoConcreteHost {
+                pattern: "*.example.com".into()
+            }
+            .to_string()
+            .starts_with("no concrete host name is known under *.example.com;")
+        );
+    }
 }

@@ -7,7 +7,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::target::{TargetError, parse_spec};
+use crate::model::target::{TargetError, parse_spec};
 
 /// Why an input file could not be used.
 #[derive(Debug, thiserror::Error)]

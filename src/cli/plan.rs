@@ -1,0 +1,355 @@
+//! From flags to plans: every flag is checked here, once, and turned into what the run layer
+//! needs ([`AuditPlan`], [`InspectPlan`]) or into the checked values of the smaller commands. Errors
+//! name the flag and say what is wrong with it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::ValueEnum;
+use rustls_pki_types::{ServerName, UnixTime};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::args::{AuditArgs, ExportArgs, InspectArgs, OutputArgs, Selection};
+use super::trust::{exact_trust, trust_context};
+use crate::analysis::knowledge::Knowledge;
+use crate::catalog::{Catalog, Filter, TenantValues, Transport};
+use crate::input;
+use crate::model::baseline::Baseline;
+use crate::model::target::{Target, parse_spec};
+use crate::probe::proxy::ProxySettings;
+use crate::probe::resolve::{
+    DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
+};
+use crate::probe::revocation::RevocationConfig;
+use crate::report::export::ExportFormat;
+use crate::report::{Format, wire};
+use crate::run::plan::{AuditPlan, InspectPlan, Judging, OutputPlan, Probing, ProgressPlan};
+
+/// The longest per-target deadline accepted; anything longer is almost certainly a typo.
+const MAX_TIMEOUT_SECS: f64 = 3600.0;
+/// The longest `--deadline` accepted (a week); anything longer is almost certainly a typo.
+const MAX_DEADLINE_SECS: f64 = 7.0 * 24.0 * 3600.0;
+/// Caps on what a revocation fetch may download and how often it may be redirected.
+const REVOCATION_MAX_BYTES: usize = 10 * 1024 * 1024;
+const REVOCATION_MAX_REDIRECTS: u8 = 3;
+
+/// `audit` (and `baseline save` without `--from`). `with_baseline`: whether `--baseline` is read
+/// (`baseline save` ignores it).
+pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan> {
+    let baseline = match &args.baseline {
+        Some(path) if with_baseline => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read baseline {}", path.display()))?;
+            Some(Baseline::parse(&text, &path.display().to_string())?)
+        }
+        _ => None,
+    };
+    let values = tenant_values(&args.selection)?;
+    let catalog = Catalog::load(args.selection.catalog.as_deref(), &values)?;
+    if !(args.timeout > 0.0 && args.timeout <= MAX_TIMEOUT_SECS) {
+        bail!(
+            "--timeout {}: must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds",
+            args.timeout
+        );
+    }
+    let timeout = Duration::from_secs_f64(args.timeout);
+    if args.concurrency == 0 {
+        bail!("--concurrency 0: at least one target must be in flight");
+    }
+    let deadline = match args.deadline {
+        Some(d) if !(d > 0.0 && d <= MAX_DEADLINE_SECS) => {
+            bail!("--deadline {d}: must be more than 0 and at most {MAX_DEADLINE_SECS} seconds")
+        }
+        Some(d) => Some(Duration::from_secs_f64(d)),
+        None => None,
+    };
+    let rules = args
+        .resolve
+        .iter()
+        .map(|r| r.parse::<ResolveRule>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let targets = select_targets(args, &catalog)?;
+    let knowledge = Knowledge::builtin()?;
+    let trust = trust_context(&args.trust)?;
+    let base: Arc<dyn Resolve> = match &args.dns_server {
+        // Each DNS query gets three quarters of the target's deadline, so a silent server is
+        // reported as one (dns_no_answer) rather than as a bare timeout.
+        Some(server) => {
+            Arc::new(DnsServerResolver::new(server)?.with_query_timeout(timeout * 3 / 4)?)
+        }
+        None => Arc::new(SystemResolver),
+    };
+    let resolver: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
+    let proxy = proxy_settings(args)?;
+    let revocation = (!args.no_revocation).then(|| RevocationConfig {
+        timeout,
+        max_bytes: REVOCATION_MAX_BYTES,
+        max_redirects: REVOCATION_MAX_REDIRECTS,
+        resolver: Arc::clone(&resolver),
+    });
+    Ok(AuditPlan {
+        targets,
+        judging: Judging {
+            trust,
+            knowledge,
+            baseline,
+        },
+        probing: Probing {
+            timeout,
+            concurrency: args.concurrency,
+            resolver,
+            proxy,
+        },
+        revocation,
+        deadline,
+        progress: ProgressPlan {
+            bar: !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            verbose: args.verbose,
+        },
+        output: output(&args.output),
+    })
+}
+
+/// `inspect`: the chain from its files, the host and port it was presented for, when and under
+/// which policy it is judged, and against which roots.
+pub fn inspect(args: &InspectArgs) -> anyhow::Result<InspectPlan> {
+    let mut chain = Vec::new();
+    for file in &args.files {
+        chain.extend(input::load_certs(file)?);
+    }
+    let host = args.host.trim().to_ascii_lowercase();
+    if ServerName::try_from(host.as_str()).is_err() {
+        bail!(
+            "--host '{}': not a valid host name or IP address",
+            args.host
+        );
+    }
+    if args.port == 0 {
+        bail!("--port 0: not a usable port (1-65535)");
+    }
+    let at = match &args.at {
+        Some(at) => parse_at(at)?,
+        None => UnixTime::now(),
+    };
+    let knowledge = Knowledge::builtin()?;
+    let policy = match &args.apple_policy {
+        Some(name) if knowledge.pinning.by_name(name).is_some() => Some(name.clone()),
+        Some(name) => {
+            let mut known: Vec<&str> = knowledge
+                .pinning
+                .policies
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            known.dedup();
+            bail!(
+                "--apple-policy '{name}': no such policy (known: {})",
+                known.join(", ")
+            )
+        }
+        None => None,
+    };
+    let trust = if args.roots.is_empty() {
+        trust_context(&args.trust)?
+    } else {
+        exact_trust(&args.roots, &args.trust)?
+    };
+    let catalog = Catalog::load(None, &TenantValues::default())?;
+    let target = Target {
+        row: catalog.find(&host, args.port).cloned(),
+        host,
+        port: args.port,
+        transport: Transport::Tcp,
+    };
+    Ok(InspectPlan {
+        target,
+        chain,
+        judging: Judging {
+            trust,
+            knowledge,
+            baseline: None,
+        },
+        at,
+        policy,
+        output: output(&args.output),
+    })
+}
+
+/// `catalog --format`: the catalog is written as a table or as JSON.
+pub fn catalog_format(output: &OutputArgs) -> anyhow::Result<Format> {
+    match output.format {
+        Format::Table | Format::Json => Ok(output.format),
+        other => bail!(
+            "catalog --format {}: the catalog is written as table or json",
+            other
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned())
+        ),
+    }
+}
+
+/// `export --pac-proxy`: the PAC's answer for what is not exempted (`PROXY host:port`), required
+/// with `--format pac`.
+pub fn pac_proxy(args: &ExportArgs) -> anyhow::Result<Option<String>> {
+    match (&args.pac_proxy, args.format) {
+        (Some(p), _) => {
+            let (host, port) = p
+                .rsplit_once(':')
+                .filter(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok_and(|n| n > 0))
+                .ok_or_else(|| anyhow!("--pac-proxy '{p}': expected HOST:PORT"))?;
+            Ok(Some(format!("PROXY {host}:{port}")))
+        }
+        (None, ExportFormat::Pac) => {
+            bail!(
+                "--format pac needs --pac-proxy HOST:PORT: the proxy everything not exempted goes to"
+            )
+        }
+        (None, _) => Ok(None),
+    }
+}
+
+/// `export --only`: verdict names.
+pub fn only_verdicts(only: &[String]) -> anyhow::Result<Vec<wire::Verdict>> {
+    only.iter()
+        .map(|v| {
+            wire::Verdict::from_name(v).ok_or_else(|| {
+                let known: Vec<&str> = wire::Verdict::ALL.iter().map(|v| v.as_str()).collect();
+                anyhow!("--only '{v}': not a verdict (known: {})", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// The catalog rows a selection keeps.
+pub fn catalog_rows(sel: &Selection) -> anyhow::Result<(Catalog, Filter)> {
+    let values = tenant_values(sel)?;
+    let catalog = Catalog::load(sel.catalog.as_deref(), &values)?;
+    let filter = filter(sel, &catalog)?;
+    Ok((catalog, filter))
+}
+
+fn output(args: &OutputArgs) -> OutputPlan {
+    OutputPlan {
+        format: args.format,
+        path: args.output.clone(),
+    }
+}
+
+/// The proxy for TLS targets: `--proxy`, else the environment (unless `--no-proxy`).
+fn proxy_settings(args: &AuditArgs) -> anyhow::Result<Option<ProxySettings>> {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let bypass: Vec<String> = if args.no_proxy {
+        Vec::new()
+    } else {
+        env(&["NO_PROXY", "no_proxy"]).into_iter().collect()
+    };
+    let url = match (&args.proxy, args.no_proxy) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => None,
+        (None, false) => env(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
+    };
+    url.map(|u| ProxySettings::parse(&u, &bypass).map_err(anyhow::Error::from))
+        .transpose()
+}
+
+fn parse_at(at: &str) -> anyhow::Result<UnixTime> {
+    let t = OffsetDateTime::parse(at, &Rfc3339).map_err(|e| {
+        anyhow!("--at '{at}': not an RFC 3339 time such as 2024-11-01T12:00:00Z ({e})")
+    })?;
+    let secs = u64::try_from(t.unix_timestamp())
+        .map_err(|_| anyhow!("--at '{at}': times before 1970 are not supported"))?;
+    Ok(UnixTime::since_unix_epoch(Duration::from_secs(secs)))
+}
+
+/// Checks the Kandji values: they become DNS labels, so they must be valid ones.
+pub fn tenant_values(sel: &Selection) -> anyhow::Result<TenantValues> {
+    for (flag, value) in [
+        ("--kandji-tenant", &sel.kandji_tenant),
+        ("--kandji-subdomain", &sel.kandji_subdomain),
+    ] {
+        if let Some(v) = value {
+            let ok = !v.is_empty()
+                && v.len() <= 63
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !v.starts_with('-')
+                && !v.ends_with('-');
+            if !ok {
+                bail!(
+                    "{flag} '{v}': must be a single DNS label (letters, digits and inner hyphens)"
+                );
+            }
+        }
+    }
+    Ok(TenantValues {
+        tenant: sel.kandji_tenant.as_ref().map(|t| t.to_ascii_lowercase()),
+        subdomain: sel
+            .kandji_subdomain
+            .as_ref()
+            .map(|s| s.to_ascii_lowercase()),
+        region: sel.region,
+    })
+}
+
+pub fn filter(sel: &Selection, catalog: &Catalog) -> anyhow::Result<Filter> {
+    if let Some(bad) = sel.section.iter().find(|s| !catalog.has_section(s)) {
+        let known: Vec<&str> = catalog.sections.iter().map(|s| s.id.as_str()).collect();
+        bail!(
+            "--section '{bad}': no such section (known: {})",
+            known.join(", ")
+        );
+    }
+    Ok(Filter {
+        sections: sel.section.clone(),
+        hosts: sel.hosts.clone(),
+    })
+}
+
+/// Explicit targets (arguments and `--targets`) or the filtered catalog.
+fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Vec<Target>> {
+    let mut specs = Vec::new();
+    for t in &args.targets {
+        specs.push(parse_spec(t).map_err(|e| anyhow!("target {e}"))?);
+    }
+    if let Some(path) = &args.targets_file {
+        specs.extend(input::read_targets_file(path)?);
+    }
+    let explicit = !args.targets.is_empty() || args.targets_file.is_some();
+    if explicit {
+        if !args.selection.section.is_empty() || !args.selection.hosts.is_empty() {
+            bail!(
+                "--section and --host filter the catalog; they cannot be combined with explicit targets"
+            );
+        }
+        if specs.is_empty() {
+            bail!("no targets: the targets file has no host[:port] lines");
+        }
+        let mut seen = std::collections::HashSet::new();
+        return Ok(specs
+            .into_iter()
+            .filter(|s| seen.insert(s.clone()))
+            .map(|(host, port)| Target {
+                row: catalog.find(&host, port).cloned(),
+                host,
+                port,
+                transport: Transport::Tcp,
+            })
+            .collect());
+    }
+    let filter = filter(&args.selection, catalog)?;
+    let targets: Vec<Target> = catalog
+        .rows
+        .iter()
+        .filter(|r| filter.matches(r))
+        .map(Target::from_row)
+        .collect();
+    if targets.is_empty() {
+        bail!("no catalog rows match the given --section/--host filters");
+    }
+    Ok(targets)
+}
