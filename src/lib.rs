@@ -14,7 +14,7 @@
 //!   │
 //!  catalog, apple_store, input, der    data: the catalog, Apple's trust store, certificate files, DER
 //!   │
-//!  model        targets, catalog rows, observations, the baseline file format
+//!  model        targets, catalog rows, observations, findings and verdicts, the baseline file format
 //! ```
 //!
 //! [`model`] is plain data that every other layer speaks. [`catalog`] and [`apple_store`] are the

@@ -31,77 +31,15 @@ mod assess_tests;
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
+pub use crate::model::finding::{Code, Detail, Finding, Severity, Verdict};
 use crate::model::observation::{Observation, Outcome};
 use apple::PinningResult;
 use chain::CertSummary;
 use findings::Findings;
-pub use findings::{Code, Detail, Finding, Severity};
 use judge::ChainFacts;
 use knowledge::{Knowledge, Policy};
 pub use policy::Role;
 use trust::TrustContext;
-
-/// The answer for one target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The chain is valid against the public roots for this name (or a non-TLS service answered
-    /// in its protocol).
-    Pass,
-    /// Something between this machine and the service re-signed the connection.
-    Intercepted,
-    /// The chain is invalid for another reason, with no sign of forgery.
-    Untrusted,
-    /// Refused, reset or closed before a result.
-    Blocked,
-    /// No answer within the deadline.
-    Timeout,
-    /// The name did not resolve.
-    DnsError,
-    /// The TLS handshake failed (alert, not TLS, protocol error).
-    TlsError,
-    /// The HTTP proxy refused, failed or broke the tunnel.
-    ProxyError,
-    /// A non-TLS service (HTTP, NTP, SSH, QUIC) answered with something other than its protocol.
-    ProtocolError,
-    /// Not probed.
-    Skipped,
-}
-
-impl Verdict {
-    pub const ALL: [Self; 10] = [
-        Self::Pass,
-        Self::Intercepted,
-        Self::Untrusted,
-        Self::Blocked,
-        Self::Timeout,
-        Self::DnsError,
-        Self::TlsError,
-        Self::ProxyError,
-        Self::ProtocolError,
-        Self::Skipped,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Intercepted => "intercepted",
-            Self::Untrusted => "untrusted",
-            Self::Blocked => "blocked",
-            Self::Timeout => "timeout",
-            Self::DnsError => "dns_error",
-            Self::TlsError => "tls_error",
-            Self::ProxyError => "proxy_error",
-            Self::ProtocolError => "protocol_error",
-            Self::Skipped => "skipped",
-        }
-    }
-
-    /// A failure that is not interception (exit code 3 territory).
-    pub fn is_failure(self) -> bool {
-        !matches!(self, Self::Pass | Self::Intercepted | Self::Skipped)
-    }
-}
 
 /// The verdict for one target, with its evidence.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@
 //! 4. otherwise a chain devices accept, or a service that answered in its protocol, is `pass`;
 //! 5. anything else (a chain no view accepts, with nothing more to say) is `untrusted`.
 
-use super::findings::{Code, Finding, Severity};
+use super::{Code, Finding, Severity};
 use super::{Interception, Verdict};
 
 /// What a finding code means for the verdict.

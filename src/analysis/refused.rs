@@ -4,10 +4,11 @@
 //! anchor nobody trusts, a signature that fails under the named issuer's key, copied names or SCTs,
 //! a reused key, a product's CA, an issuer foreign to the host) makes it `intercepted`.
 
+use super::Detail;
 use super::apple::{self, AnchorView, PathView};
 use super::chain::{CertFacts, SCT_LIST_OID};
 use super::ct::{self, SctStatus};
-use super::findings::{Detail, Findings};
+use super::findings::Findings;
 use super::judge::{ChainFacts, ChainInput, Paths, hex_prefix, issuer_walk, tls_profile_mismatch};
 use super::knowledge::{CaNames, ProductMatch};
 use super::requirements::{self, RootOrigin};

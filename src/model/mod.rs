@@ -1,9 +1,11 @@
 //! The model: the plain data every other layer speaks. What is probed ([`target`], and the catalog
-//! [`row`] it came from), what a probe saw ([`observation`]), and the [`baseline`] file format.
+//! [`row`] it came from), what a probe saw ([`observation`]), what the analysis found and decided
+//! ([`finding`]: findings, codes, severities, verdicts), and the [`baseline`] file format.
 //! Nothing here does I/O beyond parsing text handed to it, and nothing here depends on another
 //! pinscope module.
 
 pub mod baseline;
+pub mod finding;
 pub mod observation;
 pub mod row;
 pub mod target;
