@@ -23,6 +23,8 @@ pub mod revocation;
 mod services;
 pub mod signatures;
 pub mod signed_path;
+#[cfg(test)]
+mod test_keys;
 pub mod trust;
 
 #[cfg(test)]

@@ -7,24 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::{RunReport, TargetResult, clean, section_of, severity, short_hash};
+use super::text::html as escape;
+use super::{RunReport, TargetResult, section_of, severity, short_hash};
 use crate::analysis::Verdict;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in clean(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = r#"
 :root { color-scheme: light; --fg: #1d1d1f; --muted: #5f6368; --line: #d8d8dc; --bg-soft: #f5f5f7; }

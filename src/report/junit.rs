@@ -6,30 +6,9 @@
 
 use std::fmt::Write as _;
 
-use super::{RunReport, clean, section_of, severity};
+use super::text::xml as escape;
+use super::{RunReport, section_of, severity};
 use crate::analysis::Verdict;
-
-/// Escapes text for XML content and double-quoted attributes. Control characters XML cannot carry
-/// are replaced (by `clean`); line breaks in attributes are kept as character references so they
-/// survive attribute-value normalisation.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in clean(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push_str("&#9;"),
-            // Noncharacters are not allowed in XML 1.0 either.
-            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 fn secs(ms: u128) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)

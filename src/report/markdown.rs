@@ -8,23 +8,8 @@
 
 use std::fmt::Write as _;
 
+use super::text::markdown as escape;
 use super::{RunReport, TargetResult, clean, section_of, severity, short_hash};
-
-/// Escapes text for Markdown prose and table cells, on one line.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in clean(text).chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '#' | '!' | '$' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\t' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

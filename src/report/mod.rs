@@ -15,6 +15,8 @@ pub mod printer;
 mod sample;
 pub mod saved;
 pub mod table;
+pub mod text;
+pub use text::clean;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -292,20 +294,6 @@ fn exemptions(results: &[TargetResult]) -> Vec<ExemptionItem> {
         .collect();
     items.retain(|i| i.wildcard || !wildcards.iter().any(|w| i.rule.ends_with(w.as_str())));
     items
-}
-
-/// Replaces control characters (other than tab and newline) with U+FFFD: certificate names are
-/// attacker-controlled, and XML cannot carry most control characters at all.
-pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 /// A finding's severity as the JSON writes it.

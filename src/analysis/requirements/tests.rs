@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::analysis::test_keys::RSA_A;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256,
@@ -18,37 +19,6 @@ pFYQpdwsaKxXEwJ2bYzDnZDR5kHKgEzrcRWn2nwDxmvfwTm/LbwW5TVd4uHW2Ymz
 vtgmyzCsocCdpvTBX6FSAMbPH1loh624aOv6ArwjavcQZP/IUfLeLtHZPLKmanac
 jsv/sscKVCPIosuxVQIDAQAB
 -----END PUBLIC KEY-----";
-
-/// A 2048-bit RSA key, to sign with sha256WithRSAEncryption.
-const RSA_2048: &str = "\
------BEGIN PRIVATE KEY-----
-MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDX/8zA9TVkzBrB
-boiv4FcbNCLavHFmtFefrQ9RnvQiHsHDzQDWWiC0veQjggzjGIKR8VYd4DOMK35y
-U2KLy+zdqP+l/cI2BLVOcOxKEIytlVRX+OdOvkIonamoj+eP8EIhgfvGuy/nMC8M
-cQsksKeughe30L3iOsN5JhdR4aycAstyLeEUlhQEMQFCgQPAwR29dYNjIbeAZbTp
-JLotYHmuOQhbtUTzSwTSkX8WXTG8evUtknX+UQgrlEUqLzVCCLae++gniZMzWtVX
-gI4LpYsVFlsm7PDpzVNQVR5Nr1ELIcH7AD1pht/kfxBNN8q1qd5e7ipnapVFbvUR
-PgGMnUM7AgMBAAECggEABch42EcNwZUgDO3DWxzL4uk9Gv4l9cn+TpgjljEwos6Q
-AYi2QlxHY+TG/EG5y/AWuYbsogAkC9deRfwAN3NOSYuszJTuuOOHYdeZe/eAIhBN
-dyLYOT4pfKI8A0ysYSjdnGgOhajyr2NANI+87KPjhBiXlKRSG9csRKIbHbtyaPrd
-lFHQ8ECZBJsBtB/n093p7zjRlTpYihtUHob8f9xAR/ZJJnBxOg+FYVOe6+jDMpcb
-rLo7IHg9wIOeTcOxIlktiX7MycxQNXFErXZOS9cUxl/m2uoLtOw9p34nnywLdQGS
-h4f7kCrd7EgcBnGp7Io1lnKxWHaNzqAAprtZ7gH3gQKBgQDxT/T1kWGSfhHehjGb
-i2io0yUoQb7M753Bo2VKs355zCoUA8V/GK07afow0PxIjC4wirMWNW1uc71X8gXr
-s12r/Ef3vJVWi0nL2uGl00mp5UOlSAuJtX4n7AwgXHzUeVdetRutuvdq9Sbt2ulU
-TlD4BLeq04A0rPEjcTR4fVK/VwKBgQDlJWxJXNpywjo6NK7tfm3JXqEpnbNjTUx9
-Hf/3bO809VTSlZCAoCYJ3lRaAuVSIlixZt/I00qSN0AlCr1KO3YlesZ5qvzkeSoE
-OagV0Nz1AsnG96YUGLGdOuDaifN2+Cg37TXP2sDBtBsB+gkoE3xh+hMfzFf0dcu8
-aV/PR+oAvQKBgA1MtteB97q3MAzvoHROLqp/WKDrXrS00CEH/GEtm17jHb6UpqHm
-nkWUBbIDEqR89V6/hjdHIozf3COotyLSc+sysFS7FA/9BUgy/BTDnF+8vwmw+tHQ
-Ku/QVqrB7i9XsLULjkb48wH2GPsrAYkf995zhBvqJDrC/VdSue2aGqFpAoGBAJB5
-D9URXgmMu/mGzeOfGskjiKkcbMXnLpqUF5aAcDELnPdIpVrznggKzVQTD1LBpPn0
-ypNr5FBb1W2FX+M1qj/nMMv1Ko1Cd2NClt9qWGWB5IY2DdgN2a4wOSSQZZhUzca1
-IIB0g6OdUonkg3FpF7sOWJBr3eibfGDGb0nZJYhhAoGBAMYDWt7ySwk/ZaFCBB0R
-K7XMT1VTFZmeiqrZTAVFe6ocw3luqwP+9KEvZ+tyhez8bPAdYpnvaomeq2VpfTZV
-Z6vCJKEo7H5bHreY1FPlYhRn4EsnUChqqAP15tIcTKBjAZJtmlf5uV4ABH1cK2Ot
-xK5wgqHqVPs2NHyHTAVuFWX4
------END PRIVATE KEY-----";
 
 fn name(cn: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
@@ -151,7 +121,7 @@ fn rsa_1024_keys_are_refused_on_leaf_and_cas() {
 
 #[test]
 fn rsa_2048_is_enough() {
-    let key = KeyPair::from_pkcs8_pem_and_sign_algo(RSA_2048, &PKCS_RSA_SHA256).unwrap();
+    let key = KeyPair::from_pkcs8_pem_and_sign_algo(RSA_A, &PKCS_RSA_SHA256).unwrap();
     let params = ca_params("RSA Root");
     let root = params.self_signed(&key).unwrap().der().to_vec();
     let ca = Issuer::new(params, key);
@@ -178,7 +148,7 @@ const SHA256_RSA: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0
 
 #[test]
 fn sha1_and_md5_signatures_are_refused_but_not_on_a_self_signed_root() {
-    let key = KeyPair::from_pkcs8_pem_and_sign_algo(RSA_2048, &PKCS_RSA_SHA256).unwrap();
+    let key = KeyPair::from_pkcs8_pem_and_sign_algo(RSA_A, &PKCS_RSA_SHA256).unwrap();
     let params = ca_params("RSA Root");
     let root = params.self_signed(&key).unwrap().der().to_vec();
     let ca = Issuer::new(params, key);

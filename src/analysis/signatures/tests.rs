@@ -3,72 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::analysis::test_keys::{RSA_A, RSA_B};
 use rcgen::{
     CertificateParams, DnType, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
     PKCS_ED25519, PKCS_RSA_SHA256, PKCS_RSA_SHA384, PKCS_RSA_SHA512, PublicKeyData,
     SignatureAlgorithm as RcgenAlg,
 };
-
-/// Two RSA-2048 keys made with `openssl genpkey` for these tests only (ring cannot generate
-/// RSA keys).
-const RSA_A: &str = "\
------BEGIN PRIVATE KEY-----
-MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDX/8zA9TVkzBrB
-boiv4FcbNCLavHFmtFefrQ9RnvQiHsHDzQDWWiC0veQjggzjGIKR8VYd4DOMK35y
-U2KLy+zdqP+l/cI2BLVOcOxKEIytlVRX+OdOvkIonamoj+eP8EIhgfvGuy/nMC8M
-cQsksKeughe30L3iOsN5JhdR4aycAstyLeEUlhQEMQFCgQPAwR29dYNjIbeAZbTp
-JLotYHmuOQhbtUTzSwTSkX8WXTG8evUtknX+UQgrlEUqLzVCCLae++gniZMzWtVX
-gI4LpYsVFlsm7PDpzVNQVR5Nr1ELIcH7AD1pht/kfxBNN8q1qd5e7ipnapVFbvUR
-PgGMnUM7AgMBAAECggEABch42EcNwZUgDO3DWxzL4uk9Gv4l9cn+TpgjljEwos6Q
-AYi2QlxHY+TG/EG5y/AWuYbsogAkC9deRfwAN3NOSYuszJTuuOOHYdeZe/eAIhBN
-dyLYOT4pfKI8A0ysYSjdnGgOhajyr2NANI+87KPjhBiXlKRSG9csRKIbHbtyaPrd
-lFHQ8ECZBJsBtB/n093p7zjRlTpYihtUHob8f9xAR/ZJJnBxOg+FYVOe6+jDMpcb
-rLo7IHg9wIOeTcOxIlktiX7MycxQNXFErXZOS9cUxl/m2uoLtOw9p34nnywLdQGS
-h4f7kCrd7EgcBnGp7Io1lnKxWHaNzqAAprtZ7gH3gQKBgQDxT/T1kWGSfhHehjGb
-i2io0yUoQb7M753Bo2VKs355zCoUA8V/GK07afow0PxIjC4wirMWNW1uc71X8gXr
-s12r/Ef3vJVWi0nL2uGl00mp5UOlSAuJtX4n7AwgXHzUeVdetRutuvdq9Sbt2ulU
-TlD4BLeq04A0rPEjcTR4fVK/VwKBgQDlJWxJXNpywjo6NK7tfm3JXqEpnbNjTUx9
-Hf/3bO809VTSlZCAoCYJ3lRaAuVSIlixZt/I00qSN0AlCr1KO3YlesZ5qvzkeSoE
-OagV0Nz1AsnG96YUGLGdOuDaifN2+Cg37TXP2sDBtBsB+gkoE3xh+hMfzFf0dcu8
-aV/PR+oAvQKBgA1MtteB97q3MAzvoHROLqp/WKDrXrS00CEH/GEtm17jHb6UpqHm
-nkWUBbIDEqR89V6/hjdHIozf3COotyLSc+sysFS7FA/9BUgy/BTDnF+8vwmw+tHQ
-Ku/QVqrB7i9XsLULjkb48wH2GPsrAYkf995zhBvqJDrC/VdSue2aGqFpAoGBAJB5
-D9URXgmMu/mGzeOfGskjiKkcbMXnLpqUF5aAcDELnPdIpVrznggKzVQTD1LBpPn0
-ypNr5FBb1W2FX+M1qj/nMMv1Ko1Cd2NClt9qWGWB5IY2DdgN2a4wOSSQZZhUzca1
-IIB0g6OdUonkg3FpF7sOWJBr3eibfGDGb0nZJYhhAoGBAMYDWt7ySwk/ZaFCBB0R
-K7XMT1VTFZmeiqrZTAVFe6ocw3luqwP+9KEvZ+tyhez8bPAdYpnvaomeq2VpfTZV
-Z6vCJKEo7H5bHreY1FPlYhRn4EsnUChqqAP15tIcTKBjAZJtmlf5uV4ABH1cK2Ot
-xK5wgqHqVPs2NHyHTAVuFWX4
------END PRIVATE KEY-----";
-const RSA_B: &str = "\
------BEGIN PRIVATE KEY-----
-MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCZw3phj2hDOCog
-2zaLG7C+yzVQvlBKdS5WLLNQWuh+6f+MN/j8iZvbQYR3zAgX55nBsLhBd6x/tzpD
-Y46m8oHDK5p27TLlLW6G5BCkqejv4Cp+d6PA6H9dRXYH/JqtN+HXd6bma73rNG1B
-LQ4BLOce4N56SAKtQqfPpjaVpwXM/w39/GrvpQqzcJg0nkXsJUlbzUY2ILxcXEgR
-BcCsjjGsXpWO+vkcVVwcJpuf0xvgVu0zrYv0eVIjp+rPWUwEwEHzPb64Q4Hax0N/
-Vnyq3gYzCg26TFIMQGdhZI8I06IKyg20GAoNcE3q7buHaNcj4G7kBpz/ogc+l4Bb
-9JuuJzDhAgMBAAECggEAFtIGsz0D5doLkpXGOg4RhLeHAaVFKE/M4ThAIqBjWhaj
-eS2DdAN+UKOgI+FxoA6c6LywE/NNdCT+7ipz7P4X2R37DkR05cOA4F8vwyh+bD9y
-PxPFh2daI78f3d6VHDkreP2GlTMPXD2LK32i0vTVlmUcT7ypPQqj+jL6bep8d2h2
-G+aZvb6k+Sv2kAv09hPMZOlVQO00gYASZDWLxoMkDSjjSa8CtgRbIanHkAqgOB9c
-Qi2XTg/ecKM9/JC89eT2t3n6oU3P7465giUKlV4PEE/eaHvfJ2eB2/2Xyq5TnE5I
-isc++l2sOCv2zy8LxfWLSToXuwLgPJ302nChU9BQeQKBgQDWPoHAIKp6lcY+Xdcv
-l+/TnNG2M3IcB9P4v95FUDFOLx9BIgIWmmUKvT0tfbvcdQkGeNjWaBaqOYF80iAf
-/LN8VbFYTR0imWXisBxow+wFo255bgN8OdKxBPZMBjBbMbfvqwCkj8bhhvujXTCx
-WvX0Lj9VP8+6xl8HKPgLi8hezQKBgQC3u1rG6LWcxHS7MiIj+ZHRKZkwEVtF6ob4
-aiWFfg3wyTih/Qaqf4q4JjVD0Mipt+60naVpsMf5X9kBrMVTEs2052WTU2/uBIZQ
-+0WWMBI+7eMfvpIyvKhmDyuIlGF+6zv4So3vLiHmd0kzT1jnXf8RcyqFN3FAOydJ
-kB6qoGzyZQKBgQCd8PLCatKDEItXSuLqaT4aaM+JXJ/Q3kx8YyY/PwE6PC70W1fi
-xeubYSsKsFigC3+dz9U7Kv0afM5i8J1SN38yOBJHoIHMEf40gdRPv6/t8C/vQRU8
-rXwPmDLilOVtNVf+TbhpmLzrYhF8u6S7+uy7GKUD+cjwTnGb264RBPmwOQKBgFwl
-Fm3Tn+GzlWecyQqJy9u+pRk6WzBBYteLRK4ifhNYl5KGN6WiuYuJfgU43KphmNH0
-jlTnWCN1Mnxojb4QHCKyOnscyXHxyvsqScf86+mrnND63o+blkk5KnghEpR4nWb0
-3SIrXM0c3hVhohDHT3kM7TJKj/3KrPVz1i10r68RAoGAdXgAl1cAsJc9cLr/ILLS
-jwxaCq8Req+ggBwOdh+eabiohjirC60USvCslRvYKPcaDP1Z8MiTd3fwwzJ6CVaL
-3vRvMHadz/AxFNtjsutU0DZzKZsaR2bsPpj1EWNkY/Yzgar0idZ4lk73kY2l3W2l
-p45b3VEQPzuSkMxjQPOLly4=
------END PRIVATE KEY-----";
 
 fn params(cn: &str) -> CertificateParams {
     let mut p = CertificateParams::new(vec![format!("{}.test", cn.to_lowercase())]).unwrap();
