@@ -18,24 +18,18 @@ pub fn clean(text: &str) -> String {
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in clean(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    markup(text, false)
 }
 
 /// Escapes text for XML content and double-quoted attributes. Control characters XML cannot carry
 /// are replaced (by `clean`); line breaks in attributes are kept as character references so they
 /// survive attribute-value normalisation.
 pub fn xml(text: &str) -> String {
+    markup(text, true)
+}
+
+/// The markup escapes HTML and XML share; `xml` adds what XML 1.0 attributes and characters need.
+fn markup(text: &str, xml: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in clean(text).chars() {
         match c {
@@ -43,11 +37,12 @@ pub fn xml(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push_str("&#9;"),
+            '\'' if xml => out.push_str("&apos;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' if xml => out.push_str("&#10;"),
+            '\t' if xml => out.push_str("&#9;"),
             // Noncharacters are not allowed in XML 1.0 either.
-            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+            '\u{fffe}' | '\u{ffff}' if xml => out.push('\u{fffd}'),
             _ => out.push(c),
         }
     }
