@@ -29,7 +29,24 @@ pub struct Policy {
 pub struct Domain {
     pub suffix: String,
     pub label_regex: String,
-    regex: Regex,
+    /// Compiled on first use: compiling every policy's regex took two thirds of start-up, and a run
+    /// needs only those whose suffix some host has. The embedded patterns are checked by a test.
+    regex: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl Domain {
+    fn compile(label_regex: &str) -> Result<Regex, fancy_regex::Error> {
+        // Apple compiles these case-insensitively and searches anywhere in the label.
+        Regex::new(&format!("(?i){label_regex}"))
+    }
+
+    /// Whether the host's first label matches; a pattern that does not compile matches nothing.
+    fn matches(&self, label: &str) -> bool {
+        self.regex
+            .get_or_init(|| Self::compile(&self.label_regex).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(label).unwrap_or(false))
+    }
 }
 
 /// One alternative set of checks. Field meanings follow Apple's keys (docs/data-sources.md).
@@ -99,18 +116,10 @@ impl PinningDb {
         for p in wire.policy {
             let mut domains = Vec::with_capacity(p.domains.len());
             for d in p.domains {
-                // Apple compiles these case-insensitively and searches anywhere in the label.
-                let regex = Regex::new(&format!("(?i){}", d.label_regex)).map_err(|e| {
-                    DataError::entry(
-                        FILE,
-                        format_args!("policy {}", p.name),
-                        format_args!("label_regex '{}': {e}", d.label_regex),
-                    )
-                })?;
                 domains.push(Domain {
                     suffix: d.suffix.to_ascii_lowercase(),
                     label_regex: d.label_regex,
-                    regex,
+                    regex: std::sync::OnceLock::new(),
                 });
             }
             policies.push(Policy {
@@ -136,8 +145,26 @@ impl PinningDb {
         self.policies.iter().find(|p| {
             p.domains
                 .iter()
-                .any(|d| d.suffix == suffix && d.regex.is_match(label).unwrap_or(false))
+                .any(|d| d.suffix == suffix && d.matches(label))
         })
+    }
+
+    /// Every domain pattern compiles: the error names the policy and the pattern. Start-up does not
+    /// pay for this (patterns compile when first used); the embedded table's test does.
+    #[cfg(test)]
+    fn check_patterns(&self) -> Result<(), DataError> {
+        for p in &self.policies {
+            for d in &p.domains {
+                Domain::compile(&d.label_regex).map_err(|e| {
+                    DataError::entry(
+                        FILE,
+                        format_args!("policy {}", p.name),
+                        format_args!("label_regex '{}': {e}", d.label_regex),
+                    )
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// A policy by name (for evaluating a chain under a chosen policy).
@@ -145,5 +172,52 @@ impl PinningDb {
         self.policies
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_domain_pattern_compiles() {
+        PinningDb::builtin().unwrap().check_patterns().unwrap();
+    }
+
+    #[test]
+    fn a_pattern_that_does_not_compile_is_named_and_matches_nothing() {
+        let text = r#"
+version = 1
+content_version = 1
+[[policy]]
+name = "Broken"
+source = "test"
+transparent_connection = false
+domains = [{ suffix = "example.com", label_regex = "(" }]
+[[policy.rule]]
+anchor_apple = true
+"#;
+        let db = PinningDb::parse(text).unwrap();
+        let err = db.check_patterns().unwrap_err().to_string();
+        assert!(
+            err.contains("Broken") && err.contains("label_regex '('"),
+            "{err}"
+        );
+        assert!(db.lookup("x.example.com").is_none());
+    }
+
+    #[test]
+    fn lookups_match_apples_rules_after_lazy_compilation() {
+        let db = PinningDb::builtin().unwrap();
+        assert_eq!(
+            db.lookup("gdmf.apple.com").map(|p| p.name.as_str()),
+            Some("Pallas")
+        );
+        assert_eq!(
+            db.lookup("GDMF.apple.com.").map(|p| p.name.as_str()),
+            Some("Pallas")
+        );
+        assert!(db.lookup("x.gdmf.apple.com").is_none());
     }
 }
