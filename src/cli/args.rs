@@ -124,7 +124,8 @@ pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Write the output to this file (atomically) instead of standard output.
+    /// Write the output to this file instead of standard output (`-`): a regular file is replaced
+    /// atomically, a symbolic link, FIFO or device is written through.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -245,7 +246,8 @@ pub struct ExportArgs {
     /// `PROXY HOST:PORT`).
     #[arg(long, value_name = "HOST:PORT")]
     pub pac_proxy: Option<String>,
-    /// Write the list to this file (atomically) instead of standard output.
+    /// Write the list to this file instead of standard output (`-`): a regular file is replaced
+    /// atomically, a symbolic link, FIFO or device is written through.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
