@@ -135,3 +135,144 @@ fn a_directory_as_output_is_refused_naming_it() {
     assert!(run.stderr.contains(dir.to_str().unwrap()), "{}", run.stderr);
     assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
 }
+
+/// `pinscope ARGS` with `input` on standard input.
+fn with_stdin(args: &[&str], input: &[u8]) -> Run {
+    use std::io::Write as _;
+    let started = std::time::Instant::now();
+    let mut child = pinscope_command()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    Run::from_output(child.wait_with_output().unwrap(), started)
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn inspect_reads_the_chain_from_standard_input_and_normalises_the_host() {
+    let lab = Lab::new();
+    let host = "xn--bcher-kva.example";
+    let leaf = lab.public.leaf(&[host], true);
+    let mut args = vec![
+        "inspect".to_string(),
+        "-".into(),
+        "--host=Bücher.Example.".into(),
+        "--format=json".into(),
+    ];
+    args.extend(lab.trust());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = with_stdin(&args, leaf.pem.as_bytes());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(target(&run.json(), host)["verdict"], "pass");
+    let twice = with_stdin(&["inspect", "-", "-", "--host=a.example"], b"");
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("only once"), "{}", twice.stderr);
+}
+
+#[test]
+fn targets_from_standard_input_accept_urls_idn_trailing_dots_and_a_bom() {
+    let port = closed_port();
+    let list = format!(
+        "\u{feff}https://gdmf.apple.com:{port}/path?q\nbücher.example.:{port}\nGDMF.apple.com.:{port} # again\n"
+    );
+    let run = with_stdin(
+        &[
+            "audit",
+            "--targets",
+            "-",
+            // curl's '+' prefix: accepted like the plain form, and it covers the normalised name.
+            &format!("--resolve=+bücher.example.:{port}:127.0.0.1"),
+            &format!("--resolve=+gdmf.apple.com:{port}:127.0.0.1"),
+            "--format=json",
+            "--no-revocation",
+            "--timeout=5",
+        ],
+        list.as_bytes(),
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let targets = json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    for host in ["gdmf.apple.com", "xn--bcher-kva.example"] {
+        let t = target(&json, host);
+        assert_eq!(t["port"], port);
+        assert!(has_code(t, "connection_refused"), "{t}");
+    }
+    let http = pinscope([
+        "audit",
+        "http://a.example/",
+        "--resolve=+a.example:80:256.0.0.1",
+    ]);
+    assert_eq!(http.code, 2, "{}", http.stderr);
+    assert!(http.stderr.contains("256.0.0.1"), "{}", http.stderr);
+}
+
+#[test]
+fn every_bad_target_line_is_reported_once_with_its_number() {
+    let s = Scratch::new();
+    let file = s.file("t.txt", "a.example\nbad host\n\nftp://x/\nb.example:0\n");
+    let run = pinscope(["audit", "--targets", file.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let shown = file.display().to_string();
+    for line in [2, 4, 5] {
+        assert_eq!(
+            run.stderr.matches(&format!("{shown}:{line}:")).count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        run.stderr.matches("not a valid host name").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(&format!("{shown}:1:")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn certificate_errors_are_in_words() {
+    let s = Scratch::new();
+    let truncated = s.file(
+        "t.pem",
+        "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n",
+    );
+    let unended = s.file("u.pem", "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n");
+    let junk = s.file("j.der", "junk");
+    for file in [truncated, unended, junk] {
+        let run = pinscope(["inspect", file.to_str().unwrap(), "--host=a.example"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        for debug in ["Der(", "NomError", "UnexpectedTag", "[45, 45"] {
+            assert!(!run.stderr.contains(debug), "{}", run.stderr);
+        }
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    }
+}
+
+#[test]
+fn curl_resolve_removal_is_refused_not_ignored() {
+    let run = pinscope(["audit", "a.example", "--resolve=-a.example:443"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--resolve '-a.example:443'"),
+        "{}",
+        run.stderr
+    );
+}

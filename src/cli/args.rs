@@ -132,11 +132,14 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Targets as host[:port] (port 443 when omitted; IPv6 as [addr]:port). Without targets, the
-    /// built-in catalog is audited.
+    /// Targets as host[:port] (port 443 when omitted; IPv6 as [addr]:port) or as URLs
+    /// (https://host[:port]/path, port 443; http://…, port 80). Internationalised names are
+    /// probed in punycode; a trailing dot is dropped. Without targets, the built-in catalog is
+    /// audited.
     #[arg(value_name = "HOST[:PORT]")]
     pub targets: Vec<String>,
-    /// Read targets from a file: one host[:port] per line, `#` starts a comment.
+    /// Read targets from a file (`-`: standard input): one host[:port] or URL per line, `#` starts
+    /// a comment.
     #[arg(long = "targets", value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
     #[command(flatten)]
@@ -151,8 +154,8 @@ pub struct AuditArgs {
     /// are abandoned, and the report is written with the targets left reported as skipped.
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<f64>,
-    /// Resolve HOST:PORT to ADDR instead of asking DNS (curl's syntax; HOST may be `*`; IPv6 in
-    /// brackets; several addresses comma-separated). Repeatable.
+    /// Resolve HOST:PORT to ADDR instead of asking DNS (curl's syntax, a leading `+` accepted;
+    /// HOST may be `*`; IPv6 in brackets; several addresses comma-separated). Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
     /// Ask this DNS server (IP[:PORT], port 53 by default) instead of the system resolver.
@@ -197,7 +200,7 @@ pub struct CatalogArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The chain, leaf first: a PEM file as `openssl s_client -showcerts` prints it, or several
-    /// files (PEM or DER) whose certificates are taken in order.
+    /// files (PEM or DER) whose certificates are taken in order; `-` is standard input.
     #[arg(value_name = "FILE", required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// The host name the chain was presented for.
