@@ -276,3 +276,22 @@ fn curl_resolve_removal_is_refused_not_ignored() {
         run.stderr
     );
 }
+
+#[test]
+fn a_fifo_whose_reader_goes_away_is_exit_2_with_one_line_naming_it() {
+    let s = Scratch::new();
+    let fifo = s.path("pipe");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        // Opens the FIFO (so the writer's open returns) and closes it without reading.
+        std::thread::spawn(move || drop(std::fs::File::open(fifo).unwrap()))
+    };
+    // The JSON catalog is larger than a pipe's buffer, so the write cannot all land before the
+    // reader is gone.
+    let run = pinscope(["catalog", "--format", "json", "-o", fifo.to_str().unwrap()]);
+    reader.join().unwrap();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains(fifo.to_str().unwrap()), "{}", run.stderr);
+}
