@@ -151,15 +151,6 @@ fn with_stdin(args: &[&str], input: &[u8]) -> Run {
     Run::from_output(child.wait_with_output().unwrap(), started)
 }
 
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn inspect_reads_the_chain_from_standard_input_and_normalises_the_host() {
     let lab = Lab::new();
@@ -281,7 +272,13 @@ fn curl_resolve_removal_is_refused_not_ignored() {
 fn a_fifo_whose_reader_goes_away_is_exit_2_with_one_line_naming_it() {
     let s = Scratch::new();
     let fifo = s.path("pipe");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let reader = {
         let fifo = fifo.clone();
         // Opens the FIFO (so the writer's open returns) and closes it without reading.
@@ -293,5 +290,57 @@ fn a_fifo_whose_reader_goes_away_is_exit_2_with_one_line_naming_it() {
     reader.join().unwrap();
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains(fifo.to_str().unwrap()), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(fifo.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn connect_to_points_a_name_and_port_at_another_keeping_the_name() {
+    let lab = Lab::new();
+    let port = tls_server(&lab.public.leaf(&["a.example", "b.example"], true));
+    // Any host on :443 goes to the lab port; the name sent and judged stays the target's.
+    let mut args = vec![
+        "audit".to_string(),
+        "a.example".into(),
+        "https://B.example./".into(),
+        format!("--connect-to=::127.0.0.1:{port}"),
+        "--format=json".into(),
+        "--no-revocation".into(),
+    ];
+    args.extend(lab.trust());
+    let run = pinscope(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    for host in ["a.example", "b.example"] {
+        let t = target(&json, host);
+        assert_eq!(t["port"], 443);
+        assert_eq!(t["verdict"], "pass", "{t}");
+    }
+    // A rule for another host:port leaves the target alone (nothing listens on its port).
+    let closed = closed_port();
+    let mut args = vec![
+        "audit".to_string(),
+        format!("a.example:{closed}"),
+        format!("--resolve=a.example:{closed}:127.0.0.1"),
+        format!("--connect-to=b.example:{closed}:127.0.0.1:{port}"),
+        "--format=json".into(),
+        "--no-revocation".into(),
+    ];
+    args.extend(lab.trust());
+    let run = pinscope(&args);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(has_code(
+        target(&run.json(), "a.example"),
+        "connection_refused"
+    ));
+    let bad = pinscope(["audit", "a.example", "--connect-to=a.example:443:b"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("HOST1:PORT1:HOST2:PORT2"),
+        "{}",
+        bad.stderr
+    );
 }

@@ -158,6 +158,13 @@ pub struct AuditArgs {
     /// HOST may be `*`; IPv6 in brackets; several addresses comma-separated). Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
+    /// Connect to HOST2:PORT2 when HOST1:PORT1 is probed (curl's syntax), keeping HOST1 as the name
+    /// sent and judged: e.g. `--connect-to ::lab.example:8443` points every catalog row at a lab
+    /// port. An empty HOST1 or PORT1 matches any, an empty HOST2 or PORT2 keeps the original; IPv6
+    /// in brackets. Applies to named targets connected to directly (not through a proxy).
+    /// Repeatable; the first matching rule wins.
+    #[arg(long, value_name = "HOST1:PORT1:HOST2:PORT2")]
+    pub connect_to: Vec<String>,
     /// Ask this DNS server (IP[:PORT], port 53 by default) instead of the system resolver.
     #[arg(long, value_name = "ADDR")]
     pub dns_server: Option<String>,

@@ -18,6 +18,7 @@ use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::input;
 use crate::model::baseline::Baseline;
 use crate::model::target::{Target, normalise_host, parse_spec};
+use crate::probe::connect_to::{ConnectTo, ConnectToResolver};
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
@@ -70,6 +71,11 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
         .iter()
         .map(|r| resolve_rule(r))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let connect_to = args
+        .connect_to
+        .iter()
+        .map(|r| r.parse::<ConnectTo>())
+        .collect::<Result<Vec<_>, _>>()?;
     let targets = select_targets(args, &catalog)?;
     let knowledge = Knowledge::builtin()?;
     let trust = trust_context(&args.trust)?;
@@ -81,7 +87,12 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
         }
         None => Arc::new(SystemResolver),
     };
-    let resolver: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
+    let overridden: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
+    let resolver: Arc<dyn Resolve> = if connect_to.is_empty() {
+        overridden
+    } else {
+        Arc::new(ConnectToResolver::new(connect_to, overridden))
+    };
     let proxy = proxy_settings(args)?;
     let revocation = (!args.no_revocation).then(|| RevocationConfig {
         timeout,
