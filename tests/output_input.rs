@@ -344,3 +344,24 @@ fn connect_to_points_a_name_and_port_at_another_keeping_the_name() {
         bad.stderr
     );
 }
+
+#[test]
+fn dev_stdout_appending_to_a_file_keeps_what_was_there() {
+    let s = Scratch::new();
+    let file = s.file("log.txt", "first\n");
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" catalog --format json -o /dev/stdout >> \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_pinscope"))
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("first\n["),
+        "{}",
+        &text[..40.min(text.len())]
+    );
+}

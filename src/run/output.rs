@@ -95,8 +95,13 @@ impl Output {
             Some(path.to_path_buf())
         };
         let existing = resolved.as_deref().and_then(|p| std::fs::metadata(p).ok());
+        // Names under /dev and /proc (`/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/1`) stand for
+        // open descriptors or devices: written in place, even when they lead to a regular file
+        // (which a shell may have opened for appending).
+        let special = path.starts_with("/dev") || path.starts_with("/proc");
         let direct = match (&resolved, &existing) {
             (None, _) => true,
+            (Some(_), Some(m)) if special && !m.is_dir() => true,
             (Some(_), Some(m)) if m.is_dir() => {
                 return Err(file_error(std::io::Error::new(
                     std::io::ErrorKind::IsADirectory,
@@ -110,7 +115,10 @@ impl Output {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
-                .truncate(existing.as_ref().is_none_or(|m| m.is_file()))
+                // A regular file reached through /dev or /proc was opened by whoever handed it
+                // over (perhaps for appending): append to it, never truncate.
+                .append(special && existing.as_ref().is_some_and(std::fs::Metadata::is_file))
+                .truncate(!special && existing.as_ref().is_none_or(std::fs::Metadata::is_file))
                 .open(path)
                 .map_err(file_error)?;
             return Ok(Self {
