@@ -156,9 +156,24 @@ impl Output {
             }
         }
         // The temporary file's own name means nothing to the user; report the destination.
-        let temp = builder
-            .tempfile_in(&dir)
-            .map_err(|e| file_error(std::io::Error::from(e.kind())))?;
+        let temp = match builder.tempfile_in(&dir) {
+            Ok(temp) => temp,
+            // A file that may be written in a directory that may not (a shared log folder): write
+            // the file in place, as a shell's redirection would, rather than refuse.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && existing.is_some() => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&target)
+                    .map_err(file_error)?;
+                return Ok(Self {
+                    dest: Destination::Direct(file),
+                    what,
+                    shown,
+                });
+            }
+            Err(e) => return Err(file_error(std::io::Error::from(e.kind()))),
+        };
         if let Some(m) = &existing {
             // The mode given at creation is filtered by the umask; set the old one exactly.
             let _ = temp.as_file().set_permissions(m.permissions());
