@@ -124,18 +124,22 @@ pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// Write the output to this file (atomically) instead of standard output.
+    /// Write the output to this file instead of standard output (`-`): a regular file is replaced
+    /// atomically, a symbolic link, FIFO or device is written through.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Targets as host[:port] (port 443 when omitted; IPv6 as [addr]:port). Without targets, the
-    /// built-in catalog is audited.
+    /// Targets as host[:port] (port 443 when omitted; IPv6 as [addr]:port) or as URLs
+    /// (https://host[:port]/path, port 443; http://…, port 80). Internationalised names are
+    /// probed in punycode; a trailing dot is dropped. Without targets, the built-in catalog is
+    /// audited.
     #[arg(value_name = "HOST[:PORT]")]
     pub targets: Vec<String>,
-    /// Read targets from a file: one host[:port] per line, `#` starts a comment.
+    /// Read targets from a file (`-`: standard input): one host[:port] or URL per line, `#` starts
+    /// a comment.
     #[arg(long = "targets", value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
     #[command(flatten)]
@@ -150,10 +154,17 @@ pub struct AuditArgs {
     /// are abandoned, and the report is written with the targets left reported as skipped.
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<f64>,
-    /// Resolve HOST:PORT to ADDR instead of asking DNS (curl's syntax; HOST may be `*`; IPv6 in
-    /// brackets; several addresses comma-separated). Repeatable.
+    /// Resolve HOST:PORT to ADDR instead of asking DNS (curl's syntax, a leading `+` accepted;
+    /// HOST may be `*`; IPv6 in brackets; several addresses comma-separated). Repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
+    /// Connect to HOST2:PORT2 when HOST1:PORT1 is probed (curl's syntax), keeping HOST1 as the name
+    /// sent and judged: e.g. `--connect-to ::lab.example:8443` points every catalog row at a lab
+    /// port. An empty HOST1 or PORT1 matches any, an empty HOST2 or PORT2 keeps the original; IPv6
+    /// in brackets. Applies to named targets connected to directly (not through a proxy).
+    /// Repeatable; the first matching rule wins.
+    #[arg(long, value_name = "HOST1:PORT1:HOST2:PORT2")]
+    pub connect_to: Vec<String>,
     /// Ask this DNS server (IP[:PORT], port 53 by default) instead of the system resolver.
     #[arg(long, value_name = "ADDR")]
     pub dns_server: Option<String>,
@@ -196,7 +207,7 @@ pub struct CatalogArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The chain, leaf first: a PEM file as `openssl s_client -showcerts` prints it, or several
-    /// files (PEM or DER) whose certificates are taken in order.
+    /// files (PEM or DER) whose certificates are taken in order; `-` is standard input.
     #[arg(value_name = "FILE", required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// The host name the chain was presented for.
@@ -245,7 +256,8 @@ pub struct ExportArgs {
     /// `PROXY HOST:PORT`).
     #[arg(long, value_name = "HOST:PORT")]
     pub pac_proxy: Option<String>,
-    /// Write the list to this file (atomically) instead of standard output.
+    /// Write the list to this file instead of standard output (`-`): a regular file is replaced
+    /// atomically, a symbolic link, FIFO or device is written through.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::ValueEnum;
-use rustls_pki_types::{ServerName, UnixTime};
+use rustls_pki_types::UnixTime;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -17,7 +17,8 @@ use crate::analysis::knowledge::Knowledge;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::input;
 use crate::model::baseline::Baseline;
-use crate::model::target::{Target, parse_spec};
+use crate::model::target::{Target, normalise_host, parse_spec};
+use crate::probe::connect_to::{ConnectTo, ConnectToResolver};
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
@@ -68,7 +69,12 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
     let rules = args
         .resolve
         .iter()
-        .map(|r| r.parse::<ResolveRule>())
+        .map(|r| resolve_rule(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let connect_to = args
+        .connect_to
+        .iter()
+        .map(|r| r.parse::<ConnectTo>())
         .collect::<Result<Vec<_>, _>>()?;
     let targets = select_targets(args, &catalog)?;
     let knowledge = Knowledge::builtin()?;
@@ -81,7 +87,12 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
         }
         None => Arc::new(SystemResolver),
     };
-    let resolver: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
+    let overridden: Arc<dyn Resolve> = Arc::new(OverrideResolver::new(rules, base));
+    let resolver: Arc<dyn Resolve> = if connect_to.is_empty() {
+        overridden
+    } else {
+        Arc::new(ConnectToResolver::new(connect_to, overridden))
+    };
     let proxy = proxy_settings(args)?;
     let revocation = (!args.no_revocation).then(|| RevocationConfig {
         timeout,
@@ -115,17 +126,20 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
 /// `inspect`: the chain from its files, the host and port it was presented for, when and under
 /// which policy it is judged, and against which roots.
 pub fn inspect(args: &InspectArgs) -> anyhow::Result<InspectPlan> {
+    if args
+        .files
+        .iter()
+        .filter(|f| f.as_os_str() == input::STDIN)
+        .count()
+        > 1
+    {
+        bail!("'-' (standard input) can be given only once");
+    }
     let mut chain = Vec::new();
     for file in &args.files {
         chain.extend(input::load_certs(file)?);
     }
-    let host = args.host.trim().to_ascii_lowercase();
-    if ServerName::try_from(host.as_str()).is_err() {
-        bail!(
-            "--host '{}': not a valid host name or IP address",
-            args.host
-        );
-    }
+    let host = normalise_host(args.host.trim(), &args.host).map_err(|e| anyhow!("--host {e}"))?;
     if args.port == 0 {
         bail!("--port 0: not a usable port (1-65535)");
     }
@@ -175,6 +189,27 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<InspectPlan> {
         policy,
         output: output(&args.output),
     })
+}
+
+/// One `--resolve` value: curl's `HOST:PORT:ADDR[,ADDR…]`, also with curl's leading `+` (which
+/// curl uses for entries that time out; here every entry lasts the run). A name is normalised as
+/// targets are (lower case, punycode, no trailing dot), so the rule covers the target it names.
+fn resolve_rule(value: &str) -> anyhow::Result<ResolveRule> {
+    if value.starts_with('-') {
+        bail!(
+            "--resolve '{value}': curl's '-HOST:PORT' removes a cached entry; there is no cache to remove from here"
+        );
+    }
+    let bare = value.strip_prefix('+').unwrap_or(value);
+    let mut rule = bare.parse::<ResolveRule>().map_err(|mut e| {
+        e.value = value.to_owned();
+        e
+    })?;
+    if rule.host != "*" {
+        rule.host = normalise_host(&rule.host, &rule.host)
+            .map_err(|e| anyhow!("--resolve '{value}': {e}"))?;
+    }
+    Ok(rule)
 }
 
 /// `catalog --format`: the catalog is written as a table or as JSON.

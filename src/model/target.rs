@@ -107,12 +107,34 @@ pub enum TargetError {
     BadHost(String),
     #[error("'{0}': an IPv6 address with a port must be bracketed, as [::1]:443")]
     UnbracketedIpv6(String),
+    #[error("'{0}': only https:// and http:// URLs are targets")]
+    BadScheme(String),
+    #[error("'{0}': not a valid internationalised domain name")]
+    BadIdn(String),
 }
 
-/// Parses `host`, `host:port`, `[v6]`, `[v6]:port` (or a bare IPv6 literal).
+/// Parses `host`, `host:port`, `[v6]`, `[v6]:port` (or a bare IPv6 literal), and URLs
+/// `https://host[:port][/path]` (port 443 unless written) and `http://…` (port 80). The host is
+/// normalised: lower case, an internationalised name in its ASCII (punycode) form, a trailing dot
+/// removed.
 pub fn parse_spec(spec: &str) -> Result<(String, u16), TargetError> {
     let s = spec.trim();
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+    let (rest, default_port) = match s.split_once("://") {
+        Some((scheme, rest)) => {
+            let port = match scheme.to_ascii_lowercase().as_str() {
+                "https" => 443,
+                "http" => 80,
+                _ => return Err(TargetError::BadScheme(spec.to_owned())),
+            };
+            // The authority ends at the path, query or fragment; user information is dropped.
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let authority = &rest[..end];
+            let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+            (authority, port)
+        }
+        None => (s, DEFAULT_PORT),
+    };
+    let (host, port) = if let Some(rest) = rest.strip_prefix('[') {
         let Some((h, after)) = rest.split_once(']') else {
             return Err(TargetError::BadHost(spec.to_owned()));
         };
@@ -122,23 +144,20 @@ pub fn parse_spec(spec: &str) -> Result<(String, u16), TargetError> {
             None => return Err(TargetError::BadHost(spec.to_owned())),
         };
         (h, port)
-    } else if s.matches(':').count() > 1 {
-        if s.parse::<IpAddr>().is_ok() {
-            (s, None)
+    } else if rest.matches(':').count() > 1 {
+        if rest.parse::<IpAddr>().is_ok() {
+            (rest, None)
         } else {
             return Err(TargetError::UnbracketedIpv6(spec.to_owned()));
         }
     } else {
-        match s.split_once(':') {
+        match rest.split_once(':') {
             Some((h, p)) => (h, Some(p)),
-            None => (s, None),
+            None => (rest, None),
         }
     };
-    if host.is_empty() {
-        return Err(TargetError::EmptyHost(spec.to_owned()));
-    }
     let port = match port {
-        None => DEFAULT_PORT,
+        None => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => {
@@ -149,10 +168,25 @@ pub fn parse_spec(spec: &str) -> Result<(String, u16), TargetError> {
             }
         },
     };
-    if ServerName::try_from(host).is_err() {
+    Ok((normalise_host(host, spec)?, port))
+}
+
+/// A host name as it is probed: lower case, ASCII (an internationalised name in punycode), without
+/// a trailing dot; an IP address as written. `spec` names the input in errors.
+pub fn normalise_host(host: &str, spec: &str) -> Result<String, TargetError> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() {
+        return Err(TargetError::EmptyHost(spec.to_owned()));
+    }
+    let host = if host.is_ascii() {
+        host.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(host).map_err(|_| TargetError::BadIdn(spec.to_owned()))?
+    };
+    if ServerName::try_from(host.as_str()).is_err() {
         return Err(TargetError::BadHost(spec.to_owned()));
     }
-    Ok((host.to_ascii_lowercase(), port))
+    Ok(host)
 }
 
 #[cfg(test)]
@@ -183,6 +217,33 @@ mod tests {
         assert!(matches!(
             parse_spec("bad host:443"),
             Err(TargetError::BadHost(_))
+        ));
+    }
+
+    #[test]
+    fn urls_idn_and_trailing_dots_are_normalised() {
+        let ok =
+            |s: &str, host: &str, port: u16| assert_eq!(parse_spec(s), Ok((host.into(), port)));
+        ok("https://gdmf.apple.com/", "gdmf.apple.com", 443);
+        ok(
+            "HTTPS://gdmf.apple.com:8443/a/b?c#d",
+            "gdmf.apple.com",
+            8443,
+        );
+        ok("http://captive.apple.com", "captive.apple.com", 80);
+        ok("https://user:pw@[::1]:9443/x", "::1", 9443);
+        ok("gdmf.apple.com.", "gdmf.apple.com", 443);
+        ok("gdmf.apple.com.:5223", "gdmf.apple.com", 5223);
+        ok("bücher.example", "xn--bcher-kva.example", 443);
+        ok("https://BÜCHER.example/", "xn--bcher-kva.example", 443);
+        assert!(matches!(
+            parse_spec("ftp://host/"),
+            Err(TargetError::BadScheme(_))
+        ));
+        assert!(matches!(parse_spec("."), Err(TargetError::EmptyHost(_))));
+        assert!(matches!(
+            parse_spec("https://host:x/"),
+            Err(TargetError::BadPort { .. })
         ));
     }
 }

@@ -2,6 +2,7 @@
 //! presents. Nothing here judges a chain; every network fault becomes part of the [`Observation`], never
 //! an error, and every target yields exactly one observation within its deadline.
 
+pub mod connect_to;
 pub mod danger;
 mod http;
 pub mod proxy;
