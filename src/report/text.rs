@@ -67,6 +67,28 @@ pub fn clean(text: &str) -> String {
     escaped(text, |c| c == '\n' || c == '\t')
 }
 
+/// JSON text (already serialised) with the characters JSON serialisers leave as they are but a
+/// terminal would act on (C1 controls, bidi overrides, line separators) written as `\uXXXX`
+/// escapes: the same JSON value, safe to print. Outside strings JSON is ASCII, so this only ever
+/// changes string contents.
+pub fn json(text: &str) -> std::borrow::Cow<'_, str> {
+    // ASCII controls are escaped by the serialiser already; a newline here ends a JSON line.
+    let unsafe_here = |c: char| !c.is_ascii() && is_unsafe(c);
+    if !text.chars().any(unsafe_here) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_here(c) {
+            // Every unsafe character is in the Basic Multilingual Plane: one escape each.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn html(text: &str) -> String {
     markup(text, false)
@@ -147,5 +169,12 @@ mod tests {
         }
         assert!(!markdown(EVIL).contains('\n'));
         assert!(markdown(EVIL).contains("\\\\x1b"));
+        let encoded = serde_json::to_string(EVIL).unwrap_or_default();
+        let safe = json(&encoded);
+        assert!(!safe.contains(['\u{9b}', '\u{202e}']), "{safe}");
+        assert_eq!(
+            serde_json::from_str::<String>(&safe).ok().as_deref(),
+            Some(EVIL)
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::observation::{FailureKind, Observation, Outcome, Phase};
 use crate::model::target::Target;
+use crate::report::text::line;
 
 /// Wall-clock times of the run's stages, for `-v`.
 #[derive(Debug, Default)]
@@ -65,7 +66,8 @@ impl Progress {
     pub fn new(targets: &[Target], concurrency: usize, bar: bool, verbose: bool) -> Self {
         let now = Instant::now();
         let state = ProgressState {
-            labels: targets.iter().map(Target::label).collect(),
+            // Labels can come from a targets file: shown escaped, never as terminal controls.
+            labels: targets.iter().map(|t| line(&t.label())).collect(),
             started: (0..targets.len())
                 .map(|i| (i < concurrency).then_some(now))
                 .collect(),
@@ -145,7 +147,7 @@ impl Progress {
                 }
             }
             if s.slowest.as_ref().is_none_or(|(_, e)| obs.elapsed > *e) {
-                s.slowest = Some((obs.target.label(), obs.elapsed));
+                s.slowest = Some((line(&obs.target.label()), obs.elapsed));
             }
             if let Some(bar) = &self.bar {
                 bar.inc(1);
@@ -250,7 +252,7 @@ fn timing_line(obs: &Observation) -> String {
     };
     format!(
         "pinscope: {}: {}{}total {}; {ended}",
-        obs.target.label(),
+        line(&obs.target.label()),
         phases.join(", "),
         if phases.is_empty() { "" } else { "; " },
         ms(obs.elapsed)
