@@ -166,3 +166,71 @@ fn the_catalog_table_fits_the_terminal_and_is_whole_when_piped() {
     assert!(!piped.contains('…'));
     assert_eq!(tty.lines().count(), piped.lines().count());
 }
+
+#[test]
+fn every_man_page_the_pages_refer_to_exists_with_exit_status_and_environment() {
+    let main = pinscope(["man"]);
+    assert_eq!(main.code, 0, "{}", main.stderr);
+    let mut pages = vec![(String::from("pinscope"), main.stdout)];
+    let mut seen = 0;
+    while seen < pages.len() {
+        let (name, roff) = pages[seen].clone();
+        seen += 1;
+        assert!(roff.contains(".SH \"EXIT STATUS\""), "{name}:\n{roff}");
+        assert!(!roff.contains(".SH EXTRA"), "{name}:\n{roff}");
+        for var in [
+            "HTTPS_PROXY",
+            "NO_PROXY",
+            "ALL_PROXY",
+            "NO_COLOR",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "PINSCOPE_",
+        ] {
+            assert!(roff.contains(var), "{name} lacks {var}");
+        }
+        // Pages referred to as pinscope\-baseline\-save(1).
+        for word in roff.split(|c: char| c.is_whitespace()) {
+            let Some(reference) = word.strip_suffix("(1)") else {
+                continue;
+            };
+            let reference = reference.replace("\\-", "-");
+            let Some(sub) = reference.strip_prefix("pinscope-") else {
+                continue;
+            };
+            if sub == "help" || pages.iter().any(|(n, _)| *n == reference) {
+                continue;
+            }
+            let words: Vec<&str> = sub.split('-').collect();
+            let mut args = vec!["man"];
+            args.extend(&words);
+            let page = pinscope(&args);
+            assert_eq!(
+                page.code, 0,
+                "{name} refers to {reference}: {}",
+                page.stderr
+            );
+            assert!(
+                page.stdout
+                    .contains(&format!(".TH {}", reference.replace('-', "\\-")))
+                    || page.stdout.contains(&format!(".TH {reference}")),
+                "{reference}:\n{}",
+                page.stdout
+            );
+            pages.push((reference, page.stdout));
+        }
+    }
+    let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"pinscope-baseline-save"), "{names:?}");
+    assert_eq!(
+        pinscope(["man", "baseline-save"]).stdout,
+        pinscope(["man", "baseline", "save"]).stdout
+    );
+    let catalog = &pages
+        .iter()
+        .find(|(n, _)| n == "pinscope-catalog")
+        .unwrap()
+        .1;
+    assert!(!catalog.contains("intercepted"), "catalog does not judge");
+    assert_eq!(pinscope(["man", "baseline", "nope"]).code, 2);
+}

@@ -69,9 +69,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// The page of this subcommand (pinscope-audit(1), …) instead of pinscope(1).
-    #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
+    /// The page of this subcommand instead of pinscope(1): `audit` gives pinscope-audit(1),
+    /// `baseline save` (or `baseline-save`) gives pinscope-baseline-save(1).
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    pub command: Vec<String>,
 }
 
 /// Which catalog rows to use.

@@ -69,7 +69,10 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
                 .collect();
             let message = message.join(" ");
             let message = message.trim_start_matches("error: ");
-            eprintln!("pinscope: error: {message} (see pinscope --help)");
+            eprintln!(
+                "pinscope: error: {} (see pinscope --help)",
+                crate::report::text::line(message)
+            );
             ExitCode::from(exit::USAGE)
         }
     }

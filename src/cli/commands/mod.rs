@@ -55,7 +55,10 @@ impl Opened {
         match self.printout.finish(report) {
             Ok(()) => report.summary().exit_code,
             Err(e) => {
-                eprintln!("pinscope: error: {e:#}; writing the results to standard output instead");
+                eprintln!(
+                    "pinscope: error: {}; writing the results to standard output instead",
+                    crate::report::text::line(&format!("{e:#}"))
+                );
                 print_to_stdout(self.format, self.color, report);
                 exit::USAGE
             }
