@@ -234,3 +234,83 @@ fn every_man_page_the_pages_refer_to_exists_with_exit_status_and_environment() {
     assert!(!catalog.contains("intercepted"), "catalog does not judge");
     assert_eq!(pinscope(["man", "baseline", "nope"]).code, 2);
 }
+
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may hold spaces, so read after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+#[test]
+fn ctrl_c_clears_the_progress_bar_and_reports_the_run_as_interrupted() {
+    // A server that accepts and never answers: the probe waits for its handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let Ok(mut script) = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} audit 127.0.0.1:{port} --timeout=30 --no-revocation",
+                env!("CARGO_BIN_EXE_pinscope")
+            ),
+            "/dev/null",
+        ])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("SKIP: util-linux `script` is not installed; no pseudo-terminal to test on");
+        return;
+    };
+    // Let the bar be drawn, then interrupt pinscope itself (script's child, or its shell's).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut pinscope_pid = None;
+    let mut queue = children(script.id());
+    while let Some(pid) = queue.pop() {
+        let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.starts_with(env!("CARGO_BIN_EXE_pinscope")) {
+            pinscope_pid = Some(pid);
+        }
+        queue.extend(children(pid));
+    }
+    let pid = pinscope_pid.expect("pinscope runs under script");
+    Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    let out = script.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{text:?}");
+    let bar = text.rfind("0/1").expect("the progress bar was drawn");
+    let table = text.find("TARGET").expect("the table");
+    assert!(bar < table, "{text:?}");
+    assert!(
+        text[bar..table].contains("\r\u{1b}[2K"),
+        "the bar is cleared before the report: {text:?}"
+    );
+    assert!(text.contains("interrupted"), "{text:?}");
+}

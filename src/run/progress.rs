@@ -219,6 +219,16 @@ impl Progress {
     }
 }
 
+/// Clears the line the progress bar is drawn on, when standard error is a terminal: for an exit
+/// that does not go through [`Progress::finish`] (a second Ctrl-C exits at once).
+pub fn clear_line() {
+    use std::io::{IsTerminal as _, Write as _};
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = err.write_all(b"\r\x1b[2K").and_then(|()| err.flush());
+    }
+}
+
 /// A duration for people: milliseconds below a second, seconds above.
 fn ms(d: Duration) -> String {
     if d < Duration::from_secs(1) {
