@@ -268,7 +268,7 @@ fn ctrl_c_clears_the_progress_bar_and_reports_the_run_as_interrupted() {
             held.push(s);
         }
     });
-    let Ok(mut script) = Command::new("script")
+    let Ok(script) = Command::new("script")
         .args([
             "-qec",
             &format!(
