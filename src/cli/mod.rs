@@ -35,10 +35,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            // Errors can quote what a file or a server supplied: shown escaped, on one line.
+            // Errors can quote what a file or a server supplied: controls shown escaped.
             eprintln!(
                 "pinscope: error: {}",
-                crate::report::text::line(&format!("{e:#}"))
+                crate::report::text::clean(&format!("{e:#}"))
             );
             ExitCode::from(exit::USAGE)
         }

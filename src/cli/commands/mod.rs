@@ -57,7 +57,7 @@ impl Opened {
             Err(e) => {
                 eprintln!(
                     "pinscope: error: {}; writing the results to standard output instead",
-                    crate::report::text::line(&format!("{e:#}"))
+                    crate::report::text::clean(&format!("{e:#}"))
                 );
                 print_to_stdout(self.format, self.color, report);
                 exit::USAGE
