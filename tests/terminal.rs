@@ -314,3 +314,31 @@ fn ctrl_c_clears_the_progress_bar_and_reports_the_run_as_interrupted() {
     );
     assert!(text.contains("interrupted"), "{text:?}");
 }
+
+#[test]
+fn on_a_terminal_the_audit_table_fits_and_shows_a_hostile_name_escaped() {
+    let scratch = Scratch::new();
+    let public = Ca::root("Lab Public Root");
+    let evil = Ca::root(EVIL);
+    let leaf = evil.leaf(&["gdmf.apple.com"], true);
+    let chain = scratch.file("chain.pem", &leaf.pem);
+    let args = format!(
+        "inspect {} --host=gdmf.apple.com {} {}",
+        chain.display(),
+        scratch.roots("public", &public.pem),
+        scratch.roots("native", &evil.pem)
+    );
+    let Some(tty) = on_a_terminal(&args, 70) else {
+        eprintln!("SKIP: util-linux `script` is not installed; no pseudo-terminal to test on");
+        return;
+    };
+    assert!(tty.contains("intercepted"), "{tty}");
+    for c in RAW {
+        assert!(!tty.contains(c), "{c:?} reached the terminal: {tty:?}");
+    }
+    for line in tty.lines() {
+        assert!(line.chars().count() <= 70, "{line:?}");
+    }
+    assert!(tty.contains('…'), "{tty}");
+    assert!(tty.contains("\\x1b[2J"), "the name, escaped: {tty}");
+}
