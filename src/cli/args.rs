@@ -14,11 +14,32 @@ use crate::report::Format;
     version,
     about = "Checks whether the TLS connections Apple devices and MDM agents make leave this network untouched",
     long_about = None,
+    arg_required_else_help = true,
     after_help = "Exit codes: 0 every target passed; 1 at least one intercepted; 3 no interception but some target failed; 2 usage or input error; 130 interrupted (Ctrl-C, SIGTERM)."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour the table: `auto` on a terminal unless NO_COLOR is set, `always`, or `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    pub color: ColorChoice,
+}
+
+/// When to colour the table (`--color`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (and not empty).
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,9 +69,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct ManArgs {
-    /// The page of this subcommand (pinscope-audit(1), …) instead of pinscope(1).
-    #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
+    /// The page of this subcommand instead of pinscope(1): `audit` gives pinscope-audit(1),
+    /// `baseline save` (or `baseline-save`) gives pinscope-baseline-save(1).
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    pub command: Vec<String>,
 }
 
 /// Which catalog rows to use.
@@ -196,7 +218,9 @@ pub struct AuditArgs {
     pub verbose: bool,
 }
 
+/// `catalog` is written as a table or JSON only, so its `--format` offers only those.
 #[derive(Debug, Args)]
+#[command(mut_arg("format", |a| a.value_parser(catalog_formats())))]
 pub struct CatalogArgs {
     #[command(flatten)]
     pub selection: Selection,
@@ -263,6 +287,7 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(arg_required_else_help = true)]
 pub struct BaselineArgs {
     #[command(subcommand)]
     pub action: BaselineAction,
@@ -285,4 +310,16 @@ pub struct BaselineSaveArgs {
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+/// The formats `catalog` writes, with their help, parsed into [`Format`].
+fn catalog_formats() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::ValueEnum as _;
+    use clap::builder::TypedValueParser as _;
+    let values: Vec<clap::builder::PossibleValue> = [Format::Table, Format::Json]
+        .iter()
+        .filter_map(Format::to_possible_value)
+        .collect();
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name: String| Format::from_str(&name, false).unwrap_or(Format::Table))
 }

@@ -22,6 +22,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
+    commands::set_color(cli.color);
     let result = match cli.command {
         Command::Audit(a) => commands::audit::run(&a),
         Command::Catalog(a) => commands::catalog::run(&a),
@@ -34,15 +35,24 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("pinscope: error: {e:#}");
+            // Errors can quote what a file or a server supplied: controls shown escaped.
+            eprintln!(
+                "pinscope: error: {}",
+                crate::report::text::clean(&format!("{e:#}"))
+            );
             ExitCode::from(exit::USAGE)
         }
     }
 }
 
-/// Help and version go to stdout with status 0; every other clap error becomes one line and exit 2.
+/// Help and version go to stdout with status 0 (also the help a bare `pinscope` or `pinscope
+/// baseline` shows); every other clap error becomes one line and exit 2.
 fn clap_exit(e: &clap::Error) -> ExitCode {
     match e.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            crate::run::output::write_stdout(&e.render().to_string());
+            ExitCode::SUCCESS
+        }
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
             ExitCode::SUCCESS
@@ -59,7 +69,10 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
                 .collect();
             let message = message.join(" ");
             let message = message.trim_start_matches("error: ");
-            eprintln!("pinscope: error: {message} (see pinscope --help)");
+            eprintln!(
+                "pinscope: error: {} (see pinscope --help)",
+                crate::report::text::line(message)
+            );
             ExitCode::from(exit::USAGE)
         }
     }

@@ -2,7 +2,9 @@
 //! target, named `host:port`, with the catalog section as its class. A target that passes is a
 //! passing test; a skipped one is `<skipped>`; every other verdict is a `<failure>` whose `message`
 //! is the explanation and whose body lists the findings. The shape follows the Jenkins xUnit
-//! plugin's `junit-10.xsd`, which `tests/reports.rs` validates the output against.
+//! plugin's `junit-10.xsd`, which `tests/reports.rs` validates the output against. Certificate and
+//! server text goes through `report::text::xml`: control characters and bidi overrides are shown
+//! escaped (`\x1b`, `\u{202e}`), markup characters as entities.
 
 use std::fmt::Write as _;
 

@@ -4,12 +4,13 @@
 //!
 //! Everything that comes from the network (certificate names above all) is escaped: Markdown
 //! punctuation is backslash-escaped, so a subject such as `</script><b>|` stays text and cannot
-//! break a table, start a link or inject HTML into a renderer that allows it.
+//! break a table, start a link or inject HTML into a renderer that allows it; control characters,
+//! escape sequences and bidi overrides are shown escaped (`report::text::line`).
 
 use std::fmt::Write as _;
 
-use super::text::markdown as escape;
-use super::{RunReport, TargetResult, clean, section_of, severity, short_hash};
+use super::text::{line, markdown as escape};
+use super::{RunReport, TargetResult, section_of, severity, short_hash};
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -111,9 +112,10 @@ pub fn render(run: &RunReport) -> String {
     out
 }
 
-/// Text inside a code span: backticks cannot be escaped there, so they are replaced.
+/// Text inside a code span, on one line (controls shown escaped by [`line`]): backticks cannot be
+/// escaped there, so they are replaced.
 fn code(text: &str) -> String {
-    clean(text).replace(['`', '\n', '\t'], " ")
+    line(text).replace('`', " ")
 }
 
 fn problem(out: &mut String, r: &TargetResult) {

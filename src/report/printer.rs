@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::{Format, RunReport, TargetResult, html, json, jsonl, junit, markdown, table};
+use super::{Format, RunReport, TargetResult, html, json, jsonl, junit, markdown, table, text};
 
 /// Writes a run's results in one format.
 ///
@@ -74,7 +74,51 @@ pub struct Json;
 
 impl Printer for Json {
     fn finish(&mut self, run: &RunReport, out: &mut dyn Write) -> io::Result<()> {
-        json::write(run, out)
+        let mut safe = JsonSafe::new(out);
+        json::write(run, &mut safe)?;
+        safe.flush()
+    }
+}
+
+/// Writes JSON through [`text::json`]: the C1 controls and bidi overrides a certificate name may
+/// hold (which JSON serialisers leave raw) as `\uXXXX` escapes. Holds back an incomplete UTF-8
+/// sequence until the rest of it comes.
+struct JsonSafe<'a> {
+    inner: &'a mut dyn Write,
+    pending: Vec<u8>,
+}
+
+impl<'a> JsonSafe<'a> {
+    fn new(inner: &'a mut dyn Write) -> Self {
+        Self {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Write for JsonSafe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        let complete = match std::str::from_utf8(&self.pending) {
+            Ok(s) => s.len(),
+            // An incomplete sequence at the end waits; invalid bytes (never written by the JSON
+            // serialiser) pass as they are.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.pending.len(),
+        };
+        let rest = self.pending.split_off(complete);
+        match std::str::from_utf8(&self.pending) {
+            Ok(s) => self.inner.write_all(text::json(s).as_bytes())?,
+            Err(_) => self.inner.write_all(&self.pending)?,
+        }
+        self.pending = rest;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.write_all(&std::mem::take(&mut self.pending))?;
+        self.inner.flush()
     }
 }
 
@@ -88,11 +132,11 @@ impl Printer for JsonLines {
     }
 
     fn target(&mut self, result: &TargetResult, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(jsonl::target_line(result).as_bytes())
+        out.write_all(text::json(&jsonl::target_line(result)).as_bytes())
     }
 
     fn finish(&mut self, run: &RunReport, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(jsonl::summary_line(run).as_bytes())
+        out.write_all(text::json(&jsonl::summary_line(run)).as_bytes())
     }
 }
 

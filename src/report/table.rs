@@ -1,7 +1,12 @@
 //! The default, human-readable view: one line per target, a summary line, and what to do about each
 //! intercepted target.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use super::RunReport;
+use super::text::line;
 use crate::analysis::Verdict;
 use crate::catalog::Row;
 
@@ -39,57 +44,170 @@ impl Paint {
     }
 }
 
-/// Pads to a width counted in characters (host names and CA names can be non-ASCII).
-fn pad(text: &str, width: usize) -> String {
-    let len = text.chars().count();
-    format!("{text}{}", " ".repeat(width.saturating_sub(len)))
+/// The terminal width the table is fitted to; 0 when it is not going to a terminal (then nothing
+/// is cut). Set once by the command line, which alone knows where the output goes.
+static WIDTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Fits every table rendered from now on to `columns` (a terminal's width), or to nothing.
+pub fn fit_to(columns: Option<usize>) {
+    WIDTH.store(columns.unwrap_or(0), Ordering::Relaxed);
 }
 
+fn fitted_width() -> Option<usize> {
+    match WIDTH.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// The columns a text takes on a terminal (wide characters count two).
+fn display_width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// Pads to a width counted in terminal columns (host names and CA names can be non-ASCII).
+fn pad(text: &str, width: usize) -> String {
+    format!(
+        "{text}{}",
+        " ".repeat(width.saturating_sub(display_width(text)))
+    )
+}
+
+/// Cuts `text` to at most `width` columns, ending with an ellipsis when something was cut.
+fn cut(text: &str, width: usize) -> String {
+    if display_width(text) <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// Column widths for a table whose cells are `cells` (already one-line text), separated by two
+/// spaces. The last column takes what is left; with a terminal width, when even the others do not
+/// fit, the widest of them give way first (down to their header's width).
+fn widths<const N: usize>(
+    headers: [&str; N],
+    cells: &[[String; N]],
+    total: Option<usize>,
+) -> [usize; N] {
+    let mut w = [0; N];
+    for (i, slot) in w.iter_mut().enumerate() {
+        *slot = cells
+            .iter()
+            .map(|r| display_width(&r[i]))
+            .chain([headers[i].len()])
+            .max()
+            .unwrap_or(0);
+    }
+    let Some(total) = total else {
+        return w;
+    };
+    let available = total.saturating_sub(2 * (N - 1));
+    // What the last column needs at least before the others give way.
+    let last_min = w[N - 1].min(16);
+    loop {
+        let fixed: usize = w[..N - 1].iter().sum();
+        if fixed + last_min <= available {
+            break;
+        }
+        // The widest column gives way, the first (what the row is about) only when no other can.
+        let shrinkable = |i: usize| w[i] > headers[i].len().max(6);
+        let widest = (1..N - 1)
+            .filter(|&i| shrinkable(i))
+            .max_by_key(|&i| w[i])
+            .or_else(|| shrinkable(0).then_some(0));
+        match widest {
+            Some(i) => w[i] -= 1,
+            None => break,
+        }
+    }
+    let fixed: usize = w[..N - 1].iter().sum();
+    w[N - 1] = w[N - 1].min(available.saturating_sub(fixed).max(1));
+    w
+}
+
+/// Wraps `text` to `width` columns at spaces, continuation lines indented by `indent` columns; a
+/// word longer than a line is cut.
+fn wrap(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let room = width.saturating_sub(indent).max(10);
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let Some(current) = lines.last_mut() else {
+            break;
+        };
+        let used = display_width(current);
+        if used > 0 && used + 1 + display_width(word) > room {
+            lines.push(cut(word, room));
+        } else {
+            if used > 0 {
+                current.push(' ');
+            }
+            current.push_str(&cut(word, room));
+        }
+    }
+    lines
+}
+
+/// The audit's results as a table, fitted to the terminal when the command line said so.
 pub fn render(run: &RunReport, color: bool) -> String {
+    render_to(run, color, fitted_width())
+}
+
+/// The table fitted to `width` columns (`None`: nothing cut). Everything certificates and servers
+/// supply is shown through [`line`].
+pub fn render_to(run: &RunReport, color: bool, width: Option<usize>) -> String {
     let paint = Paint { on: color };
     let rows: Vec<[String; 4]> = run
         .results
         .iter()
         .map(|r| {
             let a = &r.assessment;
-            let detail = a.headline().map(|f| f.message.clone()).unwrap_or_default();
+            let detail = a.headline().map(|f| line(&f.message)).unwrap_or_default();
             [
-                r.observation.target.label(),
+                line(&r.observation.target.label()),
                 a.verdict.as_str().to_owned(),
-                r.observation.target.section().to_owned(),
+                line(r.observation.target.section()),
                 detail,
             ]
         })
         .collect();
     let headers = ["TARGET", "VERDICT", "SECTION", "DETAIL"];
-    let widths: Vec<usize> = (0..3)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([headers[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths = widths(headers, &rows, width);
+    let cell = |text: &str, i: usize| pad(&cut(text, widths[i]), widths[i]);
 
     let mut out = String::new();
     let header = format!(
         "{}  {}  {}  {}",
-        pad(headers[0], widths[0]),
-        pad(headers[1], widths[1]),
-        pad(headers[2], widths[2]),
+        cell(headers[0], 0),
+        cell(headers[1], 1),
+        cell(headers[2], 2),
         headers[3]
     );
     out.push_str(&paint.bold(&header));
     out.push('\n');
     for (row, result) in rows.iter().zip(&run.results) {
         let verdict = result.assessment.verdict;
+        let detail = if width.is_some() {
+            cut(&row[3], widths[3])
+        } else {
+            row[3].clone()
+        };
         out.push_str(&format!(
             "{}  {}  {}  {}\n",
-            pad(&row[0], widths[0]),
-            paint.verdict(verdict, &pad(&row[1], widths[1])),
-            pad(&row[2], widths[2]),
-            row[3]
+            cell(&row[0], 0),
+            paint.verdict(verdict, &cell(&row[1], 1)),
+            cell(&row[2], 2),
+            detail
         ));
     }
 
@@ -103,7 +221,17 @@ pub fn render(run: &RunReport, color: bool) -> String {
         out.push_str(&paint.bold("What to do"));
         out.push('\n');
         for r in intercepted {
-            out.push_str(&format!("- {}\n", r.assessment.explanation));
+            let explanation = line(&r.assessment.explanation);
+            match width {
+                None => out.push_str(&format!("- {explanation}\n")),
+                Some(w) => {
+                    for (n, l) in wrap(&explanation, w, 2).iter().enumerate() {
+                        out.push_str(if n == 0 { "- " } else { "  " });
+                        out.push_str(l);
+                        out.push('\n');
+                    }
+                }
+            }
         }
     }
     out.push('\n');
@@ -112,8 +240,13 @@ pub fn render(run: &RunReport, color: bool) -> String {
     out
 }
 
-/// The catalog as a table.
+/// The catalog as a table, fitted to the terminal when the command line said so.
 pub fn render_catalog(rows: &[&Row]) -> String {
+    render_catalog_to(rows, fitted_width())
+}
+
+/// The catalog as a table fitted to `width` columns (`None`: nothing cut).
+pub fn render_catalog_to(rows: &[&Row], width: Option<usize>) -> String {
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
@@ -127,12 +260,12 @@ pub fn render_catalog(rows: &[&Row]) -> String {
                 flags.push(format!("stands for {p}"));
             }
             [
-                format!("{}:{}", r.host, r.port),
+                line(&format!("{}:{}", r.host, r.port)),
                 r.transport.to_string(),
-                r.section.clone(),
+                line(&r.section),
                 r.supports_proxy.to_string(),
-                flags.join(", "),
-                r.description.clone(),
+                line(&flags.join(", ")),
+                line(&r.description),
             ]
         })
         .collect();
@@ -144,29 +277,49 @@ pub fn render_catalog(rows: &[&Row]) -> String {
         "FLAGS",
         "DESCRIPTION",
     ];
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            cells
-                .iter()
-                .map(|c| c[i].chars().count())
-                .chain([headers[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |c: [&str; 6]| {
+    let widths = widths(headers, &cells, width);
+    let row_line = |c: [&str; 6]| {
         let mut s = String::new();
-        for i in 0..5 {
-            s.push_str(&pad(c[i], widths[i]));
+        for (i, text) in c.iter().enumerate().take(5) {
+            s.push_str(&pad(&cut(text, widths[i]), widths[i]));
             s.push_str("  ");
         }
-        s.push_str(c[5]);
+        if width.is_some() {
+            s.push_str(&cut(c[5], widths[5]));
+        } else {
+            s.push_str(c[5]);
+        }
         s.trim_end().to_owned() + "\n"
     };
-    let mut out = line(headers);
+    let mut out = row_line(headers);
     for c in &cells {
-        out.push_str(&line([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5]]));
+        out.push_str(&row_line([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5]]));
     }
     out.push_str(&format!("\n{} rows\n", rows.len()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample;
+
+    #[test]
+    fn on_a_terminal_every_line_fits_and_the_detail_is_cut_with_an_ellipsis() {
+        let run = sample::run();
+        let piped = render_to(&run, false, None);
+        assert_eq!(piped, render(&run, false));
+        for columns in [60, 80, 100] {
+            let fitted = render_to(&run, false, Some(columns));
+            for l in fitted.lines().filter(|l| !l.contains(" targets: ")) {
+                assert!(display_width(l) <= columns, "{columns}: {l:?}");
+            }
+        }
+        let narrow = render_to(&run, false, Some(60));
+        if piped.lines().any(|l| display_width(l) > 60) {
+            assert!(narrow.contains('…'), "{narrow}");
+        }
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::observation::{FailureKind, Observation, Outcome, Phase};
 use crate::model::target::Target;
+use crate::report::text::line;
 
 /// Wall-clock times of the run's stages, for `-v`.
 #[derive(Debug, Default)]
@@ -65,7 +66,8 @@ impl Progress {
     pub fn new(targets: &[Target], concurrency: usize, bar: bool, verbose: bool) -> Self {
         let now = Instant::now();
         let state = ProgressState {
-            labels: targets.iter().map(Target::label).collect(),
+            // Labels can come from a targets file: shown escaped, never as terminal controls.
+            labels: targets.iter().map(|t| line(&t.label())).collect(),
             started: (0..targets.len())
                 .map(|i| (i < concurrency).then_some(now))
                 .collect(),
@@ -145,7 +147,7 @@ impl Progress {
                 }
             }
             if s.slowest.as_ref().is_none_or(|(_, e)| obs.elapsed > *e) {
-                s.slowest = Some((obs.target.label(), obs.elapsed));
+                s.slowest = Some((line(&obs.target.label()), obs.elapsed));
             }
             if let Some(bar) = &self.bar {
                 bar.inc(1);
@@ -217,6 +219,16 @@ impl Progress {
     }
 }
 
+/// Clears the line the progress bar is drawn on, when standard error is a terminal: for an exit
+/// that does not go through [`Progress::finish`] (a second Ctrl-C exits at once).
+pub fn clear_line() {
+    use std::io::{IsTerminal as _, Write as _};
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = err.write_all(b"\r\x1b[2K").and_then(|()| err.flush());
+    }
+}
+
 /// A duration for people: milliseconds below a second, seconds above.
 fn ms(d: Duration) -> String {
     if d < Duration::from_secs(1) {
@@ -250,7 +262,7 @@ fn timing_line(obs: &Observation) -> String {
     };
     format!(
         "pinscope: {}: {}{}total {}; {ended}",
-        obs.target.label(),
+        line(&obs.target.label()),
         phases.join(", "),
         if phases.is_empty() { "" } else { "; " },
         ms(obs.elapsed)

@@ -29,6 +29,8 @@ pub fn watch_for_stop(stop: &Stop, deadline: Option<Duration>) -> Vec<tokio::tas
                 _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
+            // Leave no progress bar behind on the terminal.
+            super::progress::clear_line();
             std::process::exit(i32::from(exit::INTERRUPTED));
         }));
     }

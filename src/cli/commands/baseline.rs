@@ -32,12 +32,15 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<u8> {
     destination.write(&baseline.to_json())?;
     eprintln!(
         "pinscope: baseline {}: {} targets recorded{}",
-        save.file.display(),
+        report::text::line(&save.file.display().to_string()),
         baseline.targets.len(),
         if left_out.is_empty() {
             String::new()
         } else {
-            format!("; left out (not pass): {}", left_out.join(", "))
+            format!(
+                "; left out (not pass): {}",
+                report::text::line(&left_out.join(", "))
+            )
         }
     );
     Ok(code)
