@@ -1,5 +1,6 @@
 //! Name resolution behind a trait, so tests and `--resolve` can point names anywhere without touching
-//! the machine's resolver, and `--dns-server` can ask one chosen DNS server directly.
+//! the machine's resolver, and `--dns-server` can ask one chosen DNS server directly. Each run puts
+//! its resolver behind a [`ResolveCache`]: one lookup per name, a bounded number at once.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -133,8 +134,8 @@ impl Resolve for SystemResolver {
 pub const DEFAULT_DNS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Asks one DNS server directly (`--dns-server`), over UDP (TCP when an answer is truncated), and
-/// nothing else: no system configuration, no hosts file, no search domains, no cache, and a single
-/// attempt, so that each target's result is that server's answer to that target's query.
+/// nothing else: no system configuration, no hosts file, no search domains, no cache of its own (the
+/// run's [`ResolveCache`] keeps each name's answer for the run), and a single attempt.
 pub struct DnsServerResolver {
     server: SocketAddr,
     query_timeout: Duration,
