@@ -2,9 +2,9 @@
 //! not exist, fail, have no addresses, are refused, or are never answered, and names that resolve
 //! only to IPv6. The machine's own resolver is never used.
 //!
-//! A DNS server that never answers: each query waits at most 5 s (the resolver's query timeout). With a
-//! `--timeout` shorter than that, the per-target deadline ends the probe first and the verdict is
-//! `timeout` in the resolve phase; with a longer one the verdict is `dns_error` (`dns_no_answer`).
+//! A DNS server that never answers: each query waits three quarters of `--timeout`, and a target whose
+//! deadline passes while its name is still being resolved is `dns_error` (`dns_no_answer`) too, never
+//! `timeout`. Each name is asked once per run, however many targets use it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -218,4 +218,93 @@ fn many_names_at_once_all_get_their_answer() {
         assert_eq!(t["verdict"], "blocked", "{t:#}");
         assert_eq!(t["findings"][0]["code"], "connection_refused", "{t:#}");
     }
+}
+
+#[test]
+fn a_name_used_by_three_rows_is_asked_once() {
+    // courier.push.apple.com is on :5223, :443 and :80 in the catalog; here three refused ports,
+    // probed one after the other (hickory merges identical queries in flight, not later ones).
+    let host = "courier.push.apple.com";
+    let dns = DnsServer::start(&[(host, Zone::v4(Ipv4Addr::LOCALHOST))]);
+    let ports = [closed_port(), closed_port(), closed_port()];
+    let targets: Vec<String> = ports.iter().map(|p| format!("{host}:{p}")).collect();
+    let run = audit(
+        &targets,
+        &[dns.flag(), "-v".into(), "--concurrency=1".into()],
+        5,
+    );
+    let json = run.json();
+    for port in ports {
+        let t = target_at(&json, host, port);
+        assert_eq!(t["verdict"], "blocked", "{t:#}");
+        assert_eq!(t["addresses"], serde_json::json!(["127.0.0.1"]), "{t:#}");
+    }
+    let mut asked = dns.questions();
+    asked.sort();
+    assert_eq!(asked, [format!("{host} A"), format!("{host} AAAA")]);
+    assert!(
+        run.stderr
+            .contains("pinscope: dns: 1 name looked up, 2 answers from the cache"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_resolve_rule_for_one_port_leaves_the_others_to_dns() {
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let refused = closed_port();
+    let dns = DnsServer::start(&[(host, Zone::v4(Ipv4Addr::LOCALHOST))]);
+    let run = audit(
+        &[format!("{host}:{port}"), format!("{host}:{refused}")],
+        // The rule sends :port to 127.0.0.1 anyway; what counts is that it is not asked for.
+        &[dns.flag(), lab.public_roots(), resolve(host, port)],
+        5,
+    );
+    let json = run.json();
+    assert_eq!(target_at(&json, host, port)["verdict"], "pass");
+    assert_eq!(target_at(&json, host, refused)["verdict"], "blocked");
+    assert_eq!(dns.questions().len(), 2, "{:?}", dns.questions());
+}
+
+/// More silent names than lookups run at once: those still queued when their deadline passes are
+/// `dns_error` as well, and the run ends within its deadline.
+#[test]
+fn a_resolver_that_never_answers_is_a_dns_error_for_every_target() {
+    let names: Vec<String> = (0..100).map(|i| format!("s{i}.pinscope.test")).collect();
+    let zones: Vec<(&str, Zone)> = names.iter().map(|n| (n.as_str(), Zone::silent())).collect();
+    let dns = DnsServer::start(&zones);
+    let targets: Vec<String> = names.iter().map(|n| format!("{n}:443")).collect();
+    let run = audit(&targets, &[dns.flag()], 2);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let targets = json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 100);
+    let mut queued = 0;
+    for t in targets {
+        assert_eq!(t["verdict"], "dns_error", "{t:#}");
+        let (code, message) = first_finding(t);
+        assert_eq!(code, "dns_no_answer", "{t:#}");
+        if message.contains("no answer from the resolver within 2s") {
+            queued += 1;
+        } else {
+            assert!(
+                message.contains("the DNS server did not answer"),
+                "{message}"
+            );
+        }
+    }
+    // At most 32 names are asked at once, so most never reached the server within 2 s.
+    assert!(queued > 0, "every name was asked at once");
+    let mut asked: Vec<String> = dns
+        .questions()
+        .iter()
+        .filter_map(|q| q.split(' ').next().map(str::to_owned))
+        .collect();
+    asked.sort();
+    asked.dedup();
+    // Two waves of 32 at most: at the start, and when the first gave up after 1.5 s.
+    assert!(asked.len() <= 64, "{} names asked", asked.len());
 }

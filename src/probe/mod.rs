@@ -41,7 +41,10 @@ pub struct ProbeConfig {
     pub timeout: Duration,
     /// Targets in flight at once.
     pub concurrency: usize,
+    /// The run's resolver: the one given to [`ProbeConfig::new`] behind the run's
+    /// [`resolve::ResolveCache`].
     pub resolver: Arc<dyn Resolve>,
+    dns: Arc<resolve::ResolveCache>,
     /// ALPN protocols offered in the ClientHello.
     pub alpn: Vec<Vec<u8>>,
     /// The HTTP proxy TLS targets are tunnelled through, if any.
@@ -94,16 +97,25 @@ impl Stop {
 }
 
 impl ProbeConfig {
+    /// Settings for one run. `resolver` is put behind a cache of its own, shared by every probe
+    /// made with these settings (and their clones): each name is looked up once per run.
     pub fn new(timeout: Duration, concurrency: usize, resolver: Arc<dyn Resolve>) -> Self {
+        let dns = Arc::new(resolve::ResolveCache::new(resolver, timeout));
         Self {
             timeout,
             concurrency: concurrency.max(1),
-            resolver,
+            resolver: Arc::clone(&dns) as Arc<dyn Resolve>,
+            dns,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             proxy: None,
             stop: Stop::default(),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         }
+    }
+
+    /// How many names the run looked up, and how many answers came from the cache.
+    pub fn dns_stats(&self) -> resolve::CacheStats {
+        self.dns.stats()
     }
 }
 
@@ -296,6 +308,27 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
     let outcome = match result {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(failure)) => Outcome::Failed { failure, captured },
+        // A deadline that ends the probe while the name is still being resolved is the
+        // resolver's silence (or a queue of lookups it has not answered): a DNS failure.
+        Err(_elapsed) if trace.phase == Phase::Resolve => Outcome::Failed {
+            failure: Failure {
+                kind: FailureKind::Dns(DnsProblem::NoAnswer),
+                phase: Phase::Resolve,
+                detail: format!(
+                    "{}{}: no answer from the resolver within {}s",
+                    if via_proxy.is_some() {
+                        "the proxy's name: "
+                    } else {
+                        ""
+                    },
+                    via_proxy
+                        .as_ref()
+                        .map_or(target.host.as_str(), |p| p.host.as_str()),
+                    config.timeout.as_secs_f64()
+                ),
+            },
+            captured,
+        },
         Err(_elapsed) => Outcome::Failed {
             failure: Failure {
                 kind: FailureKind::Timeout,
@@ -321,6 +354,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
 fn timeout_detail(phase: Phase, timeout: Duration, peek: &Peek) -> String {
     let secs = timeout.as_secs_f64();
     match phase {
+        // Reported as a DNS failure by `probe_one`; kept for completeness.
         Phase::Resolve => format!("name resolution did not finish within {secs}s"),
         Phase::Connect => format!("no TCP connection within {secs}s"),
         Phase::Proxy => format!("the proxy did not answer the CONNECT within {secs}s"),
@@ -505,5 +539,41 @@ mod tests {
         );
         assert_eq!(describe_bytes(&[0, 1, 2, 255]), "bytes 00 01 02 ff");
         assert_eq!(describe_bytes(&[]), "nothing");
+    }
+
+    /// A resolver that never answers and says it gives up only after a minute: the per-target
+    /// deadline comes first.
+    #[derive(Debug)]
+    struct Silent;
+
+    impl Resolve for Silent {
+        fn resolve<'a>(&'a self, _host: &'a str, _port: u16) -> resolve::ResolveFuture<'a> {
+            Box::pin(std::future::pending())
+        }
+
+        fn gives_up_after(&self) -> Option<Duration> {
+            Some(Duration::from_secs(60))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_while_resolving_is_a_dns_failure_not_a_timeout() {
+        let config = ProbeConfig::new(Duration::from_millis(300), 4, Arc::new(Silent));
+        let target = Target {
+            host: "gdmf.apple.com".into(),
+            port: 443,
+            transport: crate::model::row::Transport::Tcp,
+            row: None,
+        };
+        let obs = probe_one(target, &config).await;
+        let Outcome::Failed { failure, .. } = obs.outcome else {
+            panic!("{:?}", obs.outcome);
+        };
+        assert_eq!(failure.kind, FailureKind::Dns(DnsProblem::NoAnswer));
+        assert_eq!(failure.phase, Phase::Resolve);
+        assert_eq!(
+            failure.detail,
+            "gdmf.apple.com: no answer from the resolver within 0.3s"
+        );
     }
 }

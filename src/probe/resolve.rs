@@ -1,12 +1,15 @@
 //! Name resolution behind a trait, so tests and `--resolve` can point names anywhere without touching
-//! the machine's resolver, and `--dns-server` can ask one chosen DNS server directly.
+//! the machine's resolver, and `--dns-server` can ask one chosen DNS server directly. Each run puts
+//! its resolver behind a [`ResolveCache`]: one lookup per name, a bounded number at once.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_resolver::config::{
@@ -17,6 +20,7 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
+use tokio::sync::{Semaphore, watch};
 
 use crate::model::observation::DnsProblem;
 
@@ -27,6 +31,18 @@ pub type ResolveFuture<'a> =
 /// Resolves a host name to the socket addresses to try, in order.
 pub trait Resolve: Send + Sync + fmt::Debug {
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a>;
+
+    /// The addresses fixed for this host and port without any lookup (`--resolve`), if any. The
+    /// run's [`ResolveCache`] asks this first, so such rules win over its cached answers.
+    fn pinned(&self, _host: &str, _port: u16) -> Option<Vec<SocketAddr>> {
+        None
+    }
+
+    /// How long a lookup waits at most before this resolver gives up by itself, when it bounds its
+    /// own queries (`--dns-server`); `None` when it may wait indefinitely (getaddrinfo).
+    fn gives_up_after(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Why a name did not resolve.
@@ -60,6 +76,9 @@ pub enum ResolveError {
         server: SocketAddr,
         detail: String,
     },
+    /// The resolver (getaddrinfo, or whatever else has no timeout of its own) gave no answer in time.
+    #[error("{host}: no answer from the resolver within {}s", after.as_secs_f64())]
+    ResolverSilent { host: String, after: Duration },
     /// Another response code (FORMERR, NOTIMP, …).
     #[error("{host}: the DNS server {server} answered {rcode}")]
     ServerError {
@@ -77,7 +96,7 @@ impl ResolveError {
             Self::ServerFailure { .. } => DnsProblem::ServerFailure,
             Self::Refused { .. } => DnsProblem::Refused,
             Self::NoData { .. } => DnsProblem::NoAddresses,
-            Self::NoAnswer { .. } => DnsProblem::NoAnswer,
+            Self::NoAnswer { .. } | Self::ResolverSilent { .. } => DnsProblem::NoAnswer,
             Self::NoAddresses { .. } | Self::Lookup { .. } | Self::ServerError { .. } => {
                 DnsProblem::Other
             }
@@ -110,13 +129,13 @@ impl Resolve for SystemResolver {
 }
 
 /// How long one query waits for the DNS server by default: what glibc and hickory wait. The
-/// per-target deadline still bounds the whole probe, so with a shorter `--timeout` a silent server
-/// shows up as a `timeout` in the resolve phase instead.
+/// plan shortens it to three quarters of `--timeout`, so a silent server is named before the
+/// per-target deadline ends the probe.
 pub const DEFAULT_DNS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Asks one DNS server directly (`--dns-server`), over UDP (TCP when an answer is truncated), and
-/// nothing else: no system configuration, no hosts file, no search domains, no cache, and a single
-/// attempt, so that each target's result is that server's answer to that target's query.
+/// nothing else: no system configuration, no hosts file, no search domains, no cache of its own (the
+/// run's [`ResolveCache`] keeps each name's answer for the run), and a single attempt.
 pub struct DnsServerResolver {
     server: SocketAddr,
     query_timeout: Duration,
@@ -282,6 +301,10 @@ impl DnsServerResolver {
 }
 
 impl Resolve for DnsServerResolver {
+    fn gives_up_after(&self) -> Option<Duration> {
+        Some(self.query_timeout)
+    }
+
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
         Box::pin(async move {
             // Always fully qualified: no search domains, exactly the name asked for.
@@ -429,11 +452,171 @@ impl OverrideResolver {
 }
 
 impl Resolve for OverrideResolver {
+    fn pinned(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        self.lookup(host, port)
+            .or_else(|| self.inner.pinned(host, port))
+    }
+
+    fn gives_up_after(&self) -> Option<Duration> {
+        self.inner.gives_up_after()
+    }
+
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
         match self.lookup(host, port) {
             Some(addrs) => Box::pin(async move { Ok(addrs) }),
             None => self.inner.resolve(host, port),
         }
+    }
+}
+
+/// How many name lookups a run has in flight at once, whatever `--concurrency` is: a burst of the
+/// whole catalog at once makes a resolver that drops part of it fail most of the names.
+pub const DNS_CONCURRENCY: usize = 32;
+
+/// How long a lookup already reported as unanswered keeps its slot while it still runs
+/// (getaddrinfo cannot be cancelled), so the resolver never has more than [`DNS_CONCURRENCY`]
+/// of this run's lookups at once; after this it is abandoned.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// What a lookup gave: the addresses (with the port of the target that asked first), or why none.
+type Answer = Result<Vec<SocketAddr>, ResolveError>;
+
+/// How a run's lookups went, for `-v`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Names looked up.
+    pub lookups: usize,
+    /// Answers taken from a lookup another target had already started (or finished).
+    pub hits: usize,
+}
+
+/// One run's name lookups, in front of the resolver the plan chose: each name is looked up once
+/// however many targets use it (targets asking while a lookup is in flight wait for it), at most
+/// [`DNS_CONCURRENCY`] lookups at a time, and a lookup that gets no answer in time is reported as
+/// such ([`ResolveError::ResolverSilent`]) to every target waiting for it. Failures are kept too:
+/// a name that did not resolve for one target does not resolve for the others. `--resolve` rules
+/// ([`Resolve::pinned`]) are answered first, without a lookup.
+pub struct ResolveCache {
+    inner: Arc<dyn Resolve>,
+    give_up: Duration,
+    permits: Arc<Semaphore>,
+    names: Mutex<HashMap<String, watch::Receiver<Option<Answer>>>>,
+    lookups: AtomicUsize,
+    hits: AtomicUsize,
+}
+
+impl fmt::Debug for ResolveCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolveCache")
+            .field("inner", &self.inner)
+            .field("give_up", &self.give_up)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolveCache {
+    /// A cache for a run whose per-target deadline is `deadline`. A resolver that bounds its own
+    /// queries is given a second more to say why it failed; any other lookup is given up after
+    /// three quarters of the deadline, so the target still reports it within its deadline.
+    pub fn new(inner: Arc<dyn Resolve>, deadline: Duration) -> Self {
+        let give_up = inner.gives_up_after().map_or(deadline * 3 / 4, |t| {
+            t.saturating_add(Duration::from_secs(1))
+        });
+        Self {
+            inner,
+            give_up,
+            permits: Arc::new(Semaphore::new(DNS_CONCURRENCY)),
+            names: Mutex::new(HashMap::new()),
+            lookups: AtomicUsize::new(0),
+            hits: AtomicUsize::new(0),
+        }
+    }
+
+    /// How the run's lookups went so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            lookups: self.lookups.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Where `host`'s answer will be: the lookup already started for it, or a new one. Must run
+    /// inside the runtime (it spawns the lookup).
+    fn answer(&self, host: &str, port: u16) -> watch::Receiver<Option<Answer>> {
+        let key = host.to_ascii_lowercase();
+        let tx = {
+            let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(rx) = names.get(&key) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return rx.clone();
+            }
+            let (tx, rx) = watch::channel(None);
+            names.insert(key, rx);
+            tx
+        };
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        let rx = tx.subscribe();
+        let inner = Arc::clone(&self.inner);
+        let permits = Arc::clone(&self.permits);
+        let give_up = self.give_up;
+        let host = host.to_owned();
+        // Its own task, so a target whose deadline passes (or a stopped run) does not cancel the
+        // lookup the other targets wait for.
+        tokio::spawn(async move {
+            // The semaphore is never closed; were it, the lookup would run unthrottled.
+            let _permit = permits.acquire_owned().await.ok();
+            let lookup = inner.resolve(&host, port);
+            tokio::pin!(lookup);
+            tokio::select! {
+                answer = &mut lookup => {
+                    tx.send_replace(Some(answer));
+                }
+                () = tokio::time::sleep(give_up) => {
+                    tx.send_replace(Some(Err(ResolveError::ResolverSilent {
+                        host: host.clone(),
+                        after: give_up,
+                    })));
+                    // Keep the slot while the resolver still works on the query.
+                    let _ = tokio::time::timeout(LINGER, lookup).await;
+                }
+            }
+        });
+        rx
+    }
+}
+
+impl Resolve for ResolveCache {
+    fn pinned(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        self.inner.pinned(host, port)
+    }
+
+    fn gives_up_after(&self) -> Option<Duration> {
+        Some(self.give_up)
+    }
+
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
+        if let Some(addrs) = self.inner.pinned(host, port) {
+            return Box::pin(async move { Ok(addrs) });
+        }
+        Box::pin(async move {
+            let mut rx = self.answer(host, port);
+            let answer = match rx.wait_for(Option::is_some).await {
+                Ok(answer) => answer.clone(),
+                Err(_) => None,
+            };
+            let mut addrs = answer.unwrap_or_else(|| {
+                // Only if the lookup's task died (a panic) before answering.
+                Err(ResolveError::Lookup {
+                    host: host.to_owned(),
+                    detail: "the lookup was abandoned".into(),
+                })
+            })?;
+            for a in &mut addrs {
+                a.set_port(port);
+            }
+            Ok(addrs)
+        })
     }
 }
 
@@ -541,5 +724,120 @@ mod tests {
             r.classify("a", &NetError::Timeout).0
                 < r.classify("a", &no_records(ResponseCode::NoError)).0
         );
+    }
+
+    /// A resolver that counts its lookups and the most it had in flight at once, answering
+    /// 127.0.0.1 after `delay`, or never when `delay` is `None`.
+    #[derive(Debug, Default)]
+    struct Counting {
+        delay: Option<Duration>,
+        calls: AtomicUsize,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl Resolve for Counting {
+        fn resolve<'a>(&'a self, _host: &'a str, port: u16) -> ResolveFuture<'a> {
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most.fetch_max(now, Ordering::SeqCst);
+                match self.delay {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(vec![SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port)])
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_is_looked_up_once_for_every_port() {
+        let inner = Arc::new(Counting {
+            delay: Some(Duration::from_millis(50)),
+            ..Counting::default()
+        });
+        let cache = ResolveCache::new(inner.clone(), Duration::from_secs(5));
+        let (a, b, c) = tokio::join!(
+            cache.resolve("courier.push.apple.com", 5223),
+            cache.resolve("Courier.push.apple.com", 443),
+            cache.resolve("courier.push.apple.com", 80),
+        );
+        let port = |r: Answer| r.expect("addresses")[0].port();
+        assert_eq!((port(a), port(b), port(c)), (5223, 443, 80));
+        // And once finished, the answer stays.
+        assert_eq!(
+            port(cache.resolve("courier.push.apple.com", 443).await),
+            443
+        );
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                lookups: 1,
+                hits: 3
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn resolve_rules_win_over_the_cache() {
+        let inner = Arc::new(Counting {
+            delay: Some(Duration::ZERO),
+            ..Counting::default()
+        });
+        let rules = vec!["a.example:443:127.0.0.9".parse().expect("rule")];
+        let overridden = Arc::new(OverrideResolver::new(rules, inner.clone()));
+        let cache = ResolveCache::new(overridden, Duration::from_secs(5));
+        let ip = |r: Answer| r.expect("addresses")[0];
+        assert_eq!(
+            ip(cache.resolve("a.example", 80).await),
+            "127.0.0.1:80".parse().expect("addr")
+        );
+        assert_eq!(
+            ip(cache.resolve("a.example", 443).await),
+            "127.0.0.9:443".parse().expect("addr")
+        );
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_silent_resolver_is_named_for_every_target_waiting() {
+        let inner = Arc::new(Counting::default());
+        let cache = ResolveCache::new(inner.clone(), Duration::from_millis(400));
+        let (a, b) = tokio::join!(
+            cache.resolve("a.example", 443),
+            cache.resolve("a.example", 80)
+        );
+        for r in [a, b] {
+            let e = r.expect_err("no answer");
+            assert_eq!(e.problem(), DnsProblem::NoAnswer);
+            assert_eq!(
+                e.to_string(),
+                "a.example: no answer from the resolver within 0.3s"
+            );
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn lookups_are_bounded_whatever_the_burst() {
+        let inner = Arc::new(Counting {
+            delay: Some(Duration::from_millis(20)),
+            ..Counting::default()
+        });
+        let cache = Arc::new(ResolveCache::new(inner.clone(), Duration::from_secs(5)));
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let cache = Arc::clone(&cache);
+            set.spawn(async move { cache.resolve(&format!("h{i}.example"), 443).await });
+        }
+        while let Some(answer) = set.join_next().await {
+            assert!(answer.expect("task").is_ok());
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 200);
+        let most = inner.most.load(Ordering::SeqCst);
+        assert!(most <= DNS_CONCURRENCY, "{most} lookups at once");
     }
 }

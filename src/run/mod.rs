@@ -107,6 +107,8 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
     // threads. Their targets are already reported, so do not wait for them.
     runtime.shutdown_background();
     let finished_at = now_rfc3339();
+    let dns = config.dns_stats();
+    progress.dns(dns.lookups, dns.hits);
     progress.finish(&timer, plan.revocation.is_some());
     Ok(RunReport {
         started_at,

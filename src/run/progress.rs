@@ -38,6 +38,8 @@ struct ProgressState {
     phase_totals: Vec<(Phase, Duration)>,
     slowest: Option<(String, Duration)>,
     note: Option<String>,
+    /// How the run's name lookups went: (names looked up, answers from the cache).
+    dns: Option<(usize, usize)>,
 }
 
 impl ProgressState {
@@ -77,6 +79,7 @@ impl Progress {
             phase_totals: Vec::new(),
             slowest: None,
             note: None,
+            dns: None,
         };
         let bar = bar.then(|| {
             let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
@@ -168,6 +171,11 @@ impl Progress {
         }
     }
 
+    /// How many names the run looked up and how many answers came from its cache, for `-v`.
+    pub fn dns(&self, lookups: usize, cache_hits: usize) {
+        self.lock().dns = Some((lookups, cache_hits));
+    }
+
     pub fn finish(&self, timer: &RunTimer, revocation: bool) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
@@ -216,6 +224,13 @@ impl Progress {
                 totals.join(", ")
             }
         );
+        if let Some((lookups, hits)) = s.dns.filter(|&(l, h)| l + h > 0) {
+            eprintln!(
+                "pinscope: dns: {lookups} {} looked up, {hits} {} from the cache",
+                if lookups == 1 { "name" } else { "names" },
+                if hits == 1 { "answer" } else { "answers" },
+            );
+        }
     }
 }
 
