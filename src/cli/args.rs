@@ -33,6 +33,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Record what a clean network presents, for `audit --baseline`.
     Baseline(BaselineArgs),
+    /// Re-render saved results (`--format json` or `jsonl` output) in another format, without
+    /// probing; exits with the code the audit had.
+    Report(ReportArgs),
     /// Write a shell completion script to standard output.
     Completions(CompletionsArgs),
     /// Write a manual page (roff) to standard output: `pinscope man | man -l -`.
@@ -232,11 +235,12 @@ pub struct ExportArgs {
     /// List format.
     #[arg(long, value_enum, default_value = "plain")]
     pub format: crate::report::export::ExportFormat,
-    /// Take the hosts from an earlier audit's JSON output instead of the catalog.
-    #[arg(long = "from", value_name = "RESULTS.json")]
+    /// Take the hosts from an earlier audit's output (`--format json` or `jsonl`; `-` for
+    /// standard input) instead of the catalog: those not passing, unless --only says.
+    #[arg(long = "from", value_name = "RESULTS")]
     pub from: Option<PathBuf>,
     /// With --from: only targets with these verdicts (repeatable or comma-separated), e.g.
-    /// `--only intercepted`.
+    /// `--only intercepted`; without it, every verdict but pass and skipped.
     #[arg(long, value_name = "VERDICT", value_delimiter = ',', requires = "from")]
     pub only: Vec<String>,
     #[command(flatten)]
@@ -268,9 +272,20 @@ pub struct BaselineSaveArgs {
     /// Where to write the baseline (JSON, written atomically).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Build it from an earlier audit's JSON output instead of auditing now.
-    #[arg(long = "from", value_name = "RESULTS.json")]
+    /// Build it from an earlier audit's output (`--format json` or `jsonl`; `-` for standard
+    /// input) instead of auditing now.
+    #[arg(long = "from", value_name = "RESULTS")]
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The saved results: a `--format json` document or `--format jsonl` lines; `-` reads
+    /// standard input.
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -9,6 +9,7 @@
 //! `#[serde(default)]` when read, so older reports stay readable.
 
 mod convert;
+pub mod restore;
 
 use std::collections::BTreeMap;
 
