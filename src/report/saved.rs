@@ -187,6 +187,7 @@ impl SavedReport {
                 .collect(),
             revocation_checked: self.revocation_checked(),
             stopped,
+            tally: None,
         }
     }
 
