@@ -211,3 +211,40 @@ fn baseline_save_prints_a_summary_and_exits_0_once_written() {
         from.stderr
     );
 }
+
+#[test]
+fn save_chains_writes_each_presented_chain_as_pem_that_inspect_reads() {
+    let lab = Lab::new();
+    let good = tls_server(&lab.public.leaf(&[GOOD], true));
+    let bad = tls_server(&lab.inspection.leaf(&[BAD], true));
+    let dir = lab.scratch.path("chains");
+    for format in ["table", "jsonl"] {
+        let mut args = vec![
+            "audit".to_string(),
+            "--no-revocation".into(),
+            format!("--format={format}"),
+            format!("--save-chains={}", dir.display()),
+        ];
+        for (host, port) in [(GOOD, good), (BAD, bad)] {
+            args.push(format!("{host}:{port}"));
+            args.push(resolve(host, port));
+        }
+        args.extend(lab.trust());
+        let run = pinscope(&args);
+        assert_eq!(run.code, 1, "{format}: {}", run.stderr);
+        let pem = std::fs::read_to_string(dir.join(format!("{BAD}_{bad}.pem"))).unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(dir.join(format!("{GOOD}_{good}.pem")).exists());
+        let mut again = vec![
+            "inspect".to_string(),
+            dir.join(format!("{BAD}_{bad}.pem")).display().to_string(),
+            format!("--host={BAD}"),
+            "--format=json".into(),
+        ];
+        again.extend(lab.trust());
+        let inspected = pinscope(&again);
+        assert_eq!(inspected.code, 1, "{}", inspected.stderr);
+        assert_eq!(inspected.json()["targets"][0]["verdict"], "intercepted");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -141,6 +141,10 @@ pub struct AuditArgs {
     /// Read targets from a file: one host[:port] per line, `#` starts a comment.
     #[arg(long = "targets", value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
+    /// Write each target's presented chain to DIR as PEM, leaf first, one file per target named
+    /// after its host and port (`host_443.pem`), to hand on or re-run with `inspect`.
+    #[arg(long, value_name = "DIR")]
+    pub save_chains: Option<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
     /// Targets probed at once.

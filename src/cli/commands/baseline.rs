@@ -10,6 +10,9 @@ use crate::run::{self, now_rfc3339};
 
 pub fn run(args: BaselineArgs) -> anyhow::Result<u8> {
     let BaselineAction::Save(save) = args.action;
+    if save.audit.save_chains.is_some() {
+        anyhow::bail!("--save-chains is for `audit`; `baseline save` records keys, not chains");
+    }
     // Fail on an unwritable destination before probing anything.
     let destination = Output::open_as(Some(&save.file), "baseline")?;
     let created_at = now_rfc3339();
