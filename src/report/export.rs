@@ -230,35 +230,6 @@ fn js_string(s: &str) -> String {
     format!("\"{escaped}\"")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ex(pattern: &str) -> (String, u16, Vec<String>, String) {
-        (pattern.to_owned(), 443, vec!["s".into()], "why".into())
-    }
-
-    #[test]
-    fn wildcards_absorb_the_names_under_them() {
-        let list = collect(
-            [
-                ex("courier.push.apple.com"),
-                ex("*.push.apple.com"),
-                ex("gdmf.apple.com"),
-            ]
-            .into_iter(),
-        );
-        let patterns: Vec<&str> = list.iter().map(|e| e.pattern.as_str()).collect();
-        assert_eq!(patterns, ["*.push.apple.com", "gdmf.apple.com"]);
-    }
-
-    #[test]
-    fn csv_quotes_what_needs_quoting() {
-        assert_eq!(csv("a,b"), "\"a,b\"");
-        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
-}
-
 /// A target's presented chain as PEM (leaf first, as the server sent it) and the file name to save
 /// it under: `host_port.pem`, with anything but letters, digits, `.`, `-` and `_` in the host
 /// replaced by `_` (so an IPv6 literal or a hostile name cannot leave the directory). `None` when
@@ -306,4 +277,33 @@ pub fn chain_pem(result: &super::TargetResult) -> Option<(String, String)> {
         host
     };
     Some((format!("{host}_{}.pem", obs.target.port), pem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(pattern: &str) -> (String, u16, Vec<String>, String) {
+        (pattern.to_owned(), 443, vec!["s".into()], "why".into())
+    }
+
+    #[test]
+    fn wildcards_absorb_the_names_under_them() {
+        let list = collect(
+            [
+                ex("courier.push.apple.com"),
+                ex("*.push.apple.com"),
+                ex("gdmf.apple.com"),
+            ]
+            .into_iter(),
+        );
+        let patterns: Vec<&str> = list.iter().map(|e| e.pattern.as_str()).collect();
+        assert_eq!(patterns, ["*.push.apple.com", "gdmf.apple.com"]);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(csv("a,b"), "\"a,b\"");
+        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
 }

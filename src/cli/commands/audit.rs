@@ -53,13 +53,11 @@ impl ChainSaver<'_> {
             return;
         };
         let path: PathBuf = self.dir.join(name);
-        if let Err(e) = std::fs::write(&path, pem) {
-            if self.failed.is_none() {
-                self.failed = Some(
-                    anyhow::Error::new(e)
-                        .context(format!("--save-chains: cannot write {}", path.display())),
-                );
-            }
+        if let Err(e) = std::fs::write(&path, pem)
+            && self.failed.is_none()
+        {
+            let what = format!("--save-chains: cannot write {}", path.display());
+            self.failed = Some(anyhow::Error::new(e).context(what));
         }
     }
 }
