@@ -210,10 +210,30 @@ pub fn render(run: &RunReport) -> String {
          The full evidence (every certificate's hashes, TLS parameters, revocation) is in \
          <code>--format json</code>.</footer>\n</main>\n</body>\n</html>\n",
         escape(&digest.summary.line()),
-        escape(&when(&run.started_at, &run.finished_at)),
+        escape(&format!(
+            "{}{}",
+            when(&run.started_at, &run.finished_at),
+            through(run)
+        )),
         env!("CARGO_PKG_VERSION")
     );
     out
+}
+
+/// "; through the proxy http://proxy:3128" when targets were reached through a proxy (the
+/// observations name it with its credentials redacted), else nothing.
+fn through(run: &RunReport) -> String {
+    let proxies: std::collections::BTreeSet<&str> = run
+        .results
+        .iter()
+        .filter_map(|r| r.observation.proxy.as_deref())
+        .collect();
+    if proxies.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<&str> = proxies.into_iter().collect();
+        format!("; through the proxy {}", list.join(", "))
+    }
 }
 
 /// "Started 2026-12-02 14:49:27 UTC, took 4.4 s": the run's times for people (the JSON keeps
@@ -385,5 +405,15 @@ mod tests {
             "Started 2026-12-02 14:00:00 UTC, took 3 min 5 s"
         );
         assert_eq!(when("x", "y"), "Started x, finished y");
+    }
+
+    #[test]
+    fn the_footer_names_the_proxy_the_targets_went_through() {
+        let mut run = crate::report::sample::run();
+        assert!(!super::render(&run).contains("through the proxy"));
+        run.results[0].observation.proxy = Some("http://proxy.example:3128".into());
+        assert!(
+            super::render(&run).contains("; through the proxy http://proxy.example:3128; pinscope")
+        );
     }
 }
