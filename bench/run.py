@@ -16,6 +16,7 @@ Usage:
     python3 bench/run.py                   # the full set (takes a few minutes)
     python3 bench/run.py --quick           # N=100 and 1000, fewer repeats
     python3 bench/run.py --sizes 100,1000 --rtt-ms 50 --repeats 5
+    python3 bench/run.py --stream-targets 200000   # only the streaming-memory row
 
 Results are printed as Markdown; docs/performance.md records a run and how to read it.
 """
@@ -161,6 +162,41 @@ def single_handshake(pinscope: Path, server: Server, workdir: Path, repeats: int
     return max(walls)
 
 
+def refused_port() -> int:
+    """A loopback port nothing listens on: bound, then released."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stream_memory(pinscope: Path, n: int, concurrency: int, work: Path) -> None:
+    """`--format jsonl -o` over N targets that all refuse the connection: peak RSS, which should
+    follow --concurrency rather than N (results are written as they finish and not kept)."""
+    port = refused_port()
+    targets = work / f"refused-{n}.txt"
+    out = work / f"refused-{n}.jsonl"
+    rows = []
+    for size in sorted({n // 10, n}):
+        targets.write_text("".join(f"{h}:{port}\n" for h in names(size)))
+        r = measured([
+            str(pinscope), "audit", f"--targets={targets}", f"--resolve=*:{port}:127.0.0.1",
+            "--no-revocation", "--timeout=5", f"--concurrency={concurrency}", "--format=jsonl",
+            f"--output={out}",
+        ])
+        lines = out.read_text().splitlines()
+        if r["code"] != 3 or len(lines) != size + 1 or f'"blocked":{size}' not in lines[-1]:
+            raise SystemExit(f"streaming run is not what it claims: exit {r['code']}, {r['stderr'].strip()}")
+        rows.append((size, r))
+    print(f"JSON Lines, every target a refused port on loopback, --concurrency {concurrency}\n")
+    print("| targets | wall (s) | CPU (s) | peak RSS (MiB) |")
+    print("|---|---|---|---|")
+    for size, r in rows:
+        print(f"| {size} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,5000")
@@ -169,6 +205,9 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=50, help="targets for the openssl/sslyze comparison")
     parser.add_argument("--blackhole-timeout", type=float, default=3.0)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--stream-targets", type=int, default=0,
+                        help="only measure JSON Lines' peak memory over this many refused targets")
+    parser.add_argument("--stream-concurrency", type=int, default=512)
     opts = parser.parse_args()
     if opts.quick:
         opts.sizes, opts.repeats, opts.sample = "100,1000", 3, 20
@@ -178,6 +217,13 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     pinscope, server_bin = build()
     work = Path(tempfile.mkdtemp(prefix="pinscope-bench-"))
+    if opts.stream_targets:
+        print(f"# pinscope benchmark: streaming memory\n")
+        print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+              f"{platform.platform()}\n")
+        stream_memory(pinscope, opts.stream_targets, opts.stream_concurrency, work)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     print(f"# pinscope benchmark\n")
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
           f"{platform.platform()}, open files {hard}\n")

@@ -165,7 +165,14 @@ fn results_of_an_audit_give_the_list_of_what_was_intercepted() {
         "--only=intercepted",
     ]);
     assert_eq!(lines(&list), ["albert.apple.com"]);
-    let everything = pinscope(["export", &format!("--from={}", report.display())]);
+    // Without --only: what is not passing.
+    let default = pinscope(["export", &format!("--from={}", report.display())]);
+    assert_eq!(lines(&default), ["albert.apple.com"]);
+    let everything = pinscope([
+        "export",
+        &format!("--from={}", report.display()),
+        "--only=pass,intercepted",
+    ]);
     assert_eq!(lines(&everything).len(), 2);
 }
 

@@ -313,9 +313,21 @@ struct Cert {
     not_after: String,
     sha256: String,
     spki_sha256: String,
+    sans: Vec<String>,
+    key: Option<Key>,
+    signature_algorithm: Option<String>,
     /// Optional: present only for a certificate that could not be parsed.
     #[serde(default)]
     parse_error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Key {
+    #[serde(rename = "type")]
+    kind: String,
+    bits: u32,
+    curve: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1065,6 +1077,33 @@ fn check_target(t: &Target) {
                 let nb = rfc3339("not_before", &c.not_before);
                 let na = rfc3339("not_after", &c.not_after);
                 assert!(nb <= na, "{label}: chain[{i}] ends before it starts");
+                let key = c
+                    .key
+                    .as_ref()
+                    .expect("a parsed certificate's key is described");
+                assert!(
+                    ["rsa", "ec", "ed25519"].contains(&key.kind.as_str()) || key.kind.contains('.'),
+                    "{label}: chain[{i}].key.type '{}'",
+                    key.kind
+                );
+                assert_eq!(
+                    key.curve.is_some(),
+                    key.kind == "ec",
+                    "{label}: chain[{i}].key"
+                );
+                assert!(
+                    key.bits > 0 || key.kind.contains('.'),
+                    "{label}: chain[{i}].key.bits"
+                );
+                assert!(
+                    c.signature_algorithm
+                        .as_deref()
+                        .is_some_and(|a| !a.is_empty()),
+                    "{label}: chain[{i}].signature_algorithm"
+                );
+                if i == 0 && t.verdict == Verdict::Pass && t.service.is_none() {
+                    assert!(!c.sans.is_empty(), "{label}: a passing leaf names its host");
+                }
                 assert!(!c.subject.is_empty() && !c.issuer.is_empty());
             }
             Some(e) => {

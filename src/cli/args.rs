@@ -54,6 +54,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Record what a clean network presents, for `audit --baseline`.
     Baseline(BaselineArgs),
+    /// Re-render saved results (`--format json` or `jsonl` output) in another format, without
+    /// probing; exits with the code the audit had.
+    Report(ReportArgs),
     /// Write a shell completion script to standard output.
     Completions(CompletionsArgs),
     /// Write a manual page (roff) to standard output: `pinscope man | man -l -`.
@@ -164,6 +167,10 @@ pub struct AuditArgs {
     /// a comment.
     #[arg(long = "targets", value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
+    /// Write each target's presented chain to DIR as PEM, leaf first, one file per target named
+    /// after its host and port (`host_443.pem`), to hand on or re-run with `inspect`.
+    #[arg(long, value_name = "DIR")]
+    pub save_chains: Option<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
     /// Targets probed at once.
@@ -267,11 +274,12 @@ pub struct ExportArgs {
     /// List format.
     #[arg(long, value_enum, default_value = "plain")]
     pub format: crate::report::export::ExportFormat,
-    /// Take the hosts from an earlier audit's JSON output instead of the catalog.
-    #[arg(long = "from", value_name = "RESULTS.json")]
+    /// Take the hosts from an earlier audit's output (`--format json` or `jsonl`; `-` for
+    /// standard input) instead of the catalog: those not passing, unless --only says.
+    #[arg(long = "from", value_name = "RESULTS")]
     pub from: Option<PathBuf>,
     /// With --from: only targets with these verdicts (repeatable or comma-separated), e.g.
-    /// `--only intercepted`.
+    /// `--only intercepted`; without it, every verdict but pass and skipped.
     #[arg(long, value_name = "VERDICT", value_delimiter = ',', requires = "from")]
     pub only: Vec<String>,
     #[command(flatten)]
@@ -305,8 +313,9 @@ pub struct BaselineSaveArgs {
     /// Where to write the baseline (JSON, written atomically).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Build it from an earlier audit's JSON output instead of auditing now.
-    #[arg(long = "from", value_name = "RESULTS.json")]
+    /// Build it from an earlier audit's output (`--format json` or `jsonl`; `-` for standard
+    /// input) instead of auditing now.
+    #[arg(long = "from", value_name = "RESULTS")]
     pub from: Option<PathBuf>,
     #[command(flatten)]
     pub audit: AuditArgs,
@@ -322,4 +331,14 @@ fn catalog_formats() -> impl clap::builder::TypedValueParser<Value = Format> {
         .collect();
     clap::builder::PossibleValuesParser::new(values)
         .map(|name: String| Format::from_str(&name, false).unwrap_or(Format::Table))
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The saved results: a `--format json` document or `--format jsonl` lines; `-` reads
+    /// standard input.
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

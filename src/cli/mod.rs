@@ -29,6 +29,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => commands::inspect::run(&a),
         Command::Export(a) => commands::export::run(&a),
         Command::Baseline(a) => commands::baseline::run(a),
+        Command::Report(a) => commands::report::run(&a),
         Command::Completions(a) => commands::docs::completions(&a),
         Command::Man(a) => commands::docs::man(&a),
     };

@@ -2,7 +2,7 @@
 //! of the JSON contract), and the verdict they lead to. Defined here, in the model, because every
 //! layer above speaks them; the analysis decides them (`analysis::policy`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -14,7 +14,8 @@ pub enum Severity {
 }
 
 /// What a finding is about; the serialized names are a stable contract (docs/json-schema.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Deserialised when a saved report is read back (`pinscope report`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Code {

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use crate::model::observation::StopReason;
@@ -120,66 +119,80 @@ impl ProbeConfig {
 }
 
 /// Probes every target with at most `config.concurrency` in flight. `on_done` sees each observation
-/// as it finishes, with the target's index in `targets`; the returned list is in the targets' order. Once `config.stop` is triggered, no
-/// new probe starts, the ones in flight are abandoned, and every target not finished is returned
-/// (and given to `on_done`) as skipped with the stop's reason.
+/// as it finishes, with the target's index in `targets`; the returned list is in the targets'
+/// order. Once `config.stop` is triggered, no new probe starts, the ones in flight are abandoned,
+/// and every target not finished is returned (and given to `on_done`) as skipped with the stop's
+/// reason.
 pub async fn probe_all(
     targets: Vec<Target>,
     config: &ProbeConfig,
     mut on_done: impl FnMut(usize, &Observation),
 ) -> Vec<Observation> {
-    let permits = Arc::new(Semaphore::new(config.concurrency));
-    let config = Arc::new(config.clone());
-    let mut set = JoinSet::new();
-    let mut task_index = HashMap::new();
     let mut slots: Vec<Option<Observation>> = vec![None; targets.len()];
-    for (i, target) in targets.iter().cloned().enumerate() {
-        let permits = Arc::clone(&permits);
-        let config = Arc::clone(&config);
-        let handle = set.spawn(async move {
-            let stop = config.stop.clone();
-            let probe = async {
-                // The semaphore is never closed, so acquiring only fails if it were; treat that
-                // as "run unthrottled" rather than losing the target.
-                let _permit = permits.acquire_owned().await.ok();
-                if stop.reason().is_some() {
-                    return None;
-                }
-                Some(probe_one(target.clone(), &config).await)
-            };
-            tokio::select! {
-                biased;
-                reason = stop.stopped() => not_probed(target, reason),
-                obs = probe => obs.unwrap_or_else(|| {
-                    let reason = stop.reason().unwrap_or(StopReason::Interrupted);
-                    not_probed(target, reason)
-                }),
-            }
-        });
-        task_index.insert(handle.id(), i);
-    }
-    while let Some(joined) = set.join_next_with_id().await {
-        let (i, obs) = match joined {
-            Ok((id, obs)) => (task_index.get(&id).copied(), obs),
-            Err(e) => {
-                // A panicking probe is a bug, but the target must still be reported.
-                let i = task_index.get(&e.id()).copied();
-                let Some(target) = i.and_then(|i| targets.get(i)).cloned() else {
-                    continue;
-                };
-                (i, internal_failure(target, &e.to_string()))
-            }
-        };
-        if let Some(i) = i {
-            on_done(i, &obs);
-            slots[i] = Some(obs);
+    let kept = targets.clone();
+    probe_each(targets, config, |i, obs| {
+        on_done(i, &obs);
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(obs);
         }
-    }
+    })
+    .await;
     slots
         .into_iter()
-        .zip(targets)
+        .zip(kept)
         .map(|(slot, target)| slot.unwrap_or_else(|| internal_failure(target, "probe lost")))
         .collect()
+}
+
+/// [`probe_all`] without keeping anything: each observation is handed to `on_done` (with its
+/// target's index) and dropped. At most `config.concurrency` probes exist at once, so memory
+/// follows the concurrency rather than the number of targets.
+pub async fn probe_each(
+    targets: impl IntoIterator<Item = Target>,
+    config: &ProbeConfig,
+    mut on_done: impl FnMut(usize, Observation),
+) {
+    let config = Arc::new(config.clone());
+    let stop = config.stop.clone();
+    let mut set = JoinSet::new();
+    let mut task_index: HashMap<tokio::task::Id, (usize, Target)> = HashMap::new();
+    let mut pending = targets.into_iter().enumerate();
+    loop {
+        // Keep `concurrency` probes in flight; after a stop, start none.
+        while set.len() < config.concurrency {
+            let Some((i, target)) = pending.next() else {
+                break;
+            };
+            if let Some(reason) = stop.reason() {
+                on_done(i, not_probed(target, reason));
+                continue;
+            }
+            let config = Arc::clone(&config);
+            let kept = target.clone();
+            let handle = set.spawn(async move {
+                let stop = config.stop.clone();
+                tokio::select! {
+                    biased;
+                    reason = stop.stopped() => not_probed(target, reason),
+                    obs = probe_one(target.clone(), &config) => obs,
+                }
+            });
+            task_index.insert(handle.id(), (i, kept));
+        }
+        let Some(joined) = set.join_next_with_id().await else {
+            break;
+        };
+        let (id, obs) = match joined {
+            Ok((id, obs)) => (id, Ok(obs)),
+            Err(e) => (e.id(), Err(e.to_string())),
+        };
+        let Some((i, target)) = task_index.remove(&id) else {
+            continue;
+        };
+        // A panicking probe is a bug, but the target must still be reported.
+        let obs = obs.unwrap_or_else(|e| internal_failure(target, &e));
+        on_done(i, obs);
+    }
 }
 
 /// A target the run stopped before finishing.

@@ -230,6 +230,55 @@ fn js_string(s: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// A target's presented chain as PEM (leaf first, as the server sent it) and the file name to save
+/// it under: `host_port.pem`, with anything but letters, digits, `.`, `-` and `_` in the host
+/// replaced by `_` (so an IPv6 literal or a hostile name cannot leave the directory). `None` when
+/// no certificate was received.
+pub fn chain_pem(result: &super::TargetResult) -> Option<(String, String)> {
+    use crate::model::observation::Outcome;
+    let obs = &result.observation;
+    let captured = match &obs.outcome {
+        Outcome::Handshake { captured, .. } | Outcome::Offline { captured } => captured,
+        Outcome::Failed {
+            captured: Some(captured),
+            ..
+        } => captured,
+        _ => return None,
+    };
+    if captured.chain.is_empty() {
+        return None;
+    }
+    let mut pem = String::new();
+    for der in &captured.chain {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der.as_ref());
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    let host: String = obs
+        .target
+        .host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // A name of dots only ("." or "..") would name a directory.
+    let host = if host.chars().all(|c| c == '.') {
+        host.replace('.', "_")
+    } else {
+        host
+    };
+    Some((format!("{host}_{}.pem", obs.target.port), pem))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,15 +206,62 @@ pub fn render(run: &RunReport) -> String {
     }
     let _ = write!(
         out,
-        "</tbody>\n</table>\n<p>{}</p>\n</section>\n<footer>Started {}, finished {}; pinscope {}. \
+        "</tbody>\n</table>\n<p>{}</p>\n</section>\n<footer>{}; pinscope {}. \
          The full evidence (every certificate's hashes, TLS parameters, revocation) is in \
          <code>--format json</code>.</footer>\n</main>\n</body>\n</html>\n",
         escape(&digest.summary.line()),
-        escape(&run.started_at),
-        escape(&run.finished_at),
+        escape(&format!(
+            "{}{}",
+            when(&run.started_at, &run.finished_at),
+            through(run)
+        )),
         env!("CARGO_PKG_VERSION")
     );
     out
+}
+
+/// "; through the proxy http://proxy:3128" when targets were reached through a proxy (the
+/// observations name it with its credentials redacted), else nothing.
+fn through(run: &RunReport) -> String {
+    let proxies: std::collections::BTreeSet<&str> = run
+        .results
+        .iter()
+        .filter_map(|r| r.observation.proxy.as_deref())
+        .collect();
+    if proxies.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<&str> = proxies.into_iter().collect();
+        format!("; through the proxy {}", list.join(", "))
+    }
+}
+
+/// "Started 2026-12-02 14:49:27 UTC, took 4.4 s": the run's times for people (the JSON keeps
+/// RFC 3339). Times that do not parse are shown as they are.
+pub fn when(started: &str, finished: &str) -> String {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
+    let (Some(start), Some(end)) = (parse(started), parse(finished)) else {
+        return format!("Started {started}, finished {finished}");
+    };
+    let start_utc = start.to_offset(time::UtcOffset::UTC);
+    let shown = start_utc
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_else(|_| started.to_owned());
+    let secs = (end - start).as_seconds_f64().max(0.0);
+    // Whole seconds of a run shorter than u64::MAX seconds; the cast saturates otherwise.
+    let whole = secs as u64;
+    let took = if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if whole < 3600 {
+        format!("{} min {} s", whole / 60, whole % 60)
+    } else {
+        format!("{} h {} min", whole / 3600, whole % 3600 / 60)
+    };
+    format!("Started {shown}, took {took}")
 }
 
 fn problem(out: &mut String, r: &TargetResult, index: usize) {
@@ -334,4 +381,39 @@ fn problem(out: &mut String, r: &TargetResult, index: usize) {
         out.push_str("</ul>\n");
     }
     out.push_str("</article>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn run_times_are_shown_for_people() {
+        assert_eq!(
+            when(
+                "2026-12-02T14:49:27.256873217Z",
+                "2026-12-02T14:49:31.612648832Z"
+            ),
+            "Started 2026-12-02 14:49:27 UTC, took 4.4 s"
+        );
+        assert_eq!(
+            when("2026-12-02T14:00:00Z", "2026-12-02T15:02:03Z"),
+            "Started 2026-12-02 14:00:00 UTC, took 1 h 2 min"
+        );
+        assert_eq!(
+            when("2026-12-02T14:00:00Z", "2026-12-02T14:03:05Z"),
+            "Started 2026-12-02 14:00:00 UTC, took 3 min 5 s"
+        );
+        assert_eq!(when("x", "y"), "Started x, finished y");
+    }
+
+    #[test]
+    fn the_footer_names_the_proxy_the_targets_went_through() {
+        let mut run = crate::report::sample::run();
+        assert!(!super::render(&run).contains("through the proxy"));
+        run.results[0].observation.proxy = Some("http://proxy.example:3128".into());
+        assert!(
+            super::render(&run).contains("; through the proxy http://proxy.example:3128; pinscope")
+        );
+    }
 }

@@ -43,6 +43,9 @@ pub struct RunReport {
     pub revocation_checked: bool,
     /// Why the run ended before every target was finished (a signal, `--deadline`), if it did.
     pub stopped: Option<StopReason>,
+    /// When the results were streamed to the output and not kept (JSON Lines), their summary,
+    /// counted as they went; `results` is then empty.
+    pub tally: Option<Summary>,
 }
 
 /// Output formats.
@@ -173,6 +176,9 @@ impl Summary {
 
 impl RunReport {
     pub fn summary(&self) -> Summary {
+        if let Some(tally) = &self.tally {
+            return tally.clone();
+        }
         let summary = Summary::of(self.results.iter().map(|r| &r.assessment.verdict));
         match self.stopped {
             Some(reason) => {

@@ -70,5 +70,6 @@ pub fn run() -> RunReport {
         results,
         revocation_checked: false,
         stopped: None,
+        tally: None,
     }
 }

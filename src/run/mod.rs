@@ -94,11 +94,15 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
         judge: &judge,
         progress: &progress,
     };
-    let targets = plan.targets.clone();
-    let results = if sink.streams() {
-        pipeline::streamed(&pipeline, targets, sink, &mut timer)
+    // Streaming keeps no result (memory follows the concurrency), only their summary.
+    let (results, tally) = if sink.streams() {
+        let summary = pipeline::streamed(&pipeline, &plan.targets, sink, &mut timer);
+        (Vec::new(), Some(summary))
     } else {
-        pipeline::batch(&pipeline, targets, &mut timer)
+        (
+            pipeline::batch(&pipeline, plan.targets.clone(), &mut timer),
+            None,
+        )
     };
     for w in watchers {
         w.abort();
@@ -116,6 +120,7 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
         results,
         revocation_checked: plan.revocation.is_some(),
         stopped: stop.reason(),
+        tally,
     })
 }
 
@@ -152,6 +157,7 @@ pub fn inspect(plan: &InspectPlan) -> RunReport {
         results: vec![judge.judge(observation, plan.at)],
         revocation_checked: false,
         stopped: None,
+        tally: None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! to its fetches (batched with the targets that finish alongside it) and judges it as soon as they
 //! are done, for sinks that write each target as it finishes.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use rustls_pki_types::UnixTime;
@@ -11,13 +12,14 @@ use rustls_pki_types::UnixTime;
 use super::ResultSink;
 use super::plan::Judging;
 use super::progress::{Progress, RunTimer};
+use crate::analysis::Verdict;
 use crate::analysis::knowledge::Policy;
 use crate::analysis::{Context, assess};
-use crate::model::observation::Observation;
+use crate::model::observation::{Observation, Outcome, SkipReason, StopReason};
 use crate::model::target::Target;
 use crate::probe::revocation::{self, RevocationConfig};
-use crate::probe::{ProbeConfig, probe_all};
-use crate::report::TargetResult;
+use crate::probe::{ProbeConfig, probe_all, probe_each};
+use crate::report::{Summary, TargetResult};
 
 /// Revocation batches in flight at once while streaming. Observations that finish meanwhile wait
 /// and form the next, larger batch, which keeps the load on responders near that of one
@@ -102,36 +104,61 @@ pub fn batch(p: &Pipeline<'_>, targets: Vec<Target>, timer: &mut RunTimer) -> Ve
     results
 }
 
-/// Judges observations as they arrive, hands each result to the sink, and keeps it in its slot.
+/// Judges observations as they arrive, hands each result to the sink and keeps only its count:
+/// memory follows what is in flight, not the number of targets.
 struct Streamer<'a, 'j> {
-    slots: Vec<Option<TargetResult>>,
     sink: &'a mut dyn ResultSink,
     judge: &'a Judge<'j>,
     analysis: Duration,
+    /// Results delivered, per verdict.
+    counts: BTreeMap<Verdict, usize>,
+    /// Targets a stop left unprobed.
+    not_probed: usize,
+    /// Observations whose revocation fetches are under way, by target index: what is delivered
+    /// without revocation if their batch is abandoned (a stop) or its task fails.
+    fetching: HashMap<usize, Observation>,
 }
 
 impl Streamer<'_, '_> {
     fn deliver(&mut self, i: usize, observation: Observation) {
+        self.fetching.remove(&i);
+        if matches!(
+            observation.outcome,
+            Outcome::Skipped(SkipReason::Stopped(_))
+        ) {
+            self.not_probed += 1;
+        }
         let judging = Instant::now();
         let result = self.judge.judge(observation, UnixTime::now());
         self.analysis += judging.elapsed();
+        *self.counts.entry(result.assessment.verdict).or_default() += 1;
         self.sink.target(&result);
-        if let Some(slot) = self.slots.get_mut(i) {
-            *slot = Some(result);
+    }
+
+    /// The summary of everything delivered, given why the run stopped, if it did.
+    fn summary(&self, stopped: Option<StopReason>) -> Summary {
+        let verdicts = self
+            .counts
+            .iter()
+            .flat_map(|(v, n)| std::iter::repeat_n(v, *n));
+        let summary = Summary::of(verdicts);
+        match stopped {
+            Some(reason) => summary.stopped(reason, self.not_probed),
+            None => summary,
         }
     }
 }
 
 /// Probes with each finished observation sent on to its revocation fetches (batched: targets that
 /// finish together share one `fetch_all`, which fetches a CRL or OCSP answer they share once) and
-/// then judged and handed to `sink`, in the order targets finish. Returns the results in the
-/// targets' order.
+/// then judged and handed to `sink`, in the order targets finish. Keeps no result: returns their
+/// summary.
 pub fn streamed(
     p: &Pipeline<'_>,
-    targets: Vec<Target>,
+    targets: &[Target],
     sink: &mut dyn ResultSink,
     timer: &mut RunTimer,
-) -> Vec<TargetResult> {
+) -> Summary {
     let Pipeline {
         runtime,
         config,
@@ -140,13 +167,15 @@ pub fn streamed(
         progress,
     } = *p;
     let mut streamer = Streamer {
-        slots: targets.iter().map(|_| None).collect(),
         sink,
         judge,
         analysis: Duration::ZERO,
+        counts: BTreeMap::new(),
+        not_probed: 0,
+        fetching: HashMap::new(),
     };
     let probing = Instant::now();
-    let ordered = runtime.block_on(probe_and_deliver(
+    runtime.block_on(probe_and_deliver(
         targets,
         config,
         revocation,
@@ -154,31 +183,33 @@ pub fn streamed(
         &mut streamer,
     ));
     timer.probing = probing.elapsed();
-    // A batch whose revocation task failed still gets reported, without revocation.
-    for (i, obs) in ordered.into_iter().enumerate() {
-        if streamer.slots.get(i).is_some_and(Option::is_none) {
-            streamer.deliver(i, obs);
-        }
+    // A batch whose revocation task failed or was abandoned still gets reported, without
+    // revocation, in the targets' order.
+    let mut left: Vec<(usize, Observation)> = streamer.fetching.drain().collect();
+    left.sort_by_key(|(i, _)| *i);
+    for (i, obs) in left {
+        streamer.deliver(i, obs);
     }
     timer.analysis = streamer.analysis;
-    streamer.slots.into_iter().flatten().collect()
+    streamer.summary(config.stop.reason())
 }
 
 /// Observations with the index of their target.
 type Batch = Vec<(usize, Observation)>;
 
 async fn probe_and_deliver(
-    targets: Vec<Target>,
+    targets: &[Target],
     config: &ProbeConfig,
     revocation: Option<&RevocationConfig>,
     progress: &Progress,
     streamer: &mut Streamer<'_, '_>,
-) -> Vec<Observation> {
+) {
     let ticker = progress.start_ticker();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Observation)>();
-    let probing = probe_all(targets, config, move |i, o| {
-        progress.done(i, o);
-        let _ = tx.send((i, o.clone()));
+    // Each target is cloned only when its probe starts.
+    let probing = probe_each(targets.iter().cloned(), config, move |i, o| {
+        progress.done(i, &o);
+        let _ = tx.send((i, o));
     });
     let stop = config.stop.clone();
     let judging = async {
@@ -204,6 +235,9 @@ async fn probe_and_deliver(
                         }
                         match revocation {
                             Some(r) => {
+                                for (i, o) in &batch {
+                                    streamer.fetching.insert(*i, o.clone());
+                                }
                                 let r = r.clone();
                                 fetches.spawn(async move {
                                     let (indices, mut observations): (Vec<usize>, Vec<_>) =
@@ -227,9 +261,8 @@ async fn probe_and_deliver(
             }
         }
     };
-    let (ordered, ()) = tokio::join!(probing, judging);
+    tokio::join!(probing, judging);
     if let Some(t) = ticker {
         t.abort();
     }
-    ordered
 }

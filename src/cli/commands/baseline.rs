@@ -4,32 +4,47 @@
 use super::super::args::{BaselineAction, BaselineArgs};
 use super::super::plan;
 use super::export::read_saved;
-use crate::report::{self, exit};
+use crate::report::{self, Format, exit};
 use crate::run::output::Output;
 use crate::run::{self, now_rfc3339};
 
 pub fn run(args: BaselineArgs) -> anyhow::Result<u8> {
     let BaselineAction::Save(save) = args.action;
+    if save.audit.save_chains.is_some() {
+        anyhow::bail!("--save-chains is for `audit`; `baseline save` records keys, not chains");
+    }
     // Fail on an unwritable destination before probing anything.
     let destination = Output::open_as(Some(&save.file), "baseline")?;
     let created_at = now_rfc3339();
-    let (baseline, left_out, code) = match &save.from {
+    let (baseline, left_out, summary) = match &save.from {
         Some(path) => {
             let saved = read_saved(path)?;
             let (b, left_out) = report::baseline::from_saved(&saved, &created_at);
-            (b, left_out, exit::OK)
+            (b, left_out, saved.run().summary())
         }
         None => {
             let plan = plan::audit(&save.audit, false)?;
-            let opened = super::open(&plan.output)?;
-            // The results are written when the run is over, whatever the format.
+            // The results themselves are written only when `-o` or a `--format` other than the
+            // table asks for them (the baseline is what this command makes); the output is opened
+            // now, before probing, so a bad path fails early.
+            let wanted = plan.output.path.is_some() || plan.output.format != Format::Table;
+            let opened = if wanted {
+                Some(super::open(&plan.output)?)
+            } else {
+                None
+            };
             let report = run::audit(&plan, &mut run::AtTheEnd)?;
             let (b, left_out) =
                 report::baseline::from_results(&report.results, &created_at, &report.finished_at);
-            (b, left_out, opened.finish(&report))
+            if let Some(opened) = opened {
+                // Its exit code is the audit's; this command's is the baseline's.
+                let _ = opened.finish(&report);
+            }
+            (b, left_out, report.summary())
         }
     };
     destination.write(&baseline.to_json())?;
+    eprintln!("pinscope: {}", summary.line());
     eprintln!(
         "pinscope: baseline {}: {} targets recorded{}",
         report::text::line(&save.file.display().to_string()),
@@ -43,5 +58,6 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<u8> {
             )
         }
     );
-    Ok(code)
+    // The verdicts' exit codes are `audit`'s: the baseline was written, whatever it holds.
+    Ok(exit::OK)
 }

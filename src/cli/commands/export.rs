@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 
 use super::super::args::ExportArgs;
 use super::super::plan;
@@ -29,14 +29,21 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// Targets of an earlier audit, from its JSON document, keeping those with the given verdicts
-/// (all when `only` is empty).
+/// Targets of an earlier audit, from its JSON document or JSON Lines, keeping those with the given
+/// verdicts; when `only` is empty, those not passing (skipped targets, never probed, give nothing
+/// to exempt).
 fn read_results(path: &Path, only: &[wire::Verdict]) -> anyhow::Result<Vec<ResultRow>> {
     let report = read_saved(path)?;
     Ok(report
         .targets
         .into_iter()
-        .filter(|t| only.is_empty() || only.contains(&t.verdict))
+        .filter(|t| {
+            if only.is_empty() {
+                !matches!(t.verdict, wire::Verdict::Pass | wire::Verdict::Skipped)
+            } else {
+                only.contains(&t.verdict)
+            }
+        })
         .map(|t| ResultRow {
             host: t.host,
             port: t.port,
@@ -47,10 +54,10 @@ fn read_results(path: &Path, only: &[wire::Verdict]) -> anyhow::Result<Vec<Resul
         .collect())
 }
 
-/// An earlier audit's JSON document; errors name the file, and the line when there is one.
+/// An earlier audit's JSON document or JSON Lines (`-`: standard input); errors name the file, and the line when there is one.
 pub fn read_saved(path: &Path) -> anyhow::Result<SavedReport> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    let text = super::report::read_text(path)?;
     SavedReport::parse(&text).map_err(|e| match e.line() {
         Some(line) => anyhow!("{shown}:{line}: {e}"),
         None => anyhow!("{shown}: {e}"),

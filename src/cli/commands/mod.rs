@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod docs;
 pub mod export;
 pub mod inspect;
+pub mod report;
 
 use std::sync::OnceLock;
 

@@ -6,7 +6,10 @@ use super::{
     SctSource, SctStatus, Service, Severity, SshAnswer, Summary, Target, Tls, Trailer, TrustViews,
     Verdict, View,
 };
-use crate::analysis::{self, apple, chain, ct, revocation};
+use sha2::{Digest as _, Sha256};
+
+use super::Key;
+use crate::analysis::{self, apple, chain, ct, revocation, signatures};
 use crate::model::observation::{self as obs, Outcome};
 use crate::report::{RunReport, TargetResult};
 
@@ -41,7 +44,17 @@ pub fn target(r: &TargetResult) -> Target {
         tls,
         anchor: a.anchor.clone(),
         anchor_spki_sha256: a.anchor_spki_sha256.clone(),
-        chain: a.chain.iter().map(Cert::from).collect(),
+        chain: a
+            .chain
+            .iter()
+            .map(|c| {
+                let mut cert = Cert::from(c);
+                if let Some(der) = presented(obs, &c.sha256) {
+                    describe(&mut cert, der);
+                }
+                cert
+            })
+            .collect(),
         apple_pinning: a.pinning.as_ref().map(ApplePinning::from),
         interception: a.interception.as_ref().map(Interception::from),
         trust_views: a.views.as_ref().map(TrustViews::from),
@@ -53,6 +66,66 @@ pub fn target(r: &TargetResult) -> Target {
         revocation: a.revocation.iter().map(Revocation::from).collect(),
         elapsed_ms: u64::try_from(obs.elapsed.as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+/// The presented certificate whose DER has this SHA-256 (hex), if the observation holds it.
+fn presented<'o>(obs: &'o obs::Observation, sha256: &str) -> Option<&'o [u8]> {
+    let captured = match &obs.outcome {
+        Outcome::Handshake { captured, .. } | Outcome::Offline { captured } => captured,
+        Outcome::Failed {
+            captured: Some(captured),
+            ..
+        } => captured,
+        _ => return None,
+    };
+    captured
+        .chain
+        .iter()
+        .map(|der| der.as_ref())
+        .find(|der| chain::hex(&Sha256::digest(der)) == sha256)
+}
+
+/// Adds what the DER tells beyond the analysis's summary: names, key, signature algorithm.
+fn describe(cert: &mut Cert, der: &[u8]) {
+    use x509_parser::extensions::GeneralName;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    if let Ok((_, parsed)) = X509Certificate::from_der(der)
+        && let Ok(Some(san)) = parsed.subject_alternative_name()
+    {
+        cert.sans = san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::DNSName(n) => Some((*n).to_owned()),
+                GeneralName::IPAddress(bytes) => match bytes.len() {
+                    4 => <[u8; 4]>::try_from(*bytes)
+                        .ok()
+                        .map(|b| std::net::IpAddr::from(b).to_string()),
+                    16 => <[u8; 16]>::try_from(*bytes)
+                        .ok()
+                        .map(|b| std::net::IpAddr::from(b).to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+    }
+    let spki = chain::facts(&der.to_vec().into()).spki_der;
+    cert.key = signatures::key_info(&spki).map(|k| {
+        let (kind, curve) = match k.kind {
+            signatures::KeyKind::Rsa => ("rsa".to_owned(), None),
+            signatures::KeyKind::Ec(curve) => ("ec".to_owned(), Some(curve)),
+            signatures::KeyKind::Ed25519 => ("ed25519".to_owned(), None),
+            signatures::KeyKind::Other(oid) => (oid, None),
+        };
+        Key {
+            kind,
+            bits: k.bits,
+            curve,
+        }
+    });
+    cert.signature_algorithm = signatures::signature_algorithm(der).map(|a| a.name);
 }
 
 /// JSON Lines' last line for a finished run.
@@ -133,6 +206,9 @@ impl From<&chain::CertSummary> for Cert {
             not_after: c.not_after.clone(),
             sha256: c.sha256.clone(),
             spki_sha256: c.spki_sha256.clone(),
+            sans: Vec::new(),
+            key: None,
+            signature_algorithm: None,
             parse_error: c.parse_error.clone(),
         }
     }

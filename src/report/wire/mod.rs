@@ -9,6 +9,7 @@
 //! `#[serde(default)]` when read, so older reports stay readable.
 
 mod convert;
+pub mod restore;
 
 use std::collections::BTreeMap;
 
@@ -242,8 +243,31 @@ pub struct Cert {
     pub not_after: String,
     pub sha256: String,
     pub spki_sha256: String,
+    /// The subjectAltName's DNS names and IP addresses, in order.
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// The public key's type and size.
+    #[serde(default)]
+    pub key: Option<Key>,
+    /// The signature algorithm's name ("sha256WithRSAEncryption", "ecdsa-with-SHA384", or the
+    /// dotted OID).
+    #[serde(default)]
+    pub signature_algorithm: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
+}
+
+/// A certificate's public key, described.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    /// `"rsa"`, `"ec"`, `"ed25519"`, or the algorithm's dotted OID.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// RSA modulus size, EC field size; 0 when unknown.
+    pub bits: u32,
+    /// For EC keys, the curve ("P-256", "P-384", or its OID); otherwise null.
+    #[serde(default)]
+    pub curve: Option<String>,
 }
 
 /// Apple's pinning policy for the host and how the chain fares.
