@@ -7,6 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::resolve::{Resolve, ResolveFuture};
 use crate::model::target::normalise_host;
@@ -117,6 +118,26 @@ impl ConnectToResolver {
 }
 
 impl Resolve for ConnectToResolver {
+    fn pinned(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let Some((to_host, to_port)) = self.redirect(host, port) else {
+            return self.inner.pinned(host, port);
+        };
+        match to_host.parse::<IpAddr>() {
+            Ok(ip) => Some(vec![SocketAddr::new(ip, to_port)]),
+            Err(_) => self.inner.pinned(&to_host, to_port),
+        }
+    }
+
+    fn gives_up_after(&self) -> Option<Duration> {
+        self.inner.gives_up_after()
+    }
+
+    fn redirect(&self, host: &str, port: u16) -> Option<(String, u16)> {
+        let rule = self.rules.iter().find(|r| r.matches(host, port))?;
+        let to_host = rule.to_host.clone().unwrap_or_else(|| host.to_owned());
+        Some((to_host, rule.to_port.unwrap_or(port)))
+    }
+
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
         let Some(rule) = self.rules.iter().find(|r| r.matches(host, port)) else {
             return self.inner.resolve(host, port);

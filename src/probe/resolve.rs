@@ -43,6 +43,12 @@ pub trait Resolve: Send + Sync + fmt::Debug {
     fn gives_up_after(&self) -> Option<Duration> {
         None
     }
+
+    /// The name and port this host and port are really reached at (`--connect-to`), if another.
+    /// The run's [`ResolveCache`] looks up that name and keeps that port.
+    fn redirect(&self, _host: &str, _port: u16) -> Option<(String, u16)> {
+        None
+    }
 }
 
 /// Why a name did not resolve.
@@ -599,7 +605,12 @@ impl Resolve for ResolveCache {
         if let Some(addrs) = self.inner.pinned(host, port) {
             return Box::pin(async move { Ok(addrs) });
         }
+        let (name, port) = self
+            .inner
+            .redirect(host, port)
+            .unwrap_or_else(|| (host.to_owned(), port));
         Box::pin(async move {
+            let host = name.as_str();
             let mut rx = self.answer(host, port);
             let answer = match rx.wait_for(Option::is_some).await {
                 Ok(answer) => answer.clone(),
