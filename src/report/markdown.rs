@@ -112,7 +112,7 @@ pub fn render(run: &RunReport) -> String {
     out
 }
 
-/// Text inside a code span, on one line (controls shown escaped by [`line`]): backticks cannot be
+/// Text inside a code span, on one line (controls shown escaped by [`line()`]): backticks cannot be
 /// escaped there, so they are replaced.
 fn code(text: &str) -> String {
     line(text).replace('`', " ")

@@ -164,7 +164,7 @@ pub fn render(run: &RunReport, color: bool) -> String {
 }
 
 /// The table fitted to `width` columns (`None`: nothing cut). Everything certificates and servers
-/// supply is shown through [`line`].
+/// supply is shown through [`line()`].
 pub fn render_to(run: &RunReport, color: bool, width: Option<usize>) -> String {
     let paint = Paint { on: color };
     let rows: Vec<[String; 4]> = run

@@ -1,6 +1,6 @@
 //! Text that servers and certificates supply, made safe for each output: one place for every
 //! renderer. Names in certificates are chosen by whoever made the certificate, so nothing they hold
-//! may reach a terminal as a control: [`line`] (one-line contexts: the table, stderr notes, error
+//! may reach a terminal as a control: [`line()`] (one-line contexts: the table, stderr notes, error
 //! messages) and [`clean`] (multi-line contexts) show control characters, escape sequences and bidi
 //! overrides escaped (`\x1b`, `\u{202e}`), never as themselves; [`html`], [`xml`] and [`markdown`]
 //! escape for their markup on top of that.
@@ -62,7 +62,7 @@ pub fn line(text: &str) -> String {
 }
 
 /// Text that may span lines: newlines and tabs are kept, every other control character and bidi
-/// override is shown escaped (see [`line`]).
+/// override is shown escaped (see [`line()`]).
 pub fn clean(text: &str) -> String {
     escaped(text, |c| c == '\n' || c == '\t')
 }
@@ -123,7 +123,7 @@ fn markup(text: &str, xml: bool) -> String {
 }
 
 /// Escapes text for Markdown prose and table cells, on one line (controls and line breaks shown
-/// escaped by [`line`], whose backslashes are then escaped so that they render).
+/// escaped by [`line()`], whose backslashes are then escaped so that they render).
 pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in line(text).chars() {
