@@ -328,7 +328,10 @@ asyncio.run(main())
         .stderr(Stdio::null())
         .spawn()
     else {
-        eprintln!("skipping: python3 is not installed");
+        if std::env::var("PINSCOPE_REQUIRE_QUIC").is_ok_and(|v| v == "1") {
+            panic!("PINSCOPE_REQUIRE_QUIC=1 but python3 is not installed");
+        }
+        eprintln!("skipping: python3 is not installed (set PINSCOPE_REQUIRE_QUIC=1 to require it)");
         return;
     };
     let mut line = String::new();
@@ -336,7 +339,13 @@ asyncio.run(main())
     let Ok(port) = line.trim().parse::<u16>() else {
         let _ = child.kill();
         let _ = child.wait();
-        eprintln!("skipping: aioquic is not installed (pip install aioquic)");
+        if std::env::var("PINSCOPE_REQUIRE_QUIC").is_ok_and(|v| v == "1") {
+            panic!("PINSCOPE_REQUIRE_QUIC=1 but aioquic is not installed (pip install aioquic)");
+        }
+        eprintln!(
+            "skipping: aioquic is not installed (pip install aioquic; set PINSCOPE_REQUIRE_QUIC=1 \
+             to require it)"
+        );
         return;
     };
     let mut lab = LabCatalog::new();
