@@ -11,8 +11,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{
-    AppleTrustStore, CtLog, LogState, RemovedCert, RootKind, StoreError, StoreRoot, hex,
-    is_sha256_hex, sequence_contents, sha256_hex,
+    AppleTrustStore, CtLog, LogState, RemovedCert, RootKind, StoreError, StoreRoot,
+    anchor_parts_are_sequences, hex, is_sha256_hex, sha256_hex,
 };
 
 impl AppleTrustStore {
@@ -327,12 +327,7 @@ impl CertFacts {
             .iter()
             .find(|e| e.oid == x509_parser::oid_registry::OID_X509_EXT_NAME_CONSTRAINTS)
             .map(|e| e.value.to_vec());
-        let der_ok = sequence_contents(&subject_der).is_some()
-            && sequence_contents(&spki_der).is_some()
-            && name_constraints
-                .as_deref()
-                .is_none_or(|nc| sequence_contents(nc).is_some());
-        if !der_ok {
+        if !anchor_parts_are_sequences(&subject_der, &spki_der, name_constraints.as_deref()) {
             return Err(StoreError::new(
                 path,
                 "subject, public key or name constraints is not a DER SEQUENCE",

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     AppleTrustStore, CtLog, JSON_FORMAT, LogState, RemovedCert, RootKind, StoreError, StoreRoot,
-    hex, is_sha256_hex, sequence_contents, sha256_hex, unhex,
+    anchor_parts_are_sequences, hex, is_sha256_hex, sha256_hex, unhex,
 };
 
 impl AppleTrustStore {
@@ -96,12 +96,7 @@ impl AppleTrustStore {
             if sha256_hex(&spki_der) != r.spki_sha256 {
                 return Err(err(what("spki_sha256 is not the SHA-256 of spki")));
             }
-            let der_ok = sequence_contents(&subject_der).is_some()
-                && sequence_contents(&spki_der).is_some()
-                && name_constraints
-                    .as_deref()
-                    .is_none_or(|nc| sequence_contents(nc).is_some());
-            if !der_ok {
+            if !anchor_parts_are_sequences(&subject_der, &spki_der, name_constraints.as_deref()) {
                 return Err(err(what(
                     "subject, spki or name_constraints is not a DER SEQUENCE",
                 )));

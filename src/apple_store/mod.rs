@@ -295,6 +295,18 @@ impl LogState {
 // ---------------------------------------------------------------------------------------------
 // Bytes.
 
+/// Whether a root's subject, key and name constraints are each one DER SEQUENCE, as a trust anchor
+/// needs them (checked for a checkout and for the embedded JSON alike).
+fn anchor_parts_are_sequences(
+    subject: &[u8],
+    spki: &[u8],
+    name_constraints: Option<&[u8]>,
+) -> bool {
+    sequence_contents(subject).is_some()
+        && sequence_contents(spki).is_some()
+        && name_constraints.is_none_or(|nc| sequence_contents(nc).is_some())
+}
+
 /// The contents of a DER SEQUENCE that spans all of `der`: what webpki keeps of names, keys and
 /// name constraints.
 fn sequence_contents(der: &[u8]) -> Option<&[u8]> {

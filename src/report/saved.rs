@@ -207,14 +207,18 @@ impl SavedReport {
         }
     }
 
+    /// The pinscope version that wrote the report, or this one's when the report does not say.
+    fn tool_version(&self) -> String {
+        self.version
+            .clone()
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into())
+    }
+
     /// The report as a `--format json` document, from the saved wire types (nothing lost).
     pub fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let doc = wire::Document {
             tool: "pinscope".into(),
-            version: self
-                .version
-                .clone()
-                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            version: self.tool_version(),
             schema_version: SCHEMA_VERSION,
             started_at: self.started_at.clone().unwrap_or_default(),
             finished_at: self.finished_at.clone().unwrap_or_default(),
@@ -234,10 +238,7 @@ impl SavedReport {
         let trailer = wire::Trailer {
             summary: self.summary(),
             tool: "pinscope".into(),
-            version: self
-                .version
-                .clone()
-                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            version: self.tool_version(),
             schema_version: SCHEMA_VERSION,
             started_at: self.started_at.clone().unwrap_or_default(),
             finished_at: self.finished_at.clone().unwrap_or_default(),

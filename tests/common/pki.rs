@@ -62,23 +62,9 @@ fn key_from_pem(pem: &str) -> KeyPair {
     KeyPair::try_from(pkcs8.as_slice()).unwrap()
 }
 
-/// A DER TLV with a definite length.
+/// A DER TLV with a definite length: the product's own encoder.
 pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+    pinscope::der::encode(tag, content)
 }
 
 /// A dotted OID as rcgen wants it.
