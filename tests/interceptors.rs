@@ -365,6 +365,37 @@ fn credentials_never_appear_and_the_environment_is_honoured() {
         format!("http://***@127.0.0.1:{port}")
     );
     assert_eq!(json["targets"][0]["verdict"], "proxy_error");
+    assert_eq!(
+        json["context"]["proxy"],
+        serde_json::json!({"url": format!("http://***@127.0.0.1:{port}"), "from": "HTTPS_PROXY"})
+    );
+
+    // The table's footer says a proxy was taken from the environment, without its credentials.
+    let out = pinscope_command()
+        .args([
+            "audit",
+            "albert.apple.com",
+            "--no-revocation",
+            "--timeout=5",
+        ])
+        .env(
+            "HTTPS_PROXY",
+            format!("http://alice:hunter2@127.0.0.1:{port}"),
+        )
+        .env("NO_PROXY", "")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!(
+            "\nRoute: through the proxy http://***@127.0.0.1:{port} (from HTTPS_PROXY)\n"
+        )),
+        "{table}"
+    );
+    assert!(
+        !table.contains("hunter2") && !table.contains("alice"),
+        "{table}"
+    );
 
     // NO_PROXY exempts the host; --no-proxy ignores the environment.
     for (no_proxy, flag) in [("apple.com", None), ("", Some("--no-proxy"))] {
@@ -386,6 +417,9 @@ fn credentials_never_appear_and_the_environment_is_honoured() {
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let t = &json["targets"][0];
         assert!(t["proxy"].is_null(), "{no_proxy:?} {flag:?}: {t:#}");
+        if flag.is_some() {
+            assert!(json["context"]["proxy"].is_null(), "{:#}", json["context"]);
+        }
         assert_eq!(t["verdict"], "blocked", "direct to a closed port");
     }
 

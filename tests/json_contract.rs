@@ -44,8 +44,43 @@ struct Document {
     schema_version: u32,
     started_at: String,
     finished_at: String,
+    context: RunContext,
     targets: Vec<Target>,
     summary: Summary,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunContext {
+    #[serde(deserialize_with = "nullable")]
+    host_name: Option<String>,
+    local_addresses: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    proxy: Option<ProxyUsed>,
+    trust_stores: Vec<TrustStoreUsed>,
+    data: Vec<DataUsed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProxyUsed {
+    url: String,
+    from: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustStoreUsed {
+    view: String,
+    source: String,
+    roots: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataUsed {
+    name: String,
+    version: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -478,6 +513,7 @@ enum Code {
     ProxyRefused,
     ProxyUpstreamError,
     ProxyClosed,
+    ProxyUnreachable,
     ProxyNotSupported,
     // The non-TLS probes.
     UnexpectedAnswer,
@@ -504,7 +540,7 @@ enum Code {
 }
 
 /// Every code, for comparing with the documentation.
-const CODES: [Code; 73] = [
+const CODES: [Code; 74] = [
     Code::ChainValid,
     Code::AnchorNativeOnly,
     Code::AnchorInNoStore,
@@ -558,6 +594,7 @@ const CODES: [Code; 73] = [
     Code::ProxyRefused,
     Code::ProxyUpstreamError,
     Code::ProxyClosed,
+    Code::ProxyUnreachable,
     Code::ProxyNotSupported,
     Code::UnexpectedAnswer,
     Code::HttpAnswered,
@@ -663,6 +700,7 @@ impl Code {
             | Self::ProxyRefused
             | Self::ProxyUpstreamError
             | Self::ProxyClosed
+            | Self::ProxyUnreachable
             | Self::UnexpectedAnswer
             | Self::BlockPage
             | Self::NtpUnsynchronised
@@ -714,7 +752,8 @@ impl Code {
             Self::ProxyAuthRequired
             | Self::ProxyRefused
             | Self::ProxyUpstreamError
-            | Self::ProxyClosed => Some(Verdict::ProxyError),
+            | Self::ProxyClosed
+            | Self::ProxyUnreachable => Some(Verdict::ProxyError),
             Self::UnexpectedAnswer => Some(Verdict::ProtocolError),
             _ => None,
         }
@@ -1640,6 +1679,34 @@ fn audit_with_a_real_handshake_matches_the_schema() {
     );
     // The lab port is not the host's catalog port, so no catalog row applies.
     assert!(t.section.is_none());
+
+    // The run states its vantage, its route and what judged it.
+    let c = &doc.context;
+    assert!(
+        c.host_name.as_deref().is_some_and(|h| !h.is_empty()),
+        "{c:?}"
+    );
+    assert_eq!(c.local_addresses, ["127.0.0.1"], "{c:?}");
+    assert!(c.proxy.is_none());
+    let views: Vec<&str> = c.trust_stores.iter().map(|s| s.view.as_str()).collect();
+    assert_eq!(views, ["apple_devices", "public_clients", "this_machine"]);
+    assert!(
+        c.trust_stores[0]
+            .source
+            .starts_with("Apple's trust store (version ")
+    );
+    assert!(c.trust_stores.iter().all(|s| s.roots > 0), "{c:?}");
+    let data: Vec<&str> = c.data.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        data,
+        [
+            "Apple trust store",
+            "Apple CT log list",
+            "Apple pinning database",
+            "catalog"
+        ]
+    );
+    assert!(c.data[0].version.ends_with("(embedded)"), "{c:?}");
 }
 
 #[test]
@@ -2271,6 +2338,30 @@ fn proxied_targets_name_the_proxy_without_credentials() {
         assert!(t.chain.is_empty() && t.tls.is_none());
         assert_eq!(doc.summary.proxy_error, 1);
     }
+
+    // A proxy that refuses the connection itself is the proxy's fault, named as such: not
+    // `blocked`, which would send the user looking at the target.
+    let dead = closed_port();
+    let run = pinscope([
+        "audit".to_string(),
+        "albert.apple.com".into(),
+        format!("--proxy=http://user:secret@127.0.0.1:{dead}"),
+        "--no-revocation".into(),
+        "--timeout=5".into(),
+        "--format=json".into(),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let doc = parse_document(&run);
+    let t = &doc.targets[0];
+    assert_eq!(t.verdict, Verdict::ProxyError, "{t:#?}");
+    assert_eq!(t.findings[0].code, Code::ProxyUnreachable, "{t:#?}");
+    let named = format!("the proxy http://***@127.0.0.1:{dead}");
+    assert!(t.findings[0].message.contains(&named), "{t:#?}");
+    assert!(t.explanation.contains(&named), "{t:#?}");
+    assert!(!run.stdout.contains("secret"));
+    let route = doc.context.proxy.as_ref().expect("the route is stated");
+    assert_eq!(route.url, format!("http://***@127.0.0.1:{dead}"));
+    assert_eq!(route.from, "--proxy");
 }
 
 // ---------------------------------------------------------------------------------------------

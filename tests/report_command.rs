@@ -83,8 +83,15 @@ fn saved_results_are_re_rendered_in_every_format_with_the_audits_exit_code() {
     for file in [&s.json, &s.jsonl] {
         let table = report(file, "table");
         assert_eq!(table.code, 1, "{}", table.stderr);
+        // Each of the three runs has its own start and duration (the `Run:` line); everything
+        // else, the context included, is the same.
+        assert!(table.stdout.contains("\nRun: Started "), "{}", table.stdout);
         let sorted = |t: &str| {
-            let mut lines: Vec<String> = t.lines().map(str::to_owned).collect();
+            let mut lines: Vec<String> = t
+                .lines()
+                .filter(|l| !l.starts_with("Run: "))
+                .map(str::to_owned)
+                .collect();
             lines.sort();
             lines
         };

@@ -128,8 +128,31 @@ fn markdown_opens_with_the_answer_then_problem_hosts_then_every_target() {
     let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
     assert_eq!(
         headings,
-        ["## The answer", "## Problem hosts", "## All targets"],
+        [
+            "## The answer",
+            "## Problem hosts",
+            "## All targets",
+            "## Run"
+        ],
         "{md}"
+    );
+    // The run states when, from where, by which route and against which stores and data.
+    let context = &md[md.find("## Run").unwrap()..];
+    for fact in [
+        "- Run: Started ",
+        "- From: ",
+        "- Route: direct (no proxy)",
+        "- Trust stores: apple\\_devices: Apple's trust store (version ",
+        "- Data: Apple trust store ",
+        "- pinscope: ",
+    ] {
+        assert!(context.contains(fact), "{fact} missing from {context}");
+    }
+    assert!(context.contains("(127.0.0.1)"), "{context}");
+    let when = context.lines().find(|l| l.starts_with("- Run: ")).unwrap();
+    assert!(
+        when.contains(" UTC, took ") && when.ends_with(" s"),
+        "times are for people: {when}"
     );
     let answer = &md[md.find("## The answer").unwrap()..md.find("## Problem hosts").unwrap()];
     assert!(answer.contains("**2 of 5 intercepted**"), "{answer}");
@@ -190,7 +213,7 @@ fn markdown_opens_with_the_answer_then_problem_hosts_then_every_target() {
     assert!(gs.contains("`anchor_native_only`"), "{gs}");
 
     // Every target in the table, each row with exactly five unescaped pipes.
-    let table = &md[md.find("## All targets").unwrap()..];
+    let table = &md[md.find("## All targets").unwrap()..md.find("## Run").unwrap()];
     let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(rows.len(), 1 + lab.labels().len(), "{table}");
     for label in lab.labels() {

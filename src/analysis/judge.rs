@@ -80,6 +80,7 @@ pub(super) fn failure(
         FailureKind::Proxy(Some(500..=599)) => Code::ProxyUpstreamError,
         FailureKind::Proxy(Some(200)) | FailureKind::Proxy(None) => Code::ProxyClosed,
         FailureKind::Proxy(Some(_)) => Code::ProxyRefused,
+        FailureKind::ProxyUnreachable => Code::ProxyUnreachable,
     };
     let failed = Finding::new(
         code,

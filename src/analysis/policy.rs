@@ -96,7 +96,8 @@ impl Code {
             Self::ProxyAuthRequired
             | Self::ProxyRefused
             | Self::ProxyUpstreamError
-            | Self::ProxyClosed => Failure(Verdict::ProxyError),
+            | Self::ProxyClosed
+            | Self::ProxyUnreachable => Failure(Verdict::ProxyError),
             Self::UnexpectedAnswer | Self::NtpUnsynchronised => Failure(Verdict::ProtocolError),
             Self::NotProbed => Failure(Verdict::Skipped),
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use webpki::{EndEntityCert, KeyUsage};
 
 use super::chain::{hex, name_from_contents, wrap_sequence};
+use crate::model::context::{DataUsed, TrustStoreUsed};
 
 /// Every signature algorithm webpki can check with *ring*: the analysis judges chains as found, so it
 /// accepts whatever a real client would.
@@ -182,6 +183,40 @@ pub struct TrustContext {
     pub transparent: RootSet,
     /// Apple's trust data: which roots are system roots, the removed roots, the CT logs.
     pub apple: std::sync::Arc<crate::apple_store::AppleTrustStore>,
+}
+
+impl TrustContext {
+    /// Each view's store as a report names it (the transparent-connection CAs only when given).
+    pub fn used(&self) -> Vec<TrustStoreUsed> {
+        let one = |view: &str, set: &RootSet| TrustStoreUsed {
+            view: view.into(),
+            source: set.label.clone(),
+            roots: set.len(),
+        };
+        let mut used = vec![
+            one("apple_devices", &self.device),
+            one("public_clients", &self.public),
+            one("this_machine", &self.native),
+        ];
+        if !self.transparent.is_empty() {
+            used.push(one("transparent_connection", &self.transparent));
+        }
+        used
+    }
+
+    /// The versions of Apple's trust data that judged.
+    pub fn data_used(&self) -> Vec<DataUsed> {
+        vec![
+            DataUsed {
+                name: "Apple trust store".into(),
+                version: format!("{} ({})", self.apple.version, self.apple.source),
+            },
+            DataUsed {
+                name: "Apple CT log list".into(),
+                version: self.apple.ct_log_list_version.clone(),
+            },
+        ]
+    }
 }
 
 /// The anchor a valid path ended at, and the path that led there.

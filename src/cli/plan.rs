@@ -14,9 +14,11 @@ use time::format_description::well_known::Rfc3339;
 use super::args::{AuditArgs, ExportArgs, InspectArgs, OutputArgs, Selection};
 use super::trust::{exact_trust, trust_context};
 use crate::analysis::knowledge::Knowledge;
+use crate::analysis::trust::TrustContext;
 use crate::catalog::{Catalog, Filter, TenantValues, Transport};
 use crate::input;
 use crate::model::baseline::Baseline;
+use crate::model::context::{DataUsed, ProxyUsed, RunContext};
 use crate::model::target::{Target, normalise_host, parse_spec};
 use crate::probe::connect_to::{ConnectTo, ConnectToResolver};
 use crate::probe::proxy::ProxySettings;
@@ -94,6 +96,16 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
         Arc::new(ConnectToResolver::new(connect_to, overridden))
     };
     let proxy = proxy_settings(args)?;
+    let context = RunContext {
+        proxy: proxy.as_ref().map(|(p, from)| ProxyUsed {
+            url: p.display.clone(),
+            from: (*from).to_owned(),
+        }),
+        trust_stores: trust.used(),
+        data: data_used(&trust, &knowledge, args.selection.catalog.as_deref()),
+        ..RunContext::default()
+    };
+    let proxy = proxy.map(|(p, _)| p);
     let revocation = (!args.no_revocation).then(|| RevocationConfig {
         timeout,
         max_bytes: REVOCATION_MAX_BYTES,
@@ -120,7 +132,29 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
             verbose: args.verbose,
         },
         output: output(&args.output),
+        context,
     })
+}
+
+/// What judged: Apple's trust data, the pinning database, the catalog.
+fn data_used(
+    trust: &TrustContext,
+    knowledge: &Knowledge,
+    catalog: Option<&std::path::Path>,
+) -> Vec<DataUsed> {
+    let mut data = trust.data_used();
+    data.push(DataUsed {
+        name: "Apple pinning database".into(),
+        version: knowledge.pinning.content_version.to_string(),
+    });
+    data.push(DataUsed {
+        name: "catalog".into(),
+        version: match catalog {
+            Some(path) => format!("built in, with {}", path.display()),
+            None => "built in".into(),
+        },
+    });
+    data
 }
 
 /// `inspect`: the chain from its files, the host and port it was presented for, when and under
@@ -171,6 +205,11 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<InspectPlan> {
         exact_trust(&args.roots, &args.trust)?
     };
     let catalog = Catalog::load(None, &TenantValues::default())?;
+    let context = RunContext {
+        trust_stores: trust.used(),
+        data: data_used(&trust, &knowledge, None),
+        ..RunContext::default()
+    };
     let target = Target {
         row: catalog.find(&host, args.port).cloned(),
         host,
@@ -188,6 +227,7 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<InspectPlan> {
         at,
         policy,
         output: output(&args.output),
+        context,
     })
 }
 
@@ -272,25 +312,36 @@ fn output(args: &OutputArgs) -> OutputPlan {
     }
 }
 
-/// The proxy for TLS targets: `--proxy`, else the environment (unless `--no-proxy`).
-fn proxy_settings(args: &AuditArgs) -> anyhow::Result<Option<ProxySettings>> {
-    let env = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+/// The proxy for TLS targets: `--proxy`, else the environment (unless `--no-proxy`), with where
+/// it came from (the flag or the variable's name), which reports state.
+fn proxy_settings(args: &AuditArgs) -> anyhow::Result<Option<(ProxySettings, &'static str)>> {
+    let env = |names: &[&'static str]| {
+        names.iter().find_map(|n| {
+            std::env::var(n)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (v, *n))
+        })
     };
     let bypass: Vec<String> = if args.no_proxy {
         Vec::new()
     } else {
-        env(&["NO_PROXY", "no_proxy"]).into_iter().collect()
+        env(&["NO_PROXY", "no_proxy"])
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect()
     };
     let url = match (&args.proxy, args.no_proxy) {
-        (Some(url), _) => Some(url.clone()),
+        (Some(url), _) => Some((url.clone(), "--proxy")),
         (None, true) => None,
         (None, false) => env(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
     };
-    url.map(|u| ProxySettings::parse(&u, &bypass).map_err(anyhow::Error::from))
-        .transpose()
+    url.map(|(u, from)| {
+        ProxySettings::parse(&u, &bypass)
+            .map(|p| (p, from))
+            .map_err(anyhow::Error::from)
+    })
+    .transpose()
 }
 
 fn parse_at(at: &str) -> anyhow::Result<UnixTime> {

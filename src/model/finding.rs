@@ -81,6 +81,9 @@ pub enum Code {
     ProxyUpstreamError,
     /// The proxy closed the connection or tunnel, or answered with something that is not HTTP.
     ProxyClosed,
+    /// This machine could not reach the proxy itself: its name did not resolve, or the connection
+    /// to it was refused, reset, unreachable or unanswered.
+    ProxyUnreachable,
     /// A proxy is in use, and the source says this service does not work through one.
     ProxyNotSupported,
     /// A non-TLS service answered with something other than its protocol.
@@ -200,6 +203,7 @@ impl Code {
             Self::ProxyRefused => "proxy_refused",
             Self::ProxyUpstreamError => "proxy_upstream_error",
             Self::ProxyClosed => "proxy_closed",
+            Self::ProxyUnreachable => "proxy_unreachable",
             Self::ProxyNotSupported => "proxy_not_supported",
             Self::UnexpectedAnswer => "unexpected_answer",
             Self::HttpAnswered => "http_answered",

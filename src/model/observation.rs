@@ -329,6 +329,8 @@ pub enum FailureKind {
     UnexpectedAnswer,
     /// The HTTP proxy refused or broke the tunnel (its status, when it gave one).
     Proxy(Option<u16>),
+    /// The proxy itself could not be reached (its name, or the connection to it, failed).
+    ProxyUnreachable,
     /// Any other I/O failure.
     Io,
 }

@@ -51,6 +51,9 @@ pub struct ProbeConfig {
     /// Stops the run early (a signal, the run's deadline): see [`Stop`].
     pub stop: Stop,
     provider: Arc<CryptoProvider>,
+    /// This machine's side of every TCP connection made: the vantage a report states. A set, so
+    /// it stays as small as the machine's addresses however many targets are probed.
+    local: Arc<Mutex<std::collections::BTreeSet<IpAddr>>>,
 }
 
 /// A switch that ends a run early. Once triggered, [`probe_all`] starts no new probe, abandons the
@@ -109,7 +112,13 @@ impl ProbeConfig {
             proxy: None,
             stop: Stop::default(),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
+            local: Arc::default(),
         }
+    }
+
+    /// The local addresses the run's connections left from, in order.
+    pub fn local_addresses(&self) -> Vec<IpAddr> {
+        lock(&self.local).iter().copied().collect()
     }
 
     /// How many names the run looked up, and how many answers came from the cache.
@@ -324,19 +333,37 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         // A deadline that ends the probe while the name is still being resolved is the
         // resolver's silence (or a queue of lookups it has not answered): a DNS failure.
         Err(_elapsed) if trace.phase == Phase::Resolve => Outcome::Failed {
+            failure: match &via_proxy {
+                Some(p) => Failure {
+                    kind: FailureKind::ProxyUnreachable,
+                    phase: Phase::Resolve,
+                    detail: format!(
+                        "the proxy {}: its name {}: no answer from the resolver within {}s",
+                        p.display,
+                        p.host,
+                        config.timeout.as_secs_f64()
+                    ),
+                },
+                None => Failure {
+                    kind: FailureKind::Dns(DnsProblem::NoAnswer),
+                    phase: Phase::Resolve,
+                    detail: format!(
+                        "{}: no answer from the resolver within {}s",
+                        target.host,
+                        config.timeout.as_secs_f64()
+                    ),
+                },
+            },
+            captured,
+        },
+        // Still connecting to the proxy when the deadline passed: the proxy did not answer.
+        Err(_elapsed) if trace.phase == Phase::Connect && via_proxy.is_some() => Outcome::Failed {
             failure: Failure {
-                kind: FailureKind::Dns(DnsProblem::NoAnswer),
-                phase: Phase::Resolve,
+                kind: FailureKind::ProxyUnreachable,
+                phase: Phase::Connect,
                 detail: format!(
-                    "{}{}: no answer from the resolver within {}s",
-                    if via_proxy.is_some() {
-                        "the proxy's name: "
-                    } else {
-                        ""
-                    },
-                    via_proxy
-                        .as_ref()
-                        .map_or(target.host.as_str(), |p| p.host.as_str()),
+                    "no TCP connection to the proxy {} within {}s",
+                    via_proxy.as_ref().map_or("", |p| p.display.as_str()),
                     config.timeout.as_secs_f64()
                 ),
             },
@@ -406,12 +433,16 @@ async fn attempt(
             .resolver
             .resolve(host, port)
             .await
-            .map_err(|e| Failure {
-                kind: FailureKind::Dns(e.problem()),
-                phase: Phase::Resolve,
-                detail: match via_proxy {
-                    Some(_) => format!("the proxy's name: {e}"),
-                    None => e.to_string(),
+            .map_err(|e| match via_proxy {
+                Some(p) => Failure {
+                    kind: FailureKind::ProxyUnreachable,
+                    phase: Phase::Resolve,
+                    detail: format!("the proxy {}: its name: {e}", p.display),
+                },
+                None => Failure {
+                    kind: FailureKind::Dns(e.problem()),
+                    phase: Phase::Resolve,
+                    detail: e.to_string(),
                 },
             })?,
     };
@@ -439,10 +470,24 @@ async fn attempt(
         ProbeKind::Tls | ProbeKind::Http | ProbeKind::Ssh => {}
     }
 
-    let mut stream = connect_any(&addrs, deadline).await?;
+    let mut stream = connect_any(&addrs, deadline)
+        .await
+        .map_err(|f| match via_proxy {
+            // The device would not get past the proxy either, but the fault is the proxy's (or
+            // the route to it), not the target's: name it.
+            Some(p) => Failure {
+                kind: FailureKind::ProxyUnreachable,
+                phase: f.phase,
+                detail: format!("could not connect to the proxy {}: {}", p.display, f.detail),
+            },
+            None => f,
+        })?;
     let (captured_slot, peek_slot) = {
         let mut t = lock(&trace);
         t.address_used = stream.peer_addr().ok();
+        if let Ok(local) = stream.local_addr() {
+            lock(&config.local).insert(local.ip());
+        }
         t.enter(if via_proxy.is_some() {
             Phase::Proxy
         } else {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::text::html as escape;
-use super::{RunReport, TargetResult, section_of, severity, short_hash};
+use super::{RunReport, TargetResult, context_facts, section_of, severity, short_hash};
 use crate::analysis::Verdict;
 
 const STYLE: &str = r#"
@@ -56,6 +56,8 @@ th { background: var(--bg-soft); }
 td { overflow-wrap: anywhere; }
 td.target, td.section { white-space: nowrap; }
 footer { color: var(--muted); margin-top: 2rem; font-size: .9em; }
+footer dl.context { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+footer dl.context dd { margin: 0; overflow-wrap: anywhere; }
 @media print {
   @page { margin: 1.5cm; }
   body { font-size: 10pt; }
@@ -206,62 +208,17 @@ pub fn render(run: &RunReport) -> String {
     }
     let _ = write!(
         out,
-        "</tbody>\n</table>\n<p>{}</p>\n</section>\n<footer>{}; pinscope {}. \
-         The full evidence (every certificate's hashes, TLS parameters, revocation) is in \
-         <code>--format json</code>.</footer>\n</main>\n</body>\n</html>\n",
+        "</tbody>\n</table>\n<p>{}</p>\n</section>\n<footer>\n<dl class=\"context\">\n",
         escape(&digest.summary.line()),
-        escape(&format!(
-            "{}{}",
-            when(&run.started_at, &run.finished_at),
-            through(run)
-        )),
-        env!("CARGO_PKG_VERSION")
+    );
+    for (label, value) in context_facts(run) {
+        let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(label), escape(&value));
+    }
+    out.push_str(
+        "</dl>\n<p>The full evidence (every certificate's hashes, TLS parameters, revocation) is in \
+         <code>--format json</code>.</p>\n</footer>\n</main>\n</body>\n</html>\n",
     );
     out
-}
-
-/// "; through the proxy http://proxy:3128" when targets were reached through a proxy (the
-/// observations name it with its credentials redacted), else nothing.
-fn through(run: &RunReport) -> String {
-    let proxies: std::collections::BTreeSet<&str> = run
-        .results
-        .iter()
-        .filter_map(|r| r.observation.proxy.as_deref())
-        .collect();
-    if proxies.is_empty() {
-        String::new()
-    } else {
-        let list: Vec<&str> = proxies.into_iter().collect();
-        format!("; through the proxy {}", list.join(", "))
-    }
-}
-
-/// "Started 2026-12-02 14:49:27 UTC, took 4.4 s": the run's times for people (the JSON keeps
-/// RFC 3339). Times that do not parse are shown as they are.
-pub fn when(started: &str, finished: &str) -> String {
-    use time::OffsetDateTime;
-    use time::format_description::well_known::Rfc3339;
-    let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
-    let (Some(start), Some(end)) = (parse(started), parse(finished)) else {
-        return format!("Started {started}, finished {finished}");
-    };
-    let start_utc = start.to_offset(time::UtcOffset::UTC);
-    let shown = start_utc
-        .format(time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-        ))
-        .unwrap_or_else(|_| started.to_owned());
-    let secs = (end - start).as_seconds_f64().max(0.0);
-    // Whole seconds of a run shorter than u64::MAX seconds; the cast saturates otherwise.
-    let whole = secs as u64;
-    let took = if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else if whole < 3600 {
-        format!("{} min {} s", whole / 60, whole % 60)
-    } else {
-        format!("{} h {} min", whole / 3600, whole % 3600 / 60)
-    };
-    format!("Started {shown}, took {took}")
 }
 
 fn problem(out: &mut String, r: &TargetResult, index: usize) {
@@ -385,35 +342,20 @@ fn problem(out: &mut String, r: &TargetResult, index: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::when;
-
     #[test]
-    fn run_times_are_shown_for_people() {
-        assert_eq!(
-            when(
-                "2026-12-02T14:49:27.256873217Z",
-                "2026-12-02T14:49:31.612648832Z"
-            ),
-            "Started 2026-12-02 14:49:27 UTC, took 4.4 s"
-        );
-        assert_eq!(
-            when("2026-12-02T14:00:00Z", "2026-12-02T15:02:03Z"),
-            "Started 2026-12-02 14:00:00 UTC, took 1 h 2 min"
-        );
-        assert_eq!(
-            when("2026-12-02T14:00:00Z", "2026-12-02T14:03:05Z"),
-            "Started 2026-12-02 14:00:00 UTC, took 3 min 5 s"
-        );
-        assert_eq!(when("x", "y"), "Started x, finished y");
-    }
-
-    #[test]
-    fn the_footer_names_the_proxy_the_targets_went_through() {
+    fn the_footer_states_the_run_context_escaped() {
         let mut run = crate::report::sample::run();
-        assert!(!super::render(&run).contains("through the proxy"));
-        run.results[0].observation.proxy = Some("http://proxy.example:3128".into());
+        let page = super::render(&run);
+        assert!(page.contains("<dt>Route</dt><dd>through the proxy http://***@proxy.example:3128 (from HTTPS_PROXY)</dd>"), "{page}");
         assert!(
-            super::render(&run).contains("; through the proxy http://proxy.example:3128; pinscope")
+            page.contains("<dt>From</dt><dd>lab-mac\\x1b]0;pwned\\x07 (192.0.2.10)</dd>"),
+            "{page}"
         );
+        assert!(page.contains("<dt>Run</dt><dd>Started 2027-01-01 00:00:00 UTC, took 1.0 s</dd>"));
+        assert!(!page.contains('\u{1b}'));
+        // A report saved before the context existed still names its targets' proxy.
+        run.context = Default::default();
+        run.results[0].observation.proxy = Some("http://proxy.example:3128".into());
+        assert!(super::render(&run).contains("through the proxy http://proxy.example:3128</dd>"));
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::ser::SerializeSeq;
 
 use super::wire::{self, SCHEMA_VERSION};
-use super::{RunReport, TargetResult};
+use super::{RunContext, RunReport, TargetResult};
 use crate::catalog::Row;
 
 /// The document as written: the fields of [`wire::Document`] in the same order, with the targets
@@ -19,6 +19,7 @@ struct Streamed<'a> {
     schema_version: u32,
     started_at: &'a str,
     finished_at: &'a str,
+    context: &'a RunContext,
     targets: Targets<'a>,
     summary: wire::Summary,
 }
@@ -43,6 +44,7 @@ pub fn document(run: &RunReport) -> wire::Document {
         schema_version: SCHEMA_VERSION,
         started_at: run.started_at.clone(),
         finished_at: run.finished_at.clone(),
+        context: run.context.clone(),
         targets: run.results.iter().map(wire::target).collect(),
         summary: wire::Summary::from(&run.summary()),
     }
@@ -69,6 +71,7 @@ pub fn write(run: &RunReport, out: &mut dyn std::io::Write) -> std::io::Result<(
         schema_version: SCHEMA_VERSION,
         started_at: &run.started_at,
         finished_at: &run.finished_at,
+        context: &run.context,
         targets: Targets(&run.results),
         summary: wire::Summary::from(&run.summary()),
     };

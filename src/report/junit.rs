@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::text::xml as escape;
-use super::{RunReport, section_of, severity};
+use super::{RunReport, context_facts, section_of, severity};
 use crate::analysis::Verdict;
 
 fn secs(ms: u128) -> String {
@@ -50,12 +50,19 @@ pub fn render(run: &RunReport) -> String {
         ("started_at", run.started_at.as_str()),
         ("finished_at", run.finished_at.as_str()),
         ("summary", &summary.line()),
-    ] {
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain(
+        context_facts(run)
+            .into_iter()
+            .map(|(k, v)| (format!("context.{}", k.to_lowercase().replace(' ', "_")), v)),
+    ) {
         let _ = writeln!(
             out,
             "      <property name=\"{}\" value=\"{}\"/>",
-            escape(name),
-            escape(value)
+            escape(&name),
+            escape(&value)
         );
     }
     out.push_str("    </properties>\n");

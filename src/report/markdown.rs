@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::text::{line, markdown as escape};
-use super::{RunReport, TargetResult, section_of, severity, short_hash};
+use super::{RunReport, TargetResult, context_facts, section_of, severity, short_hash};
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -100,14 +100,13 @@ pub fn render(run: &RunReport) -> String {
             escape(detail)
         );
     }
-    let _ = writeln!(
-        out,
-        "\n{}\n\nStarted {}, finished {}; pinscope {}. The full evidence (every certificate's hashes, \
-         TLS parameters, revocation) is in `--format json`.",
-        escape(&digest.summary.line()),
-        escape(&run.started_at),
-        escape(&run.finished_at),
-        env!("CARGO_PKG_VERSION")
+    let _ = writeln!(out, "\n{}\n\n## Run\n", escape(&digest.summary.line()));
+    for (label, value) in context_facts(run) {
+        let _ = writeln!(out, "- {}: {}", escape(label), escape(&value));
+    }
+    out.push_str(
+        "\nThe full evidence (every certificate's hashes, TLS parameters, revocation) is in \
+         `--format json`.\n",
     );
     out
 }

@@ -22,6 +22,7 @@ pub mod wire;
 use std::collections::BTreeMap;
 
 use crate::analysis::{Assessment, Verdict};
+pub use crate::model::context::RunContext;
 use crate::model::observation::{Observation, Outcome, SkipReason, StopReason};
 use crate::model::target::Target;
 
@@ -46,6 +47,8 @@ pub struct RunReport {
     /// When the results were streamed to the output and not kept (JSON Lines), their summary,
     /// counted as they went; `results` is then empty.
     pub tally: Option<Summary>,
+    /// Where the run was made from, the route, and the stores and data that judged.
+    pub context: RunContext,
 }
 
 /// Output formats.
@@ -77,6 +80,73 @@ pub struct Summary {
     pub deadline_passed: bool,
     /// Targets the stop left unprobed (counted as `skipped`).
     pub not_probed: usize,
+}
+
+/// The run's circumstances for people, as (label, value) pairs in the order reports show them:
+/// when and how long, from where, by which route, judged by which stores and data, by which
+/// pinscope. Values are raw (a host name is the machine's, but a saved report is anyone's):
+/// every renderer escapes them for its output.
+pub fn context_facts(run: &RunReport) -> Vec<(&'static str, String)> {
+    let c = &run.context;
+    let mut facts = vec![("Run", when(&run.started_at, &run.finished_at))];
+    let vantage = c.vantage();
+    if !vantage.is_empty() {
+        facts.push(("From", vantage.trim_start_matches("from ").to_owned()));
+    }
+    // A report saved before the context existed still names its proxy on each target.
+    let route = match &c.proxy {
+        Some(p) => format!("through the proxy {} (from {})", p.url, p.from),
+        None => {
+            let proxies: std::collections::BTreeSet<&str> = run
+                .results
+                .iter()
+                .filter_map(|r| r.observation.proxy.as_deref())
+                .collect();
+            if proxies.is_empty() {
+                "direct (no proxy)".into()
+            } else {
+                let list: Vec<&str> = proxies.into_iter().collect();
+                format!("through the proxy {}", list.join(", "))
+            }
+        }
+    };
+    facts.push(("Route", route));
+    if !c.trust_stores.is_empty() {
+        facts.push(("Trust stores", c.stores_line()));
+    }
+    if !c.data.is_empty() {
+        facts.push(("Data", c.data_line()));
+    }
+    facts.push(("pinscope", env!("CARGO_PKG_VERSION").into()));
+    facts
+}
+
+/// "Started 2026-12-02 14:49:27 UTC, took 4.4 s": the run's times for people (the JSON keeps
+/// RFC 3339). Times that do not parse are shown as they are.
+pub fn when(started: &str, finished: &str) -> String {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
+    let (Some(start), Some(end)) = (parse(started), parse(finished)) else {
+        return format!("Started {started}, finished {finished}");
+    };
+    let start_utc = start.to_offset(time::UtcOffset::UTC);
+    let shown = start_utc
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_else(|_| started.to_owned());
+    let secs = (end - start).as_seconds_f64().max(0.0);
+    // Whole seconds of a run shorter than u64::MAX seconds; the cast saturates otherwise.
+    let whole = secs as u64;
+    let took = if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if whole < 3600 {
+        format!("{} min {} s", whole / 60, whole % 60)
+    } else {
+        format!("{} h {} min", whole / 3600, whole % 3600 / 60)
+    };
+    format!("Started {shown}, took {took}")
 }
 
 /// Exit codes are a documented contract (README, docs/exit-codes.md).
@@ -320,6 +390,26 @@ pub fn section_of(t: &Target) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_times_are_shown_for_people() {
+        assert_eq!(
+            when(
+                "2026-12-02T14:49:27.256873217Z",
+                "2026-12-02T14:49:31.612648832Z"
+            ),
+            "Started 2026-12-02 14:49:27 UTC, took 4.4 s"
+        );
+        assert_eq!(
+            when("2026-12-02T14:00:00Z", "2026-12-02T15:02:03Z"),
+            "Started 2026-12-02 14:00:00 UTC, took 1 h 2 min"
+        );
+        assert_eq!(
+            when("2026-12-02T14:00:00Z", "2026-12-02T14:03:05Z"),
+            "Started 2026-12-02 14:00:00 UTC, took 3 min 5 s"
+        );
+        assert_eq!(when("x", "y"), "Started x, finished y");
+    }
 
     #[test]
     fn a_stopped_run_exits_130_when_interrupted_and_by_the_verdicts_after_the_deadline() {

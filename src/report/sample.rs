@@ -71,5 +71,22 @@ pub fn run() -> RunReport {
         revocation_checked: false,
         stopped: None,
         tally: None,
+        context: crate::model::context::RunContext {
+            host_name: Some("lab-mac\u{1b}]0;pwned\u{7}".into()),
+            local_addresses: vec!["192.0.2.10".into()],
+            proxy: Some(crate::model::context::ProxyUsed {
+                url: "http://***@proxy.example:3128".into(),
+                from: "HTTPS_PROXY".into(),
+            }),
+            trust_stores: vec![crate::model::context::TrustStoreUsed {
+                view: "apple_devices".into(),
+                source: "Apple's trust store (version 2025072000)".into(),
+                roots: 147,
+            }],
+            data: vec![crate::model::context::DataUsed {
+                name: "Apple trust store".into(),
+                version: "2025072000 (embedded)".into(),
+            }],
+        },
     }
 }

@@ -5,8 +5,8 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::RunReport;
 use super::wire::{self, SCHEMA_VERSION};
+use super::{RunContext, RunReport};
 use crate::model::observation::StopReason;
 
 /// Why a saved report could not be read. Messages leave out the file name, which callers add
@@ -51,6 +51,9 @@ pub struct SavedReport {
     /// Only JSON Lines' trailer says; a document's targets show it by their `revocation`.
     #[serde(default)]
     pub revocation_checked: Option<bool>,
+    /// What the run said about itself (reports written before 0.x carry none).
+    #[serde(default)]
+    pub context: RunContext,
 }
 
 /// Just enough of a document to tell "not JSON" and "JSON, but no targets" from a bad target.
@@ -97,6 +100,7 @@ impl SavedReport {
             targets: Vec::new(),
             summary: None,
             revocation_checked: None,
+            context: RunContext::default(),
         };
         for (n, line) in lines {
             let invalid = |message: String| SavedError::Invalid {
@@ -123,6 +127,7 @@ impl SavedReport {
                         report.finished_at = Some(t.finished_at);
                         report.summary = Some(t.summary);
                         report.revocation_checked = Some(t.revocation_checked);
+                        report.context = t.context;
                     }
                     Err(e) => return Some(Err(invalid(e.to_string()))),
                 }
@@ -188,6 +193,7 @@ impl SavedReport {
             revocation_checked: self.revocation_checked(),
             stopped,
             tally: None,
+            context: self.context.clone(),
         }
     }
 
@@ -222,6 +228,7 @@ impl SavedReport {
             schema_version: SCHEMA_VERSION,
             started_at: self.started_at.clone().unwrap_or_default(),
             finished_at: self.finished_at.clone().unwrap_or_default(),
+            context: self.context.clone(),
             targets: self.targets.clone(),
             summary: self.summary(),
         };
@@ -243,6 +250,7 @@ impl SavedReport {
             started_at: self.started_at.clone().unwrap_or_default(),
             finished_at: self.finished_at.clone().unwrap_or_default(),
             revocation_checked: self.revocation_checked(),
+            context: self.context.clone(),
         };
         serde_json::to_writer(&mut *out, &trailer).map_err(std::io::Error::from)?;
         out.write_all(b"\n")

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::RunReport;
 use super::text::line;
+use super::{RunReport, context_facts};
 use crate::analysis::Verdict;
 use crate::catalog::Row;
 
@@ -235,6 +235,24 @@ pub fn render_to(run: &RunReport, color: bool, width: Option<usize>) -> String {
         }
     }
     out.push('\n');
+    // The run's circumstances, one fact a line, before the summary: the summary stays the last
+    // line, where scripts (`tail -1`) and eyes look for it.
+    for (label, value) in context_facts(run) {
+        let text = format!("{label}: {}", line(&value));
+        match width {
+            Some(w) => {
+                for (n, l) in wrap(&text, w, 2).iter().enumerate() {
+                    out.push_str(if n == 0 { "" } else { "  " });
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+            None => {
+                out.push_str(&text);
+                out.push('\n');
+            }
+        }
+    }
     out.push_str(&run.summary().line());
     out.push('\n');
     out

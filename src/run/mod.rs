@@ -19,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::model::observation::{Captured, Observation, Outcome};
 use crate::probe::ProbeConfig;
-use crate::report::{RunReport, TargetResult};
+use crate::report::{RunContext, RunReport, TargetResult};
 use pipeline::{Judge, Pipeline};
 use plan::{AuditPlan, InspectPlan};
 use progress::{Progress, RunTimer};
@@ -111,6 +111,13 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
     // threads. Their targets are already reported, so do not wait for them.
     runtime.shutdown_background();
     let finished_at = now_rfc3339();
+    let mut context = plan.context.clone();
+    context.host_name = gethostname::gethostname().into_string().ok();
+    context.local_addresses = config
+        .local_addresses()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let dns = config.dns_stats();
     progress.dns(dns.lookups, dns.hits);
     progress.finish(&timer, plan.revocation.is_some());
@@ -121,6 +128,7 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
         revocation_checked: plan.revocation.is_some(),
         stopped: stop.reason(),
         tally,
+        context,
     })
 }
 
@@ -158,6 +166,10 @@ pub fn inspect(plan: &InspectPlan) -> RunReport {
         revocation_checked: false,
         stopped: None,
         tally: None,
+        context: RunContext {
+            host_name: gethostname::gethostname().into_string().ok(),
+            ..plan.context.clone()
+        },
     }
 }
 

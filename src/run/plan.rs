@@ -11,6 +11,7 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::trust::TrustContext;
 use crate::model::baseline::Baseline;
+use crate::model::context::RunContext;
 use crate::model::target::Target;
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::Resolve;
@@ -34,6 +35,9 @@ pub struct AuditPlan {
     pub progress: ProgressPlan,
     /// Where and how the results are written.
     pub output: OutputPlan,
+    /// What the report states about the run: the proxy, the stores and data that judge. The run
+    /// adds the vantage (host name, local addresses).
+    pub context: RunContext,
 }
 
 /// What the chains are judged against.
@@ -92,4 +96,6 @@ pub struct InspectPlan {
     /// host's.
     pub policy: Option<String>,
     pub output: OutputPlan,
+    /// The stores and data that judge, as the report states them.
+    pub context: RunContext,
 }

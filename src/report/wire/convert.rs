@@ -137,6 +137,7 @@ pub fn trailer(run: &RunReport) -> Trailer {
         schema_version: super::SCHEMA_VERSION,
         started_at: run.started_at.clone(),
         finished_at: run.finished_at.clone(),
+        context: run.context.clone(),
         revocation_checked: run.revocation_checked,
     }
 }

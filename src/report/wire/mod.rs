@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::context::RunContext;
 use crate::model::row::Transport;
 
 pub use convert::{target, trailer};
@@ -30,6 +31,9 @@ pub struct Document {
     pub schema_version: u32,
     pub started_at: String,
     pub finished_at: String,
+    /// Where the run was made from, its route, and the stores and data that judged.
+    #[serde(default)]
+    pub context: RunContext,
     pub targets: Vec<Target>,
     pub summary: Summary,
 }
@@ -45,6 +49,8 @@ pub struct Trailer {
     pub finished_at: String,
     /// Whether the target lines include OCSP and CRL results.
     pub revocation_checked: bool,
+    #[serde(default)]
+    pub context: RunContext,
 }
 
 /// Counts per verdict, and the exit code they imply.
