@@ -121,8 +121,8 @@ fn badness(v: Verdict) -> (u8, Verdict) {
 const NAMED_HOSTS: usize = 5;
 
 /// A table row for the numbered variants in `members` (more than one): the worst verdict, how many
-/// targets had each verdict and, when they disagree, the hosts that differ from the most common
-/// verdict; then the worst target's headline.
+/// targets had each verdict with the hosts of every verdict but the most common named, then the
+/// first worst target's headline.
 fn family_cells(members: &[&TargetResult]) -> (Verdict, [String; 4]) {
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
     for m in members {
@@ -140,23 +140,26 @@ fn family_cells(members: &[&TargetResult]) -> (Verdict, [String; 4]) {
         .iter()
         .max_by_key(|&&(v, n)| (n, std::cmp::Reverse(badness(v))))
         .map_or(worst, |&(v, _)| v);
+    // Each verdict but the most common names its hosts: those are the ones that differ.
     let tally: Vec<String> = counts
         .iter()
-        .map(|(v, n)| format!("{n} {}", v.as_str()))
+        .map(|&(v, n)| {
+            if v == common {
+                return format!("{n} {}", v.as_str());
+            }
+            let hosts: Vec<&str> = members
+                .iter()
+                .filter(|m| m.assessment.verdict == v)
+                .map(|m| m.observation.target.host.as_str())
+                .collect();
+            let mut named = hosts[..hosts.len().min(NAMED_HOSTS)].join(", ");
+            if hosts.len() > NAMED_HOSTS {
+                named.push_str(&format!(" and {} more", hosts.len() - NAMED_HOSTS));
+            }
+            format!("{n} {} ({named})", v.as_str())
+        })
         .collect();
     let mut detail = format!("{} hosts: {}", members.len(), tally.join(", "));
-    let differ: Vec<&str> = members
-        .iter()
-        .filter(|m| m.assessment.verdict != common)
-        .map(|m| m.observation.target.host.as_str())
-        .collect();
-    if !differ.is_empty() {
-        let mut named = differ[..differ.len().min(NAMED_HOSTS)].join(", ");
-        if differ.len() > NAMED_HOSTS {
-            named.push_str(&format!(" and {} more", differ.len() - NAMED_HOSTS));
-        }
-        detail.push_str(&format!("; not {}: {named}", common.as_str()));
-    }
     let first = members.first().map(|m| &m.observation.target);
     let headline = members
         .iter()
