@@ -331,7 +331,7 @@ asyncio.run(main())
         if std::env::var("PINSCOPE_REQUIRE_QUIC").is_ok_and(|v| v == "1") {
             panic!("PINSCOPE_REQUIRE_QUIC=1 but python3 is not installed");
         }
-        eprintln!("skipping: python3 is not installed (set PINSCOPE_REQUIRE_QUIC=1 to require it)");
+        skip("python3 is not installed (set PINSCOPE_REQUIRE_QUIC=1 to require it)");
         return;
     };
     let mut line = String::new();
@@ -342,9 +342,9 @@ asyncio.run(main())
         if std::env::var("PINSCOPE_REQUIRE_QUIC").is_ok_and(|v| v == "1") {
             panic!("PINSCOPE_REQUIRE_QUIC=1 but aioquic is not installed (pip install aioquic)");
         }
-        eprintln!(
-            "skipping: aioquic is not installed (pip install aioquic; set PINSCOPE_REQUIRE_QUIC=1 \
-             to require it)"
+        skip(
+            "aioquic is not installed (pip install aioquic; set PINSCOPE_REQUIRE_QUIC=1 to \
+             require it)",
         );
         return;
     };

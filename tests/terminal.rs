@@ -155,7 +155,7 @@ fn on_a_terminal(args: &str, columns: usize) -> Option<String> {
 #[test]
 fn the_catalog_table_fits_the_terminal_and_is_whole_when_piped() {
     let Some(tty) = on_a_terminal("catalog", 80) else {
-        eprintln!("SKIP: util-linux `script` is not installed; no pseudo-terminal to test on");
+        skip("util-linux `script` is not installed; no pseudo-terminal to test on");
         return;
     };
     let widest = |text: &str| text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
@@ -283,7 +283,7 @@ fn ctrl_c_clears_the_progress_bar_and_reports_the_run_as_interrupted() {
         .stdout(std::process::Stdio::piped())
         .spawn()
     else {
-        eprintln!("SKIP: util-linux `script` is not installed; no pseudo-terminal to test on");
+        skip("util-linux `script` is not installed; no pseudo-terminal to test on");
         return;
     };
     // Let the bar be drawn, then interrupt pinscope itself (script's child, or its shell's).
@@ -329,7 +329,7 @@ fn on_a_terminal_the_audit_table_fits_and_shows_a_hostile_name_escaped() {
         scratch.roots("native", &evil.pem)
     );
     let Some(tty) = on_a_terminal(&args, 70) else {
-        eprintln!("SKIP: util-linux `script` is not installed; no pseudo-terminal to test on");
+        skip("util-linux `script` is not installed; no pseudo-terminal to test on");
         return;
     };
     assert!(tty.contains("intercepted"), "{tty}");

@@ -143,6 +143,16 @@ pub struct TrustArgs {
     pub transparent_ca: Vec<PathBuf>,
 }
 
+/// How the table groups rows (`audit`, `catalog`, `report`).
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// In the table, list every numbered variant of a wildcard (1-courier.push.apple.com …
+    /// 50-courier.push.apple.com) on its own line instead of one line per wildcard, port and
+    /// transport. Other formats always list every row.
+    #[arg(long)]
+    pub expand: bool,
+}
+
 /// Where and how results are written.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -215,6 +225,8 @@ pub struct AuditArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub table: TableArgs,
     /// No progress bar on standard error (there is none anyway when standard error is not a
     /// terminal).
     #[arg(long, short = 'q', conflicts_with = "verbose")]
@@ -233,6 +245,8 @@ pub struct CatalogArgs {
     pub selection: Selection,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub table: TableArgs,
 }
 
 #[derive(Debug, Args)]
@@ -341,4 +355,6 @@ pub struct ReportArgs {
     pub results: PathBuf,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub table: TableArgs,
 }

@@ -132,4 +132,76 @@ impl Row {
     pub fn key(&self) -> (String, u16, Transport) {
         (self.host.clone(), self.port, self.transport)
     }
+
+    /// The numbered family a representative name belongs to: its first label's first run of
+    /// digits replaced by `*` (`7-courier.push.apple.com` → `*-courier.push.apple.com`). Only
+    /// representative rows have one: their numbers come from a `{A..B}` range in the catalog and
+    /// name interchangeable servers, so a table may show them as one line. A name a user gave, or
+    /// a row not standing for a wildcard, keeps its digits as part of who it is.
+    pub fn numbered_family(&self) -> Option<String> {
+        if !self.representative || self.pattern.is_none() {
+            return None;
+        }
+        let label_end = self.host.find('.').unwrap_or(self.host.len());
+        let start = self.host[..label_end].find(|c: char| c.is_ascii_digit())?;
+        let len = self.host[start..label_end]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(label_end - start);
+        Some(format!(
+            "{}*{}",
+            &self.host[..start],
+            &self.host[start + len..]
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(host: &str, pattern: Option<&str>) -> Row {
+        Row {
+            host: host.into(),
+            port: 443,
+            transport: Transport::Tcp,
+            section: "s".into(),
+            sections: vec!["s".into()],
+            description: String::new(),
+            os: Vec::new(),
+            supports_proxy: ProxySupport::Unknown,
+            legacy: false,
+            representative: pattern.is_some(),
+            pattern: pattern.map(Into::into),
+            source: "x".into(),
+            sources: vec!["x".into()],
+            note: None,
+            tls_max: None,
+            tls_ciphers: Vec::new(),
+            probe: None,
+            pinned_by: None,
+            pinned_with: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_numbered_family_replaces_the_first_labels_digits() {
+        let family = |host, pattern| row(host, pattern).numbered_family();
+        let push = Some("*.push.apple.com");
+        assert_eq!(
+            family("17-courier.push.apple.com", push).as_deref(),
+            Some("*-courier.push.apple.com")
+        );
+        assert_eq!(
+            family("is3-ssl.mzstatic.com", Some("*.mzstatic.com")).as_deref(),
+            Some("is*-ssl.mzstatic.com")
+        );
+        assert_eq!(
+            family("r10.c.lencr.org", Some("*.c.lencr.org")).as_deref(),
+            Some("r*.c.lencr.org")
+        );
+        // No digits in the first label, or not standing for a wildcard: no family.
+        assert_eq!(family("courier.push.apple.com", push), None);
+        assert_eq!(family("gs.apple.com2.example", push), None);
+        assert_eq!(family("host1.example.com", None), None);
+    }
 }

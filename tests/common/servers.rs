@@ -57,7 +57,9 @@ pub fn tls_server_on_catalog_port(leaf: &Leaf, port: u16, tls12_only: bool) -> O
     let listener = match TcpListener::bind((ip, port)) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("skipping: cannot bind {ip}:{port} ({e}); run as root, as CI does");
+            super::tools::skip(&format!(
+                "cannot bind {ip}:{port} ({e}); run as root, as CI does"
+            ));
             return None;
         }
     };

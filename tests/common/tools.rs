@@ -1,9 +1,44 @@
 //! What a test needs from the machine beyond the binary: commands (openssl, squid, mitmproxy,
 //! xmllint, Chromium, node) and the reference data beside the project. A test skips, with the
 //! reason printed, where one is missing, unless its `PINSCOPE_REQUIRE_<X>=1` is set (as `.ci/run`
-//! does), which makes the absence a failure.
+//! does), which makes the absence a failure. Every skip goes through [`skip`], so CI can count
+//! them (`PINSCOPE_SKIP_LOG`).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+/// Says why the calling test skips: on standard error (which `cargo test` shows only for failing
+/// tests) and, when `PINSCOPE_SKIP_LOG` names a file, as one line appended to it (test binary,
+/// test name, reason), which `.ci/run` counts and prints after the run so no skip passes unseen.
+/// The caller returns right after.
+pub fn skip(reason: &str) {
+    eprintln!("skipping: {reason}");
+    let Some(log) = std::env::var_os("PINSCOPE_SKIP_LOG").filter(|v| !v.is_empty()) else {
+        return;
+    };
+    // libtest runs each test on a thread named after it; the binary's name is the file's
+    // (`terminal-0123abcd`) without cargo's hash.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| {
+            s.rsplit_once('-')
+                .map_or(s.clone(), |(name, _)| name.to_owned())
+        })
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let reason = reason.replace('\n', " ");
+    // One write of one line in append mode: tests running at once (threads, and the test
+    // binaries cargo runs one after another) do not interleave their lines.
+    let line = format!("{binary}::{test}: {reason}\n");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .unwrap_or_else(|e| panic!("cannot append to PINSCOPE_SKIP_LOG {log:?}: {e}"));
+}
 
 /// Where `name` is, or `None` after printing why the test skips; with `env_var`=1 a missing one
 /// fails the test instead.
@@ -30,7 +65,7 @@ pub fn require_tool(name: &str, env_var: &str) -> Option<PathBuf> {
         if std::env::var(env_var).is_ok_and(|v| v == "1") {
             panic!("{env_var}=1 but {missing}");
         }
-        eprintln!("skipping: {missing} (set {env_var}=1 to require it)");
+        skip(&format!("{missing} (set {env_var}=1 to require it)"));
     }
     found
 }

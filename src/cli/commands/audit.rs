@@ -6,11 +6,12 @@ use anyhow::Context as _;
 
 use super::super::args::AuditArgs;
 use super::super::plan;
-use crate::report::{TargetResult, export};
+use crate::report::{TargetResult, export, table};
 use crate::run::{self, ResultSink};
 
 pub fn run(args: &AuditArgs) -> anyhow::Result<u8> {
     let plan = plan::audit(args, true)?;
+    table::expand_variants(args.table.expand);
     if let Some(dir) = &args.save_chains {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

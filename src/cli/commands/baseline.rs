@@ -24,6 +24,7 @@ pub fn run(args: BaselineArgs) -> anyhow::Result<u8> {
         }
         None => {
             let plan = plan::audit(&save.audit, false)?;
+            report::table::expand_variants(save.audit.table.expand);
             // The results themselves are written only when `-o` or a `--format` other than the
             // table asks for them (the baseline is what this command makes); the output is opened
             // now, before probing, so a bad path fails early.

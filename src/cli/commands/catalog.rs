@@ -11,6 +11,7 @@ pub fn run(args: &CatalogArgs) -> anyhow::Result<u8> {
     let rows: Vec<_> = catalog.rows.iter().filter(|r| filter.matches(r)).collect();
     let output = Output::open(args.output.output.as_deref())?;
     super::fit_table(output.is_terminal());
+    table::expand_variants(args.table.expand);
     let format = plan::catalog_format(&args.output)?;
     let knowledge = Knowledge::builtin()?;
     let text = match format {

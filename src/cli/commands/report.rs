@@ -14,6 +14,7 @@ use crate::run::plan::OutputPlan;
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let saved = read_saved(&args.results)?;
     let code = saved.exit_code();
+    crate::report::table::expand_variants(args.table.expand);
     match args.output.format {
         Format::Json | Format::Jsonl => {
             let mut text = Vec::new();
