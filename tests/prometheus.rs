@@ -2,6 +2,7 @@
 //! read back from its saved `--format json` report, passes `promtool check metrics` from the
 //! Debian `prometheus` package, hostile site labels included. Without promtool the test skips,
 //! unless `PINSCOPE_REQUIRE_PROMETHEUS=1` (as `.ci/run` sets) makes that a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
