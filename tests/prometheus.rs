@@ -56,7 +56,15 @@ fn a_real_audits_metrics_pass_promtool_check_metrics() {
         &[],
     );
     assert_eq!(audit.code, 1, "stderr: {}", audit.stderr);
-    let run = SavedReport::parse(&audit.stdout).unwrap().run();
+    let mut saved = SavedReport::parse(&audit.stdout).unwrap();
+    // A hostile name and product, as a saved report (anyone's) can carry.
+    let mut hostile = saved.targets[1].clone();
+    hostile.host = "evil\"} 1\n# TYPE x counter\u{1b}[2J\\".into();
+    if let Some(i) = hostile.interception.as_mut() {
+        i.product = Some("Zscaler\"\n\u{202e}".into());
+    }
+    saved.targets.push(hostile);
+    let run = saved.run();
 
     let site = Site {
         name: "lab \"one\"\nsecond line \\".into(),
@@ -91,6 +99,12 @@ fn a_real_audits_metrics_pass_promtool_check_metrics() {
         assert!(text.contains(&line), "no {line} in\n{text}");
     }
     assert!(text.contains("pinscope_target_interception_info{host=\"albert.apple.com\""));
+    assert!(
+        text.contains(
+            r#"pinscope_target_intercepted{host="evil\"} 1\\n# TYPE x counter\\x1b[2J\\","#
+        )
+    );
+    assert!(text.contains(r#"product="Zscaler\"\\n\\u{202e}","#));
 
     // /probe's output, and the exporter's before its first audit, pass too.
     for text in [
@@ -99,5 +113,54 @@ fn a_real_audits_metrics_pass_promtool_check_metrics() {
     ] {
         let (ok, said) = check_metrics(&promtool, &text);
         assert!(ok && said.trim().is_empty(), "promtool: {said}\n{text}");
+    }
+}
+
+/// Every `pinscope_…` name the alert rules, their tests and the Grafana dashboard use is a family the
+/// renderer writes: a renamed metric cannot silently break an alert or a panel.
+#[test]
+fn the_deploy_files_name_only_metrics_the_exporter_writes() {
+    let lab = Lab::new();
+    let forged = tls_server(&lab.inspection.leaf(&["albert.apple.com"], true));
+    let audit = lab.audit(&[("albert.apple.com", forged)], &[]);
+    let run = SavedReport::parse(&audit.stdout).unwrap().run();
+    let site = Site {
+        name: "lab".into(),
+        labels: Vec::new(),
+    };
+    let text = prometheus::metrics(&site, Some(&run), &Health::default());
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in [
+        "deploy/prometheus/pinscope-rules.yml",
+        "deploy/prometheus/pinscope-rules.test.yml",
+        "deploy/grafana/pinscope.json",
+    ] {
+        let content = std::fs::read_to_string(root.join(file)).unwrap();
+        let mut names: Vec<&str> = content
+            .match_indices("pinscope_")
+            .map(|(i, _)| {
+                let rest = &content[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            // Alert names are PinscopeX; panels may mention families in their descriptions.
+            .filter(|n| n.len() > "pinscope_".len())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(!names.is_empty(), "{file} names no metric");
+        for name in names {
+            assert!(
+                families.contains(&name),
+                "{file} uses {name}, which the exporter does not write"
+            );
+        }
     }
 }
