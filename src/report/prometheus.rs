@@ -380,9 +380,16 @@ impl Exposition {
                 Value::count(count),
             );
         }
+        // A target named twice (on the command line and by the catalog) would write its series
+        // twice, which Prometheus refuses: the first result stands.
+        let mut seen = std::collections::HashSet::new();
         let targets: Vec<Facts> = run
             .results
             .iter()
+            .filter(|r| {
+                let t = &r.observation.target;
+                seen.insert((t.host.as_str(), t.port, t.transport))
+            })
             .map(|r| Facts::of(r, run.revocation_checked))
             .collect();
         self.targets(&targets);
@@ -1045,6 +1052,21 @@ mod tests {
             );
             assert!(!f.help.is_empty());
         }
+    }
+
+    #[test]
+    fn a_target_listed_twice_writes_its_series_once() {
+        let mut run = crate::report::sample::run();
+        run.results.push(run.results[0].clone());
+        let s = parse(&probe(&site(), &run));
+        let gdmf = [("host", "gdmf.apple.com")];
+        assert!(value(&s, "pinscope_target_intercepted", &gdmf).is_some());
+        assert_eq!(
+            s.iter()
+                .filter(|x| x.name == "pinscope_target_verdict")
+                .count(),
+            2 * Verdict::ALL.len()
+        );
     }
 
     #[test]
