@@ -98,7 +98,8 @@ impl Code {
             | Self::ProxyUpstreamError
             | Self::ProxyClosed => Failure(Verdict::ProxyError),
             Self::UnexpectedAnswer | Self::NtpUnsynchronised => Failure(Verdict::ProtocolError),
-            Self::NotProbed => Failure(Verdict::Skipped),
+            // Stopped before an answer: no verdict was reached, as for a target never started.
+            Self::NotProbed | Self::Interrupted => Failure(Verdict::Skipped),
 
             Self::PinningSatisfied
             | Self::MalformedCertificate
