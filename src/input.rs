@@ -2,8 +2,10 @@
 //! standard input. Every error names the file (or "standard input"), and the line where there is
 //! one, and says what is wrong in words.
 
-use std::io::Read as _;
-use std::path::Path;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -174,4 +176,159 @@ pub fn read_targets_file(path: &Path) -> Result<Vec<(String, u16)>, InputError> 
         });
     }
     Ok(out)
+}
+
+/// A targets file read in two passes, so a run over millions of lines never holds them: [`check`]
+/// reads it once, keeping only the bad lines (to report them all before anything is probed), how
+/// many targets it names and which lines repeat an earlier one; [`TargetsFile::specs`] reads it
+/// again, line by line, as the run takes targets.
+#[derive(Clone, Debug)]
+pub struct TargetsFile {
+    path: PathBuf,
+    /// Distinct targets the file names.
+    pub count: usize,
+    /// Lines (1-based, ascending) that repeat an earlier line's target: skipped when read again.
+    duplicates: Vec<usize>,
+}
+
+/// Checks a targets file (not standard input, which cannot be read twice: see
+/// [`read_targets_file`]) as [`read_targets_file`] does, keeping nothing but what it reports:
+/// every bad line, each once with its number. Repeated targets are found by a 128-bit fingerprint
+/// of each (16 bytes a target, dropped when the check ends), not by keeping the names.
+pub fn check(path: &Path) -> Result<TargetsFile, InputError> {
+    let mut lines = Lines::open(path)?;
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+    let mut duplicates = Vec::new();
+    let mut bad = Vec::new();
+    let mut count = 0;
+    while let Some((number, parsed)) = lines.next_spec()? {
+        match parsed {
+            Ok(spec) if seen.insert(fingerprint(&spec)) => count += 1,
+            Ok(_) => duplicates.push(number),
+            Err(e) => bad.push((number, e)),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(InputError::Targets {
+            path: lines.shown,
+            lines: bad,
+        });
+    }
+    Ok(TargetsFile {
+        path: path.to_owned(),
+        count,
+        duplicates,
+    })
+}
+
+impl TargetsFile {
+    /// The file's targets, read again line by line, without the repeated ones. A line that no
+    /// longer parses (the file changed since [`check`]) is left out; a read error ends the list
+    /// with that error.
+    pub fn specs(&self) -> impl Iterator<Item = Result<(String, u16), InputError>> + use<> {
+        let (mut lines, mut failed) = match Lines::open(&self.path) {
+            Ok(l) => (Some(l), None),
+            Err(e) => (None, Some(e)),
+        };
+        let mut duplicates = self.duplicates.clone().into_iter().peekable();
+        std::iter::from_fn(move || {
+            if let Some(e) = failed.take() {
+                return Some(Err(e));
+            }
+            loop {
+                match lines.as_mut()?.next_spec() {
+                    Ok(None) => return None,
+                    Err(e) => {
+                        // Nothing more is read after an error.
+                        lines = None;
+                        return Some(Err(e));
+                    }
+                    Ok(Some((number, parsed))) => {
+                        while duplicates.next_if(|&d| d < number).is_some() {}
+                        if duplicates.next_if_eq(&number).is_some() {
+                            continue;
+                        }
+                        if let Ok(spec) = parsed {
+                            return Some(Ok(spec));
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// A target's fingerprint: two independent 64-bit hashes, so that telling two targets apart by it
+/// fails with a probability near 2^-128 per pair.
+fn fingerprint(spec: &(String, u16)) -> (u64, u64) {
+    let hash = |salt: u8| {
+        let mut h = DefaultHasher::new();
+        salt.hash(&mut h);
+        spec.hash(&mut h);
+        h.finish()
+    };
+    (hash(0), hash(1))
+}
+
+/// A targets file's lines one at a time, as [`read_targets_file`] reads them.
+struct Lines {
+    reader: BufReader<std::fs::File>,
+    shown: String,
+    number: usize,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    fn open(path: &Path) -> Result<Self, InputError> {
+        let shown = path.display().to_string();
+        match std::fs::File::open(path) {
+            Ok(file) => Ok(Self {
+                reader: BufReader::new(file),
+                shown,
+                number: 0,
+                buf: Vec::new(),
+            }),
+            Err(source) => Err(InputError::Read {
+                path: shown,
+                source,
+            }),
+        }
+    }
+
+    /// The next line that names a target (blank lines and comments skipped), with its number and
+    /// what it parses to.
+    #[allow(clippy::type_complexity)]
+    fn next_spec(
+        &mut self,
+    ) -> Result<Option<(usize, Result<(String, u16), TargetError>)>, InputError> {
+        loop {
+            self.buf.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| InputError::Read {
+                    path: self.shown.clone(),
+                    source,
+                })?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.number += 1;
+            let Ok(text) = std::str::from_utf8(&self.buf) else {
+                return Err(InputError::NotText {
+                    path: self.shown.clone(),
+                    line: self.number,
+                });
+            };
+            let text = if self.number == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
+            let content = text.split('#').next().unwrap_or("").trim();
+            if !content.is_empty() {
+                return Ok(Some((self.number, parse_spec(content))));
+            }
+        }
+    }
 }

@@ -126,19 +126,24 @@ impl ProbeConfig {
 /// and every target not finished is returned (and given to `on_done`) as skipped with the stop's
 /// reason.
 pub async fn probe_all(
-    targets: Vec<Target>,
+    targets: impl IntoIterator<Item = Target>,
     config: &ProbeConfig,
     mut on_done: impl FnMut(usize, &Observation),
 ) -> Vec<Observation> {
-    let mut slots: Vec<Option<Observation>> = vec![None; targets.len()];
-    let kept = targets.clone();
+    let mut kept = Vec::new();
+    let targets = targets.into_iter().inspect(|t| kept.push(t.clone()));
+    let mut slots: Vec<Option<Observation>> = Vec::new();
     probe_each(targets, config, |i, obs| {
         on_done(i, &obs);
+        if slots.len() <= i {
+            slots.resize(i + 1, None);
+        }
         if let Some(slot) = slots.get_mut(i) {
             *slot = Some(obs);
         }
     })
     .await;
+    slots.resize(kept.len(), None);
     slots
         .into_iter()
         .zip(kept)
