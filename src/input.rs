@@ -178,8 +178,8 @@ pub fn read_targets_file(path: &Path) -> Result<Vec<(String, u16)>, InputError> 
     Ok(out)
 }
 
-/// A targets file read in two passes, so a run over millions of lines never holds them: [`check`]
-/// reads it once, keeping only the bad lines (to report them all before anything is probed), how
+/// A targets file read in passes, so a run over millions of lines never holds them: [`check`]
+/// reads it first, keeping only the bad lines (to report them all before anything is probed), how
 /// many targets it names and which lines repeat an earlier one; [`TargetsFile::specs`] reads it
 /// again, line by line, as the run takes targets.
 #[derive(Clone, Debug)]
@@ -193,18 +193,25 @@ pub struct TargetsFile {
 
 /// Checks a targets file (not standard input, which cannot be read twice: see
 /// [`read_targets_file`]) as [`read_targets_file`] does, keeping nothing but what it reports:
-/// every bad line, each once with its number. Repeated targets are found by a 128-bit fingerprint
-/// of each (16 bytes a target, dropped when the check ends), not by keeping the names.
+/// every bad line, each once with its number. Repeated targets are found without keeping the
+/// names: a Bloom filter of one bit per byte of the file (an eighth of its size) flags the
+/// targets that may have come before, and only when some are flagged does a second read find,
+/// among the flagged ones alone, which lines truly repeat an earlier one.
 pub fn check(path: &Path) -> Result<TargetsFile, InputError> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut filter = Bloom::new(usize::try_from(size).unwrap_or(usize::MAX));
     let mut lines = Lines::open(path)?;
-    let mut seen: HashSet<(u64, u64)> = HashSet::new();
-    let mut duplicates = Vec::new();
+    let mut maybe_seen: HashSet<(String, u16)> = HashSet::new();
     let mut bad = Vec::new();
-    let mut count = 0;
+    let mut good = 0;
     while let Some((number, parsed)) = lines.next_spec()? {
         match parsed {
-            Ok(spec) if seen.insert(fingerprint(&spec)) => count += 1,
-            Ok(_) => duplicates.push(number),
+            Ok(spec) => {
+                good += 1;
+                if filter.insert(fingerprint(&spec)) {
+                    maybe_seen.insert(spec);
+                }
+            }
             Err(e) => bad.push((number, e)),
         }
     }
@@ -214,11 +221,58 @@ pub fn check(path: &Path) -> Result<TargetsFile, InputError> {
             lines: bad,
         });
     }
+    drop(filter);
+    let mut duplicates = Vec::new();
+    if !maybe_seen.is_empty() {
+        // The flagged targets' first lines are not repeats; their later lines are.
+        let mut first = HashSet::new();
+        let mut again = Lines::open(path)?;
+        while let Some((number, parsed)) = again.next_spec()? {
+            if let Ok(spec) = parsed
+                && maybe_seen.contains(&spec)
+                && !first.insert(spec)
+            {
+                duplicates.push(number);
+            }
+        }
+    }
     Ok(TargetsFile {
         path: path.to_owned(),
-        count,
+        count: good - duplicates.len(),
         duplicates,
     })
+}
+
+/// A Bloom filter: says whether something may have been inserted before (never "no" wrongly).
+struct Bloom {
+    bits: Vec<u64>,
+}
+
+impl Bloom {
+    /// Hash positions per item: with one bit per byte of a targets file (lines of 6 bytes or
+    /// more), a few per cent of targets at worst are flagged wrongly, and then only checked again.
+    const PROBES: u64 = 3;
+
+    fn new(bits: usize) -> Self {
+        Self {
+            bits: vec![0; bits.max(4096) / 64 + 1],
+        }
+    }
+
+    /// Inserts `(h1, h2)`; whether all its bits were set already (it may have been inserted).
+    fn insert(&mut self, (h1, h2): (u64, u64)) -> bool {
+        let m = (self.bits.len() * 64) as u64;
+        let mut seen = true;
+        for i in 0..Self::PROBES {
+            let bit = h1.wrapping_add(i.wrapping_mul(h2)) % m;
+            let (word, mask) = ((bit / 64) as usize, 1u64 << (bit % 64));
+            if let Some(w) = self.bits.get_mut(word) {
+                seen &= *w & mask != 0;
+                *w |= mask;
+            }
+        }
+        seen
+    }
 }
 
 impl TargetsFile {
@@ -258,8 +312,7 @@ impl TargetsFile {
     }
 }
 
-/// A target's fingerprint: two independent 64-bit hashes, so that telling two targets apart by it
-/// fails with a probability near 2^-128 per pair.
+/// Two independent 64-bit hashes of a target, for the Bloom filter's positions.
 fn fingerprint(spec: &(String, u16)) -> (u64, u64) {
     let hash = |salt: u8| {
         let mut h = DefaultHasher::new();
@@ -330,5 +383,28 @@ impl Lines {
                 return Ok(Some((self.number, parse_spec(content))));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many distinct targets and a few repeats: the count and the second reading are exact
+    /// whatever the Bloom filter flags wrongly.
+    #[test]
+    fn a_checked_file_is_read_again_without_its_repeats() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("targets.txt");
+        let mut text: String = (0..5000).map(|i| format!("h{i}.test:443\n")).collect();
+        text.push_str("h7.test:443\n# a comment\nH4999.test\n");
+        std::fs::write(&path, text).expect("write the targets file");
+        let file = check(&path).expect("a valid targets file");
+        assert_eq!(file.count, 5000);
+        let specs: Vec<(String, u16)> = file.specs().map(|s| s.expect("readable")).collect();
+        assert_eq!(specs.len(), 5000);
+        assert_eq!(specs[0], ("h0.test".to_owned(), 443));
+        assert_eq!(specs[4999], ("h4999.test".to_owned(), 443));
+        assert_eq!(file.duplicates, vec![5001, 5003]);
     }
 }
