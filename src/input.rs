@@ -2,8 +2,10 @@
 //! standard input. Every error names the file (or "standard input"), and the line where there is
 //! one, and says what is wrong in words.
 
-use std::io::Read as _;
-use std::path::Path;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -174,4 +176,235 @@ pub fn read_targets_file(path: &Path) -> Result<Vec<(String, u16)>, InputError> 
         });
     }
     Ok(out)
+}
+
+/// A targets file read in passes, so a run over millions of lines never holds them: [`check`]
+/// reads it first, keeping only the bad lines (to report them all before anything is probed), how
+/// many targets it names and which lines repeat an earlier one; [`TargetsFile::specs`] reads it
+/// again, line by line, as the run takes targets.
+#[derive(Clone, Debug)]
+pub struct TargetsFile {
+    path: PathBuf,
+    /// Distinct targets the file names.
+    pub count: usize,
+    /// Lines (1-based, ascending) that repeat an earlier line's target: skipped when read again.
+    duplicates: Vec<usize>,
+}
+
+/// Checks a targets file (not standard input, which cannot be read twice: see
+/// [`read_targets_file`]) as [`read_targets_file`] does, keeping nothing but what it reports:
+/// every bad line, each once with its number. Repeated targets are found without keeping the
+/// names: a Bloom filter of one bit per byte of the file (an eighth of its size) flags the
+/// targets that may have come before, and only when some are flagged does a second read find,
+/// among the flagged ones alone, which lines truly repeat an earlier one.
+pub fn check(path: &Path) -> Result<TargetsFile, InputError> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut filter = Bloom::new(usize::try_from(size).unwrap_or(usize::MAX));
+    let mut lines = Lines::open(path)?;
+    let mut maybe_seen: HashSet<(String, u16)> = HashSet::new();
+    let mut bad = Vec::new();
+    let mut good = 0;
+    while let Some((number, parsed)) = lines.next_spec()? {
+        match parsed {
+            Ok(spec) => {
+                good += 1;
+                if filter.insert(fingerprint(&spec)) {
+                    maybe_seen.insert(spec);
+                }
+            }
+            Err(e) => bad.push((number, e)),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(InputError::Targets {
+            path: lines.shown,
+            lines: bad,
+        });
+    }
+    drop(filter);
+    let mut duplicates = Vec::new();
+    if !maybe_seen.is_empty() {
+        // The flagged targets' first lines are not repeats; their later lines are.
+        let mut first = HashSet::new();
+        let mut again = Lines::open(path)?;
+        while let Some((number, parsed)) = again.next_spec()? {
+            if let Ok(spec) = parsed
+                && maybe_seen.contains(&spec)
+                && !first.insert(spec)
+            {
+                duplicates.push(number);
+            }
+        }
+    }
+    Ok(TargetsFile {
+        path: path.to_owned(),
+        count: good - duplicates.len(),
+        duplicates,
+    })
+}
+
+/// A Bloom filter: says whether something may have been inserted before (never "no" wrongly).
+struct Bloom {
+    bits: Vec<u64>,
+}
+
+impl Bloom {
+    /// Hash positions per item: with one bit per byte of a targets file (lines of 6 bytes or
+    /// more), a few per cent of targets at worst are flagged wrongly, and then only checked again.
+    const PROBES: u64 = 3;
+
+    fn new(bits: usize) -> Self {
+        Self {
+            bits: vec![0; bits.max(4096) / 64 + 1],
+        }
+    }
+
+    /// Inserts `(h1, h2)`; whether all its bits were set already (it may have been inserted).
+    fn insert(&mut self, (h1, h2): (u64, u64)) -> bool {
+        let m = (self.bits.len() * 64) as u64;
+        let mut seen = true;
+        for i in 0..Self::PROBES {
+            let bit = h1.wrapping_add(i.wrapping_mul(h2)) % m;
+            let (word, mask) = ((bit / 64) as usize, 1u64 << (bit % 64));
+            if let Some(w) = self.bits.get_mut(word) {
+                seen &= *w & mask != 0;
+                *w |= mask;
+            }
+        }
+        seen
+    }
+}
+
+impl TargetsFile {
+    /// The file's targets, read again line by line, without the repeated ones. A line that no
+    /// longer parses (the file changed since [`check`]) is left out; a read error ends the list
+    /// with that error.
+    pub fn specs(&self) -> impl Iterator<Item = Result<(String, u16), InputError>> + use<> {
+        let (mut lines, mut failed) = match Lines::open(&self.path) {
+            Ok(l) => (Some(l), None),
+            Err(e) => (None, Some(e)),
+        };
+        let mut duplicates = self.duplicates.clone().into_iter().peekable();
+        std::iter::from_fn(move || {
+            if let Some(e) = failed.take() {
+                return Some(Err(e));
+            }
+            loop {
+                match lines.as_mut()?.next_spec() {
+                    Ok(None) => return None,
+                    Err(e) => {
+                        // Nothing more is read after an error.
+                        lines = None;
+                        return Some(Err(e));
+                    }
+                    Ok(Some((number, parsed))) => {
+                        while duplicates.next_if(|&d| d < number).is_some() {}
+                        if duplicates.next_if_eq(&number).is_some() {
+                            continue;
+                        }
+                        if let Ok(spec) = parsed {
+                            return Some(Ok(spec));
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Two independent 64-bit hashes of a target, for the Bloom filter's positions.
+fn fingerprint(spec: &(String, u16)) -> (u64, u64) {
+    let hash = |salt: u8| {
+        let mut h = DefaultHasher::new();
+        salt.hash(&mut h);
+        spec.hash(&mut h);
+        h.finish()
+    };
+    (hash(0), hash(1))
+}
+
+/// A targets file's lines one at a time, as [`read_targets_file`] reads them.
+struct Lines {
+    reader: BufReader<std::fs::File>,
+    shown: String,
+    number: usize,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    fn open(path: &Path) -> Result<Self, InputError> {
+        let shown = path.display().to_string();
+        match std::fs::File::open(path) {
+            Ok(file) => Ok(Self {
+                reader: BufReader::new(file),
+                shown,
+                number: 0,
+                buf: Vec::new(),
+            }),
+            Err(source) => Err(InputError::Read {
+                path: shown,
+                source,
+            }),
+        }
+    }
+
+    /// The next line that names a target (blank lines and comments skipped), with its number and
+    /// what it parses to.
+    #[allow(clippy::type_complexity)]
+    fn next_spec(
+        &mut self,
+    ) -> Result<Option<(usize, Result<(String, u16), TargetError>)>, InputError> {
+        loop {
+            self.buf.clear();
+            let read = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| InputError::Read {
+                    path: self.shown.clone(),
+                    source,
+                })?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.number += 1;
+            let Ok(text) = std::str::from_utf8(&self.buf) else {
+                return Err(InputError::NotText {
+                    path: self.shown.clone(),
+                    line: self.number,
+                });
+            };
+            let text = if self.number == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
+            let content = text.split('#').next().unwrap_or("").trim();
+            if !content.is_empty() {
+                return Ok(Some((self.number, parse_spec(content))));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many distinct targets and a few repeats: the count and the second reading are exact
+    /// whatever the Bloom filter flags wrongly.
+    #[test]
+    fn a_checked_file_is_read_again_without_its_repeats() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("targets.txt");
+        let mut text: String = (0..5000).map(|i| format!("h{i}.test:443\n")).collect();
+        text.push_str("h7.test:443\n# a comment\nH4999.test\n");
+        std::fs::write(&path, text).expect("write the targets file");
+        let file = check(&path).expect("a valid targets file");
+        assert_eq!(file.count, 5000);
+        let specs: Vec<(String, u16)> = file.specs().map(|s| s.expect("readable")).collect();
+        assert_eq!(specs.len(), 5000);
+        assert_eq!(specs[0], ("h0.test".to_owned(), 443));
+        assert_eq!(specs[4999], ("h4999.test".to_owned(), 443));
+        assert_eq!(file.duplicates, vec![5001, 5003]);
+    }
 }

@@ -354,3 +354,62 @@ fn output_file_holds_the_report_and_table_is_the_default() {
         "no colour when NO_COLOR is set or stdout is not a TTY"
     );
 }
+
+/// Issue 13: a targets file is read as the run goes (so `--format jsonl` over millions of lines
+/// does not hold them), yet every bad line is still reported before anything is probed, each once
+/// with its number, and nothing is probed.
+#[test]
+fn every_bad_line_of_a_targets_file_is_reported_once_before_probing() {
+    let scratch = Scratch::new();
+    let list = scratch.file(
+        "targets.txt",
+        "a.example:1\nb.example:http\n# fine\nc.example:2\nd.example:99999\nb.example:http\n",
+    );
+    let run = pinscope([
+        "audit".to_string(),
+        format!("--targets={}", list.display()),
+        "--format=jsonl".into(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "nothing probed: {}", run.stdout);
+    for line in [2, 5, 6] {
+        let needle = format!("targets.txt:{line}: ");
+        assert_eq!(run.stderr.matches(&needle).count(), 1, "{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("targets.txt:1:"), "{}", run.stderr);
+}
+
+/// A target named twice (in the file, or on the command line and in the file) is probed and
+/// reported once, in the order first named, also when the file is read as the run goes.
+#[test]
+fn repeated_targets_are_reported_once_in_streamed_runs() {
+    let scratch = Scratch::new();
+    let port = closed_port();
+    let list = scratch.file(
+        "targets.txt",
+        &format!("a.example:{port}\nb.example:{port}\nA.example:{port}\nc.example:{port}\n"),
+    );
+    let run = pinscope([
+        "audit".to_string(),
+        format!("c.example:{port}"),
+        format!("--targets={}", list.display()),
+        format!("--resolve=*:{port}:127.0.0.1"),
+        "--no-revocation".into(),
+        "--concurrency=1".into(),
+        "--format=jsonl".into(),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hosts: Vec<&str> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| l["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["c.example", "a.example", "b.example"]);
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(summary["total"], 3);
+    assert_eq!(summary["blocked"], 3);
+}

@@ -508,6 +508,7 @@ enum Code {
     TlsProtocolError,
     IoError,
     NotProbed,
+    Interrupted,
     // Proxies.
     ProxyAuthRequired,
     ProxyRefused,
@@ -540,7 +541,7 @@ enum Code {
 }
 
 /// Every code, for comparing with the documentation.
-const CODES: [Code; 74] = [
+const CODES: [Code; 75] = [
     Code::ChainValid,
     Code::AnchorNativeOnly,
     Code::AnchorInNoStore,
@@ -590,6 +591,7 @@ const CODES: [Code; 74] = [
     Code::TlsProtocolError,
     Code::IoError,
     Code::NotProbed,
+    Code::Interrupted,
     Code::ProxyAuthRequired,
     Code::ProxyRefused,
     Code::ProxyUpstreamError,
@@ -696,6 +698,7 @@ impl Code {
             | Self::NotTls
             | Self::TlsProtocolError
             | Self::IoError
+            | Self::Interrupted
             | Self::ProxyAuthRequired
             | Self::ProxyRefused
             | Self::ProxyUpstreamError
@@ -1245,10 +1248,15 @@ fn check_target(t: &Target) {
                 assert!(t.proxy.is_some(), "{label}: proxy_error without a proxy");
             }
         }
+        // Interrupted in flight: what the probe had seen stays (addresses, the address used).
+        Verdict::Skipped if t.findings.first().map(|f| f.code) == Some(Code::Interrupted) => {
+            assert!(t.tls.is_none(), "{label}: interrupted with TLS parameters");
+        }
         Verdict::Skipped => {
             assert!(
                 t.findings.len() == 1 && t.findings[0].code == Code::NotProbed,
-                "{label}: skipped must carry exactly one not_probed finding"
+                "{label}: skipped must carry exactly one not_probed (or first an interrupted) \
+                 finding"
             );
             assert!(t.tls.is_none() && t.chain.is_empty() && t.anchor.is_none());
             assert!(t.addresses.is_empty() && t.address_used.is_none() && t.sni.is_none());

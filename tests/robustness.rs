@@ -111,7 +111,7 @@ fn check_stopped_json(json: &serde_json::Value, pass: usize, silent: usize, reas
         passed, pass,
         "the targets finished before the stop are kept"
     );
-    for t in targets.iter().filter(|t| t["port"] != targets[0]["port"]) {
+    for t in targets.iter().filter(|t| t["verdict"] != "pass") {
         assert_eq!(t["verdict"], "skipped", "{t:#}");
         assert_eq!(t["findings"][0]["code"], "not_probed");
         assert_eq!(t["findings"][0]["message"], reason);
@@ -119,6 +119,43 @@ fn check_stopped_json(json: &serde_json::Value, pass: usize, silent: usize, reas
     assert_eq!(json["summary"]["total"], pass + silent);
     assert_eq!(json["summary"]["skipped"], silent);
     assert_eq!(json["summary"]["not_probed"], silent);
+}
+
+/// Checks a JSON report of a run interrupted with `pass` targets done and `silent` connected to
+/// the silent server and waiting for its ServerHello: each says so, with the address.
+fn check_interrupted_json(json: &serde_json::Value, pass: usize, silent: usize, port: u16) {
+    let targets = json["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), pass + silent, "every target is reported");
+    let passed = targets.iter().filter(|t| t["verdict"] == "pass").count();
+    assert_eq!(
+        passed, pass,
+        "the targets finished before the stop are kept"
+    );
+    for t in targets.iter().filter(|t| t["verdict"] != "pass") {
+        check_interrupted_target(t, port);
+    }
+    assert_eq!(json["summary"]["total"], pass + silent);
+    assert_eq!(json["summary"]["skipped"], silent);
+    assert_eq!(json["summary"]["not_probed"], 0);
+}
+
+/// One target that was in its handshake with the silent server on `port` when the run was
+/// interrupted.
+fn check_interrupted_target(t: &serde_json::Value, port: u16) {
+    let address = format!("127.0.0.1:{port}");
+    assert_eq!(t["verdict"], "skipped", "{t:#}");
+    assert_eq!(t["findings"][0]["code"], "interrupted", "{t:#}");
+    // The JSON gives the address without the port (the target has it).
+    assert_eq!(t["address_used"], "127.0.0.1", "{t:#}");
+    assert_eq!(t["addresses"][0], "127.0.0.1", "{t:#}");
+    assert_eq!(
+        t["findings"][0]["message"],
+        format!(
+            "handshake: interrupted after connecting to {address}; ClientHello sent, nothing \
+             received yet"
+        ),
+        "{t:#}"
+    );
 }
 
 /// Starts a run of `pass` + `silent` targets, lets the passing ones finish, sends `sig`, and
@@ -148,16 +185,14 @@ fn interrupt(lab: &MixedLab, dir: &Path, extra: &[&str], sig: &str) -> Duration 
     took
 }
 
-const INTERRUPTED: &str = "not probed: the run was interrupted";
-
 #[test]
-fn sigint_keeps_what_finished_and_reports_the_rest_as_skipped() {
+fn sigint_keeps_what_finished_and_reports_the_rest_as_interrupted() {
     let lab = MixedLab::new();
     let dir = Scratch::new();
     interrupt(&lab, dir.dir.path(), &["--format=json"], "INT");
     let json: serde_json::Value = serde_json::from_str(&read(dir.dir.path(), "stdout"))
         .expect("stdout is valid JSON after SIGINT");
-    check_stopped_json(&json, 5, 60, INTERRUPTED);
+    check_interrupted_json(&json, 5, 60, lab.silent_port);
     assert_eq!(json["summary"]["interrupted"], true);
     assert_eq!(json["summary"]["deadline_passed"], false);
     assert_eq!(json["summary"]["exit_code"], 130);
@@ -178,7 +213,7 @@ fn sigterm_with_output_file_writes_the_file_whole() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("the report file exists"))
             .expect("the report file is valid JSON");
-    check_stopped_json(&json, 5, 60, INTERRUPTED);
+    check_interrupted_json(&json, 5, 60, lab.silent_port);
     assert_eq!(json["summary"]["interrupted"], true);
     let leftovers: Vec<_> = std::fs::read_dir(dir.dir.path())
         .unwrap()
@@ -201,8 +236,11 @@ fn sigint_with_jsonl_ends_with_the_summary_line() {
     assert_eq!(lines.len(), 65 + 1, "one line per target, then the summary");
     let summary = &lines.last().unwrap()["summary"];
     assert_eq!(summary["interrupted"], true);
-    assert_eq!(summary["not_probed"], 60);
+    assert_eq!(summary["not_probed"], 0, "every silent target had started");
     assert_eq!(summary["pass"], 5);
+    for l in lines[..65].iter().filter(|l| l["verdict"] != "pass") {
+        check_interrupted_target(l, lab.silent_port);
+    }
     let mut hosts: Vec<&str> = lines[..65]
         .iter()
         .map(|l| l["host"].as_str().unwrap())
@@ -219,8 +257,62 @@ fn sigint_with_table_says_so_on_the_summary_line() {
     interrupt(&lab, dir.dir.path(), &[], "INT");
     let stdout = read(dir.dir.path(), "stdout");
     assert!(
-        stdout.contains("65 targets: 5 pass, 60 skipped (interrupted; 60 not probed)"),
+        stdout.contains("65 targets: 5 pass, 60 skipped (interrupted; 0 not probed)"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "interrupted after connecting to 127.0.0.1:{}; ClientHello sent",
+            lab.silent_port
+        )),
+        "{stdout}"
+    );
+}
+
+/// Issue 13: Ctrl-C during a handshake reports that target as interrupted, with the address it
+/// had connected to, and the targets not yet started as not probed.
+#[test]
+fn sigint_in_a_handshake_reports_that_target_as_interrupted_and_the_rest_as_not_probed() {
+    let lab = MixedLab::new();
+    let dir = Scratch::new();
+    // One probe at a time: the first silent target is in its handshake, the other two wait.
+    let mut child = start(
+        &lab.args(0, 3, &["--format=json", "--concurrency=1"]),
+        dir.dir.path(),
+    );
+    let started = Instant::now();
+    while lab.silent_seen.load(std::sync::atomic::Ordering::SeqCst) < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never connected"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The ClientHello follows the connection at once; give a loaded machine a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "INT");
+    let (code, _) = wait(&mut child, Duration::from_secs(10));
+    assert_eq!(code, 130, "stderr: {}", read(dir.dir.path(), "stderr"));
+    let json: serde_json::Value = serde_json::from_str(&read(dir.dir.path(), "stdout")).unwrap();
+    let targets = json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 3);
+    check_interrupted_target(&targets[0], lab.silent_port);
+    assert_eq!(targets[0]["host"], format!("quiet0.{DOMAIN}"));
+    for t in &targets[1..] {
+        assert_eq!(t["verdict"], "skipped", "{t:#}");
+        assert_eq!(t["findings"][0]["code"], "not_probed", "{t:#}");
+        assert_eq!(
+            t["findings"][0]["message"],
+            "not probed: the run was interrupted"
+        );
+        assert_eq!(t["address_used"], serde_json::Value::Null, "{t:#}");
+    }
+    assert_eq!(json["summary"]["not_probed"], 2);
+    assert_eq!(json["summary"]["interrupted"], true);
+    assert_eq!(
+        lab.silent_seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the targets reported as not probed never connected"
     );
 }
 

@@ -72,6 +72,7 @@ pub(super) fn failure(
         FailureKind::Unreachable => Code::Unreachable,
         FailureKind::Io => Code::IoError,
         FailureKind::Timeout => Code::Timeout,
+        FailureKind::Interrupted => Code::Interrupted,
         FailureKind::TlsAlert(_) => Code::TlsAlert,
         FailureKind::NotTls => Code::NotTls,
         FailureKind::TlsProtocol => Code::TlsProtocolError,

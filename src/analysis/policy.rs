@@ -99,7 +99,8 @@ impl Code {
             | Self::ProxyClosed
             | Self::ProxyUnreachable => Failure(Verdict::ProxyError),
             Self::UnexpectedAnswer | Self::NtpUnsynchronised => Failure(Verdict::ProtocolError),
-            Self::NotProbed => Failure(Verdict::Skipped),
+            // Stopped before an answer: no verdict was reached, as for a target never started.
+            Self::NotProbed | Self::Interrupted => Failure(Verdict::Skipped),
 
             Self::PinningSatisfied
             | Self::MalformedCertificate

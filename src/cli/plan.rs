@@ -28,7 +28,9 @@ use crate::probe::resolve::{
 use crate::probe::revocation::RevocationConfig;
 use crate::report::export::ExportFormat;
 use crate::report::{Format, wire};
-use crate::run::plan::{AuditPlan, InspectPlan, Judging, OutputPlan, Probing, ProgressPlan};
+use crate::run::plan::{
+    AuditPlan, InspectPlan, Judging, OutputPlan, Probing, ProgressPlan, Targets,
+};
 
 /// The longest per-target deadline accepted; anything longer is almost certainly a typo.
 const MAX_TIMEOUT_SECS: f64 = 3600.0;
@@ -396,15 +398,23 @@ pub fn filter(sel: &Selection, catalog: &Catalog) -> anyhow::Result<Filter> {
     })
 }
 
-/// Explicit targets (arguments and `--targets`) or the filtered catalog.
-fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Vec<Target>> {
+/// Explicit targets (arguments and `--targets`) or the filtered catalog. A targets file (other
+/// than standard input) is checked whole now, every bad line reported, and read again line by
+/// line as the run takes its targets: a run over millions of lines does not hold them.
+fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Targets> {
     let mut specs = Vec::new();
     for t in &args.targets {
         specs.push(parse_spec(t).map_err(|e| anyhow!("target {e}"))?);
     }
-    if let Some(path) = &args.targets_file {
-        specs.extend(input::read_targets_file(path)?);
-    }
+    let file = match &args.targets_file {
+        Some(path) if path.as_os_str() == input::STDIN => {
+            // Standard input cannot be read twice: it is read whole.
+            specs.extend(input::read_targets_file(path)?);
+            None
+        }
+        Some(path) => Some(input::check(path)?),
+        None => None,
+    };
     let explicit = !args.targets.is_empty() || args.targets_file.is_some();
     if explicit {
         if !args.selection.section.is_empty() || !args.selection.hosts.is_empty() {
@@ -412,20 +422,40 @@ fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Vec<Tar
                 "--section and --host filter the catalog; they cannot be combined with explicit targets"
             );
         }
-        if specs.is_empty() {
+        if specs.is_empty() && file.as_ref().is_none_or(|f| f.count == 0) {
             bail!("no targets: the targets file has no host[:port] lines");
         }
         let mut seen = std::collections::HashSet::new();
-        return Ok(specs
-            .into_iter()
-            .filter(|s| seen.insert(s.clone()))
-            .map(|(host, port)| Target {
-                row: catalog.find(&host, port).cloned(),
-                host,
-                port,
-                transport: Transport::Tcp,
-            })
-            .collect());
+        specs.retain(|s| seen.insert(s.clone()));
+        let catalog = Arc::new(catalog.clone());
+        let target = move |(host, port): (String, u16)| Target {
+            row: catalog.find(&host, port).cloned(),
+            host,
+            port,
+            transport: Transport::Tcp,
+        };
+        let Some(file) = file else {
+            return Ok(Targets::listed(specs.into_iter().map(target).collect()));
+        };
+        // The arguments' targets come first; the file's follow, less any the arguments named.
+        let count = specs.len() + file.count - file_repeats(&file, &seen)?;
+        let read = move || -> Box<dyn Iterator<Item = Target>> {
+            let first = specs.clone();
+            let named: std::collections::HashSet<(String, u16)> = first.iter().cloned().collect();
+            let target = target.clone();
+            let from_file = file
+                .specs()
+                .map_while(|spec| {
+                    spec.map_err(|e| {
+                        // Checked a moment ago; only a file changed or lost since stops here.
+                        eprintln!("pinscope: warning: {e}; its remaining targets are not probed");
+                    })
+                    .ok()
+                })
+                .filter(move |spec| !named.contains(spec));
+            Box::new(first.into_iter().chain(from_file).map(target))
+        };
+        return Ok(Targets::read(count, Box::new(read)));
     }
     let filter = filter(&args.selection, catalog)?;
     let targets: Vec<Target> = catalog
@@ -437,5 +467,23 @@ fn select_targets(args: &AuditArgs, catalog: &Catalog) -> anyhow::Result<Vec<Tar
     if targets.is_empty() {
         bail!("no catalog rows match the given --section/--host filters");
     }
-    Ok(targets)
+    Ok(Targets::listed(targets))
+}
+
+/// How many of the file's targets the command line's arguments already name (`seen`); a read
+/// of the file that keeps only those.
+fn file_repeats(
+    file: &input::TargetsFile,
+    seen: &std::collections::HashSet<(String, u16)>,
+) -> anyhow::Result<usize> {
+    if seen.is_empty() {
+        return Ok(0);
+    }
+    let mut repeats = 0;
+    for spec in file.specs() {
+        if seen.contains(&spec?) {
+            repeats += 1;
+        }
+    }
+    Ok(repeats)
 }

@@ -73,6 +73,9 @@ pub enum Code {
     TlsProtocolError,
     IoError,
     NotProbed,
+    /// The run was interrupted (SIGINT, SIGTERM) while this target's probe was under way; the
+    /// message says what the probe had seen.
+    Interrupted,
     /// The proxy demands authentication (407).
     ProxyAuthRequired,
     /// The proxy refused the tunnel (403 or another 4xx).
@@ -199,6 +202,7 @@ impl Code {
             Self::TlsProtocolError => "tls_protocol_error",
             Self::IoError => "io_error",
             Self::NotProbed => "not_probed",
+            Self::Interrupted => "interrupted",
             Self::ProxyAuthRequired => "proxy_auth_required",
             Self::ProxyRefused => "proxy_refused",
             Self::ProxyUpstreamError => "proxy_upstream_error",

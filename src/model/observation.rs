@@ -319,6 +319,8 @@ pub enum FailureKind {
     Unreachable,
     /// The per-target deadline passed.
     Timeout,
+    /// The run was interrupted (SIGINT, SIGTERM) while the probe was under way.
+    Interrupted,
     /// The server sent a TLS alert (its description).
     TlsAlert(rustls::AlertDescription),
     /// The server answered with something that is not TLS.

@@ -56,9 +56,11 @@ pub struct ProbeConfig {
     local: Arc<Mutex<std::collections::BTreeSet<IpAddr>>>,
 }
 
-/// A switch that ends a run early. Once triggered, [`probe_all`] starts no new probe, abandons the
-/// ones in flight (probes are cancel-safe futures) and reports their targets as `skipped` with
-/// [`StopReason::not_probed`]. The first reason given wins.
+/// A switch that ends a run early. Once triggered, [`probe_all`] starts no new probe and reports
+/// the targets it did not start as `skipped` with [`StopReason::not_probed`]. Probes in flight end
+/// at once: after an interruption each reports what it had seen (addresses, the address it
+/// connected to, how far the handshake got) as a [`FailureKind::Interrupted`] failure; after the
+/// run's deadline they are reported as not probed. The first reason given wins.
 #[derive(Clone, Debug)]
 pub struct Stop(Arc<tokio::sync::watch::Sender<Option<StopReason>>>);
 
@@ -133,19 +135,24 @@ impl ProbeConfig {
 /// and every target not finished is returned (and given to `on_done`) as skipped with the stop's
 /// reason.
 pub async fn probe_all(
-    targets: Vec<Target>,
+    targets: impl IntoIterator<Item = Target>,
     config: &ProbeConfig,
     mut on_done: impl FnMut(usize, &Observation),
 ) -> Vec<Observation> {
-    let mut slots: Vec<Option<Observation>> = vec![None; targets.len()];
-    let kept = targets.clone();
+    let mut kept = Vec::new();
+    let targets = targets.into_iter().inspect(|t| kept.push(t.clone()));
+    let mut slots: Vec<Option<Observation>> = Vec::new();
     probe_each(targets, config, |i, obs| {
         on_done(i, &obs);
+        if slots.len() <= i {
+            slots.resize(i + 1, None);
+        }
         if let Some(slot) = slots.get_mut(i) {
             *slot = Some(obs);
         }
     })
     .await;
+    slots.resize(kept.len(), None);
     slots
         .into_iter()
         .zip(kept)
@@ -178,14 +185,8 @@ pub async fn probe_each(
             }
             let config = Arc::clone(&config);
             let kept = target.clone();
-            let handle = set.spawn(async move {
-                let stop = config.stop.clone();
-                tokio::select! {
-                    biased;
-                    reason = stop.stopped() => not_probed(target, reason),
-                    obs = probe_one(target.clone(), &config) => obs,
-                }
-            });
+            // The probe watches `stop` itself, so a stop reports what it had seen so far.
+            let handle = set.spawn(async move { probe_one(target, &config).await });
             task_index.insert(handle.id(), (i, kept));
         }
         let Some(joined) = set.join_next_with_id().await else {
@@ -323,16 +324,34 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         config,
         Arc::clone(&trace),
     );
-    let result = tokio::time::timeout(config.timeout, run).await;
+    let stop = config.stop.clone();
+    let result = tokio::select! {
+        biased;
+        reason = stop.stopped() => Err(Ended::Stopped(reason)),
+        r = tokio::time::timeout(config.timeout, run) => r.map_err(|_| Ended::Deadline),
+    };
 
     let trace = lock(&trace);
     let captured = lock(&trace.captured).clone();
     let outcome = match result {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(failure)) => Outcome::Failed { failure, captured },
+        // The run's own deadline ends whatever is left as "not probed", as before; only an
+        // interruption reports how far each probe in flight got.
+        Err(Ended::Stopped(reason @ StopReason::Deadline)) => {
+            return not_probed(target, reason);
+        }
+        Err(Ended::Stopped(StopReason::Interrupted)) => Outcome::Failed {
+            failure: Failure {
+                kind: FailureKind::Interrupted,
+                phase: trace.phase,
+                detail: interrupted_detail(&trace, &kind, &lock(&trace.peeked)),
+            },
+            captured,
+        },
         // A deadline that ends the probe while the name is still being resolved is the
         // resolver's silence (or a queue of lookups it has not answered): a DNS failure.
-        Err(_elapsed) if trace.phase == Phase::Resolve => Outcome::Failed {
+        Err(Ended::Deadline) if trace.phase == Phase::Resolve => Outcome::Failed {
             failure: match &via_proxy {
                 Some(p) => Failure {
                     kind: FailureKind::ProxyUnreachable,
@@ -357,19 +376,21 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
             captured,
         },
         // Still connecting to the proxy when the deadline passed: the proxy did not answer.
-        Err(_elapsed) if trace.phase == Phase::Connect && via_proxy.is_some() => Outcome::Failed {
-            failure: Failure {
-                kind: FailureKind::ProxyUnreachable,
-                phase: Phase::Connect,
-                detail: format!(
-                    "no TCP connection to the proxy {} within {}s",
-                    via_proxy.as_ref().map_or("", |p| p.display.as_str()),
-                    config.timeout.as_secs_f64()
-                ),
-            },
-            captured,
-        },
-        Err(_elapsed) => Outcome::Failed {
+        Err(Ended::Deadline) if trace.phase == Phase::Connect && via_proxy.is_some() => {
+            Outcome::Failed {
+                failure: Failure {
+                    kind: FailureKind::ProxyUnreachable,
+                    phase: Phase::Connect,
+                    detail: format!(
+                        "no TCP connection to the proxy {} within {}s",
+                        via_proxy.as_ref().map_or("", |p| p.display.as_str()),
+                        config.timeout.as_secs_f64()
+                    ),
+                },
+                captured,
+            }
+        }
+        Err(Ended::Deadline) => Outcome::Failed {
             failure: Failure {
                 kind: FailureKind::Timeout,
                 phase: trace.phase,
@@ -388,6 +409,48 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         proxy: via_proxy.map(|p| p.display.clone()),
         revocation: Vec::new(),
         timings: trace.timings(Instant::now()),
+    }
+}
+
+/// Why a probe ended before its attempt did.
+enum Ended {
+    /// The target's `--timeout` passed.
+    Deadline,
+    /// The run was stopped.
+    Stopped(StopReason),
+}
+
+/// What an interrupted probe had seen, in words: the addresses, the one it connected to, and
+/// how far the exchange got. A user who pressed Ctrl-C sees where each target was waiting.
+fn interrupted_detail(trace: &Trace, kind: &ProbeKind, peek: &Peek) -> String {
+    let addresses = || {
+        trace
+            .addresses
+            .iter()
+            .map(IpAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let connected = trace
+        .address_used
+        .map_or_else(String::new, |a| format!(" after connecting to {a}"));
+    match trace.phase {
+        Phase::Resolve => "interrupted while resolving the name".to_owned(),
+        Phase::Connect => format!("interrupted while connecting (resolved to {})", addresses()),
+        Phase::Proxy => {
+            format!("interrupted{connected}, waiting for the proxy's answer to CONNECT")
+        }
+        Phase::Handshake => {
+            let sent = match kind {
+                ProbeKind::Tls => "ClientHello sent",
+                _ => "request sent",
+            };
+            let received = match peek.total {
+                0 => "nothing received yet".to_owned(),
+                n => format!("{n} bytes received"),
+            };
+            format!("interrupted{connected}; {sent}, {received}")
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! the machine's resolver, and `--dns-server` can ask one chosen DNS server directly. Each run puts
 //! its resolver behind a [`ResolveCache`]: one lookup per name, a bounded number at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -484,6 +484,12 @@ pub const DNS_CONCURRENCY: usize = 32;
 /// of this run's lookups at once; after this it is abandoned.
 const LINGER: Duration = Duration::from_secs(30);
 
+/// Names a run's cache keeps answers for. The oldest name is forgotten when a new one would exceed
+/// it, so a streamed run over millions of distinct names holds a bounded cache, while a catalog
+/// (a few hundred names, rows that share a name listed near each other) still looks each name up
+/// once. A forgotten name that comes up again is looked up again.
+pub const CACHED_NAMES: usize = 4096;
+
 /// What a lookup gave: the addresses (with the port of the target that asked first), or why none.
 type Answer = Result<Vec<SocketAddr>, ResolveError>;
 
@@ -501,14 +507,37 @@ pub struct CacheStats {
 /// [`DNS_CONCURRENCY`] lookups at a time, and a lookup that gets no answer in time is reported as
 /// such ([`ResolveError::ResolverSilent`]) to every target waiting for it. Failures are kept too:
 /// a name that did not resolve for one target does not resolve for the others. `--resolve` rules
-/// ([`Resolve::pinned`]) are answered first, without a lookup.
+/// ([`Resolve::pinned`]) are answered first, without a lookup. At most [`CACHED_NAMES`] names
+/// are kept, the oldest forgotten first.
 pub struct ResolveCache {
     inner: Arc<dyn Resolve>,
     give_up: Duration,
     permits: Arc<Semaphore>,
-    names: Mutex<HashMap<String, watch::Receiver<Option<Answer>>>>,
+    names: Mutex<Names>,
     lookups: AtomicUsize,
     hits: AtomicUsize,
+}
+
+/// The names a cache holds, and the order they came in (oldest first), to forget the oldest.
+#[derive(Default)]
+struct Names {
+    answers: HashMap<String, watch::Receiver<Option<Answer>>>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Names {
+    fn insert(&mut self, key: String, rx: watch::Receiver<Option<Answer>>) {
+        while self.order.len() >= self.capacity.max(1) {
+            // Targets already waiting on a forgotten lookup keep their receivers; only later
+            // targets look the name up again.
+            if let Some(old) = self.order.pop_front() {
+                self.answers.remove(&old);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.answers.insert(key, rx);
+    }
 }
 
 impl fmt::Debug for ResolveCache {
@@ -526,6 +555,11 @@ impl ResolveCache {
     /// queries is given a second more to say why it failed; any other lookup is given up after
     /// three quarters of the deadline, so the target still reports it within its deadline.
     pub fn new(inner: Arc<dyn Resolve>, deadline: Duration) -> Self {
+        Self::with_capacity(inner, deadline, CACHED_NAMES)
+    }
+
+    /// [`ResolveCache::new`] keeping at most `names` names.
+    pub fn with_capacity(inner: Arc<dyn Resolve>, deadline: Duration, names: usize) -> Self {
         let give_up = inner.gives_up_after().map_or(deadline * 3 / 4, |t| {
             t.saturating_add(Duration::from_secs(1))
         });
@@ -533,7 +567,10 @@ impl ResolveCache {
             inner,
             give_up,
             permits: Arc::new(Semaphore::new(DNS_CONCURRENCY)),
-            names: Mutex::new(HashMap::new()),
+            names: Mutex::new(Names {
+                capacity: names,
+                ..Names::default()
+            }),
             lookups: AtomicUsize::new(0),
             hits: AtomicUsize::new(0),
         }
@@ -553,7 +590,7 @@ impl ResolveCache {
         let key = host.to_ascii_lowercase();
         let tx = {
             let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(rx) = names.get(&key) {
+            if let Some(rx) = names.answers.get(&key) {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return rx.clone();
             }
@@ -788,6 +825,34 @@ mod tests {
             CacheStats {
                 lookups: 1,
                 hits: 3
+            }
+        );
+    }
+
+    /// Issue 13: a streamed run over many distinct names must not keep every answer; the names
+    /// still in the cache are answered from it.
+    #[tokio::test]
+    async fn the_cache_forgets_the_oldest_name_beyond_its_capacity() {
+        let inner = Arc::new(Counting {
+            delay: Some(Duration::ZERO),
+            ..Counting::default()
+        });
+        let cache = ResolveCache::with_capacity(inner.clone(), Duration::from_secs(5), 2);
+        for name in ["a.test", "b.test", "c.test"] {
+            cache.resolve(name, 443).await.expect("addresses");
+        }
+        assert_eq!(cache.names.lock().unwrap().answers.len(), 2);
+        // c and b are still known; a was forgotten and is looked up again.
+        cache.resolve("c.test", 443).await.expect("addresses");
+        cache.resolve("b.test", 443).await.expect("addresses");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
+        cache.resolve("a.test", 443).await.expect("addresses");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 4);
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                lookups: 4,
+                hits: 2
             }
         );
     }

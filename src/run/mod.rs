@@ -68,7 +68,7 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
     config.proxy = plan.probing.proxy.clone().map(Arc::new);
     let stop = config.stop.clone();
     let progress = Progress::new(
-        &plan.targets,
+        plan.targets.len(),
         concurrency,
         plan.progress.bar,
         plan.progress.verbose,
@@ -96,11 +96,11 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
     };
     // Streaming keeps no result (memory follows the concurrency), only their summary.
     let (results, tally) = if sink.streams() {
-        let summary = pipeline::streamed(&pipeline, &plan.targets, sink, &mut timer);
+        let summary = pipeline::streamed(&pipeline, plan.targets.iter(), sink, &mut timer);
         (Vec::new(), Some(summary))
     } else {
         (
-            pipeline::batch(&pipeline, plan.targets.clone(), &mut timer),
+            pipeline::batch(&pipeline, plan.targets.iter().collect(), &mut timer),
             None,
         )
     };

@@ -74,6 +74,7 @@ pub fn batch(p: &Pipeline<'_>, targets: Vec<Target>, timer: &mut RunTimer) -> Ve
     let observations = runtime.block_on(async {
         let ticker = progress.start_ticker();
         let probing = Instant::now();
+        let targets = targets.into_iter().inspect(|t| progress.started(t));
         let mut observations = probe_all(targets, config, |i, o| progress.done(i, o)).await;
         timer.probing = probing.elapsed();
         if let Some(revocation) = revocation
@@ -155,7 +156,7 @@ impl Streamer<'_, '_> {
 /// summary.
 pub fn streamed(
     p: &Pipeline<'_>,
-    targets: &[Target],
+    targets: impl Iterator<Item = Target>,
     sink: &mut dyn ResultSink,
     timer: &mut RunTimer,
 ) -> Summary {
@@ -198,7 +199,7 @@ pub fn streamed(
 type Batch = Vec<(usize, Observation)>;
 
 async fn probe_and_deliver(
-    targets: &[Target],
+    targets: impl Iterator<Item = Target>,
     config: &ProbeConfig,
     revocation: Option<&RevocationConfig>,
     progress: &Progress,
@@ -206,8 +207,9 @@ async fn probe_and_deliver(
 ) {
     let ticker = progress.start_ticker();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Observation)>();
-    // Each target is cloned only when its probe starts.
-    let probing = probe_each(targets.iter().cloned(), config, move |i, o| {
+    // Each target is read (from its file, for a targets file) only when its probe starts.
+    let targets = targets.inspect(|t| progress.started(t));
+    let probing = probe_each(targets, config, move |i, o| {
         progress.done(i, &o);
         let _ = tx.send((i, o));
     });

@@ -22,7 +22,7 @@ use crate::report::Format;
 #[derive(Debug)]
 pub struct AuditPlan {
     /// What to probe, in the order results are reported.
-    pub targets: Vec<Target>,
+    pub targets: Targets,
     /// What the chains are judged against.
     pub judging: Judging,
     /// How each target is probed.
@@ -38,6 +38,70 @@ pub struct AuditPlan {
     /// What the report states about the run: the proxy, the stores and data that judge. The run
     /// adds the vantage (host name, local addresses).
     pub context: RunContext,
+}
+
+/// The targets of a run, in their order: a list, or a source read as the run takes them (a targets
+/// file), so that a streamed run over millions of targets never holds them all.
+pub struct Targets {
+    count: usize,
+    source: Source,
+}
+
+enum Source {
+    Listed(Vec<Target>),
+    /// Makes a fresh pass over the targets each time it is called.
+    Read(Box<TargetReader>),
+}
+
+/// Reads the targets again, from the start.
+pub type TargetReader = dyn Fn() -> Box<dyn Iterator<Item = Target>> + Send + Sync;
+
+impl Targets {
+    /// These targets.
+    pub fn listed(targets: Vec<Target>) -> Self {
+        Self {
+            count: targets.len(),
+            source: Source::Listed(targets),
+        }
+    }
+
+    /// `count` targets that `read` yields, in order, each time it is called.
+    pub fn read(count: usize, read: Box<TargetReader>) -> Self {
+        Self {
+            count,
+            source: Source::Read(read),
+        }
+    }
+
+    /// How many targets there are (as counted before the run, for the progress bar).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The targets in order; read from their source when they come from one.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Target> + '_> {
+        match &self.source {
+            Source::Listed(targets) => Box::new(targets.iter().cloned()),
+            Source::Read(read) => read(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Targets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match self.source {
+            Source::Listed(_) => "listed",
+            Source::Read(_) => "read as the run goes",
+        };
+        f.debug_struct("Targets")
+            .field("count", &self.count)
+            .field("source", &source)
+            .finish()
+    }
 }
 
 /// What the chains are judged against.

@@ -1,6 +1,7 @@
 //! What standard error shows while an audit runs: a progress bar on a terminal (unless `--quiet`),
 //! and with `-v` each target's phase timings and the run's totals.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,12 +27,13 @@ pub struct Progress {
 }
 
 struct ProgressState {
-    labels: Vec<String>,
-    /// When each target got its slot. Probes take slots in the targets' order (the semaphore is
-    /// fair), so the k-th target past `concurrency` starts when the k-th probe finishes: an
-    /// estimate, exact when every target fits in one wave.
-    started: Vec<Option<Instant>>,
-    done: Vec<bool>,
+    /// Targets in the run.
+    total: usize,
+    /// The index the next target to start will have: probes take targets in order.
+    next: usize,
+    /// The targets in flight, by index: their labels and when they started. At most the
+    /// concurrency's worth, so a long run keeps no label per target.
+    in_flight: HashMap<usize, (String, Instant)>,
     finished: usize,
     concurrency: usize,
     /// Time per phase, summed over targets, in `Phase` order.
@@ -45,11 +47,9 @@ struct ProgressState {
 impl ProgressState {
     /// The in-flight target that has been running longest, with how long.
     fn slowest_in_flight(&self) -> Option<(&str, Duration)> {
-        self.started
-            .iter()
-            .zip(&self.done)
-            .zip(&self.labels)
-            .filter_map(|((s, d), l)| s.filter(|_| !d).map(|s| (l.as_str(), s.elapsed())))
+        self.in_flight
+            .values()
+            .map(|(label, started)| (label.as_str(), started.elapsed()))
             .max_by_key(|(_, e)| *e)
     }
 
@@ -65,15 +65,11 @@ impl ProgressState {
 }
 
 impl Progress {
-    pub fn new(targets: &[Target], concurrency: usize, bar: bool, verbose: bool) -> Self {
-        let now = Instant::now();
+    pub fn new(total: usize, concurrency: usize, bar: bool, verbose: bool) -> Self {
         let state = ProgressState {
-            // Labels can come from a targets file: shown escaped, never as terminal controls.
-            labels: targets.iter().map(|t| line(&t.label())).collect(),
-            started: (0..targets.len())
-                .map(|i| (i < concurrency).then_some(now))
-                .collect(),
-            done: vec![false; targets.len()],
+            total,
+            next: 0,
+            in_flight: HashMap::new(),
             finished: 0,
             concurrency,
             phase_totals: Vec::new(),
@@ -82,7 +78,7 @@ impl Progress {
             dns: None,
         };
         let bar = bar.then(|| {
-            let total = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+            let total = u64::try_from(total).unwrap_or(u64::MAX);
             let pb = indicatif::ProgressBar::with_draw_target(
                 Some(total),
                 indicatif::ProgressDrawTarget::stderr(),
@@ -131,17 +127,24 @@ impl Progress {
         }
     }
 
+    /// The next target's probe starts (targets start in their order).
+    pub fn started(&self, target: &Target) {
+        if self.bar.is_none() {
+            return;
+        }
+        let mut s = self.lock();
+        let i = s.next;
+        s.next += 1;
+        // Labels can come from a targets file: shown escaped, never as terminal controls.
+        s.in_flight
+            .insert(i, (line(&target.label()), Instant::now()));
+    }
+
     /// The probe of target `i` finished.
     pub fn done(&self, i: usize, obs: &Observation) {
         let line = {
             let mut s = self.lock();
-            if let Some(d) = s.done.get_mut(i) {
-                *d = true;
-            }
-            let next = s.concurrency + s.finished;
-            if let Some(slot) = s.started.get_mut(next) {
-                *slot = Some(Instant::now());
-            }
+            s.in_flight.remove(&i);
             s.finished += 1;
             for t in &obs.timings {
                 match s.phase_totals.iter_mut().find(|(p, _)| *p == t.phase) {
@@ -191,7 +194,7 @@ impl Progress {
         };
         eprintln!(
             "pinscope: timings: {} probed in {} (concurrency {}); revocation {}; analysis {}",
-            match s.labels.len() {
+            match s.total {
                 1 => "1 target".to_owned(),
                 n => format!("{n} targets"),
             },
