@@ -37,3 +37,4 @@ pub mod model;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod serve;

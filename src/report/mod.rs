@@ -11,6 +11,7 @@ pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod printer;
+pub mod prometheus;
 #[cfg(test)]
 mod sample;
 pub mod saved;
