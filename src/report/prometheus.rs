@@ -38,12 +38,18 @@ pub fn metrics(site: &Site, last: Option<&RunReport>, health: &Health) -> String
     let site_label = format!("site=\"{}\"", escape(&site.name));
     for (name, value) in [
         ("pinscope_audits_total", health.audits_total as f64),
-        ("pinscope_audit_panics_total", health.audit_panics_total as f64),
+        (
+            "pinscope_audit_panics_total",
+            health.audit_panics_total as f64,
+        ),
         (
             "pinscope_config_reload_failures_total",
             health.config_reload_failures_total as f64,
         ),
-        ("pinscope_config_reloads_total", health.config_reloads_total as f64),
+        (
+            "pinscope_config_reloads_total",
+            health.config_reloads_total as f64,
+        ),
     ] {
         out.push_str(&format!("{name}{{{site_label}}} {value}\n"));
     }

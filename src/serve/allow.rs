@@ -134,7 +134,15 @@ mod tests {
         assert!(!allow.permits("evil.test", 443, &catalog, &[]));
         assert!(Allow::default().permits("gdmf.apple.com", 443, &catalog, &[]));
         assert!(!Allow::default().permits("example.org", 443, &catalog, &[]));
-        for bad in ["*", "*:*", "*:443", "a.*.com:443", "host", "host:0", "host:x"] {
+        for bad in [
+            "*",
+            "*:*",
+            "*:443",
+            "a.*.com:443",
+            "host",
+            "host:0",
+            "host:x",
+        ] {
             assert!(bad.parse::<AllowEntry>().is_err(), "{bad}");
         }
     }

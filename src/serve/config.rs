@@ -169,7 +169,11 @@ impl Config {
 /// The 1-based line a byte range starts on (1 when there is none).
 fn line_of(text: &str, span: Option<Range<usize>>) -> usize {
     let start = span.map_or(0, |s| s.start).min(text.len());
-    text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..start]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 impl<'de> Deserialize<'de> for Seconds {

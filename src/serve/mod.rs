@@ -495,15 +495,15 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
         }
         "/probe" => probe(state, req.uri().query()).await,
         "/results.json" => match state.last() {
-            Some(last) => text(
-                StatusCode::OK,
-                "application/json",
-                json::render(&last),
-            ),
+            Some(last) => text(StatusCode::OK, "application/json", json::render(&last)),
             None => not_ready(),
         },
         "/" => match state.last() {
-            Some(last) => text(StatusCode::OK, "text/html; charset=utf-8", html::render(&last)),
+            Some(last) => text(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                html::render(&last),
+            ),
             None => not_ready(),
         },
         "/-/healthy" => plain(StatusCode::OK, "Healthy"),
@@ -511,7 +511,10 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
             Some(_) => plain(StatusCode::OK, "Ready"),
             None => not_ready(),
         },
-        _ => plain(StatusCode::NOT_FOUND, "not found: /metrics, /probe?target=HOST:PORT, /results.json, /, /-/healthy, /-/ready"),
+        _ => plain(
+            StatusCode::NOT_FOUND,
+            "not found: /metrics, /probe?target=HOST:PORT, /results.json, /, /-/healthy, /-/ready",
+        ),
     }
 }
 
@@ -549,10 +552,7 @@ async fn probe(state: &Arc<State>, query: Option<&str>) -> Response<Full<Bytes>>
         .find(|(k, _)| k == "target")
         .map(|(_, v)| v.into_owned());
     let Some(spec) = spec else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "missing ?target=HOST:PORT",
-        );
+        return plain(StatusCode::BAD_REQUEST, "missing ?target=HOST:PORT");
     };
     let (host, port) = match parse_spec(&spec) {
         Ok(hp) => hp,
@@ -603,7 +603,9 @@ async fn probe(state: &Arc<State>, query: Option<&str>) -> Response<Full<Bytes>>
             METRICS_TYPE,
             prometheus::probe(&loaded.site, &report),
         ),
-        Err(AuditFailure::Panicked) => plain(StatusCode::INTERNAL_SERVER_ERROR, "the probe panicked"),
+        Err(AuditFailure::Panicked) => {
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "the probe panicked")
+        }
         Err(AuditFailure::Failed(why)) => plain(StatusCode::INTERNAL_SERVER_ERROR, why),
     }
 }

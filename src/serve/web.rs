@@ -113,8 +113,8 @@ impl WebConfig {
 }
 
 fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
-    let chain = crate::input::load_certs(cert)
-        .map_err(|e| format!("tls_server_config: cert_file: {e}"))?;
+    let chain =
+        crate::input::load_certs(cert).map_err(|e| format!("tls_server_config: cert_file: {e}"))?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
         format!(
             "tls_server_config: key_file {}: no usable private key ({e})",
