@@ -574,3 +574,109 @@ fn check_config_accepts_a_good_file_and_names_the_line_of_a_bad_one() {
         run.stderr
     );
 }
+
+#[test]
+fn one_probe_of_a_target_at_a_time() {
+    let lab = Lab::new();
+    let host = "lab.test";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let (silent, connections) = silent_listener_counted();
+    let config = lab.scratch.file(
+        "pinscope.toml",
+        &format!(
+            "[audit]\ntargets = [\"{host}:{port}\"]\nresolve = [\"{host}:{port}:127.0.0.1\", \
+             \"slow.test:{silent}:127.0.0.1\"]\nrevocation = false\ntimeout = 2\n{}\
+             [probe]\nallow = [\"*.test:*\"]\n",
+            trust_keys(&lab)
+        ),
+    );
+    let exporter = Arc::new(Exporter::start(
+        &lab.scratch,
+        &[format!("--config={}", config.display())],
+    ));
+    let first = {
+        let exporter = Arc::clone(&exporter);
+        std::thread::spawn(move || exporter.get(&format!("/probe?target=slow.test:{silent}")))
+    };
+    let started = Instant::now();
+    while connections.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the probe never connected"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = exporter.get(&format!("/probe?target=slow.test:{silent}"));
+    assert_eq!(second.status, 429, "{}", second.body);
+    assert!(second.body.contains("already in flight"), "{}", second.body);
+    assert_eq!(second.header("retry-after"), Some("1"));
+    // Another target is not held up by it.
+    assert_eq!(
+        exporter.get(&format!("/probe?target={host}:{port}")).status,
+        200
+    );
+    let first = first.join().unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+}
+
+#[test]
+fn proxy_credentials_appear_in_no_page_and_no_log_line() {
+    let lab = Lab::new();
+    let host = "deviceenrollment.apple.com";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let proxy = tunnelling_proxy();
+    let mut args = vec![
+        format!("{host}:{port}"),
+        format!("--proxy=http://scraper:hunter2secret@127.0.0.1:{proxy}"),
+        "--no-revocation".into(),
+    ];
+    args.extend(lab.trust());
+    let exporter = Exporter::start(&lab.scratch, &args);
+    exporter.wait_for("/-/ready", 200);
+    let json: serde_json::Value =
+        serde_json::from_str(&exporter.get("/results.json").body).unwrap();
+    assert_eq!(target_at(&json, host, port)["verdict"], "pass");
+    for path in ["/metrics", "/results.json", "/", "/-/ready"] {
+        let body = exporter.get(path).body;
+        assert!(!body.contains("hunter2secret"), "{path}: {body}");
+    }
+    assert!(
+        !exporter.log().contains("hunter2secret"),
+        "{}",
+        exporter.log()
+    );
+}
+
+#[test]
+fn the_example_config_is_valid_and_serve_has_a_manual_page() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/pinscope.toml");
+    let run = pinscope(["serve", "--check-config", example]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let man = pinscope(["man", "serve"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(
+        man.stdout.contains(".TH pinscope-serve 1"),
+        "{}",
+        man.stdout
+    );
+    assert!(man.stdout.contains("web.config.file"), "{}", man.stdout);
+}
+
+#[test]
+fn listening_where_it_cannot_is_an_input_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let run = pinscope_within(
+        ["serve".to_string(), format!("--listen=127.0.0.1:{port}")],
+        Duration::from_secs(30),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("--listen 127.0.0.1:{port}")),
+        "{}",
+        run.stderr
+    );
+    let run = pinscope(["serve", "--listen=nowhere"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--listen 'nowhere'"), "{}", run.stderr);
+}
