@@ -201,21 +201,15 @@ impl State {
         if self.shutting_down() {
             stop.trigger(StopReason::Interrupted);
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new()
-            .name("pinscope-audit".into())
-            .spawn(move || {
-                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    let control = Control {
-                        targets: targets.as_deref(),
-                        stop: Some(stop),
-                    };
-                    crate::run::audit_with(&loaded.plan, &control, &mut AtTheEnd)
-                }));
-                let _ = tx.send(outcome);
-            });
-        let outcome = match spawned {
-            Ok(_) => rx.await,
+        let outcome = on_own_thread(move || {
+            let control = Control {
+                targets: targets.as_deref(),
+                stop: Some(stop),
+            };
+            crate::run::audit_with(&loaded.plan, &control, &mut AtTheEnd)
+        });
+        let outcome = match outcome {
+            Ok(rx) => rx.await,
             Err(e) => {
                 lock(&self.stops).remove(&id);
                 return Err(AuditFailure::Failed(format!("cannot start a thread: {e}")));
@@ -242,6 +236,20 @@ impl State {
     }
 }
 
+/// Runs `work` on a thread of its own (it may build and block on its own runtime, which an async
+/// thread must not) and hands back what it returned, or its panic, caught.
+fn on_own_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<std::thread::Result<T>>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("pinscope-audit".into())
+        .spawn(move || {
+            let _ = tx.send(std::panic::catch_unwind(AssertUnwindSafe(work)));
+        })?;
+    Ok(rx)
+}
+
 async fn listen(state: Arc<State>, addr: SocketAddr) -> Result<(), ServeError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
@@ -260,6 +268,12 @@ async fn listen(state: Arc<State>, addr: SocketAddr) -> Result<(), ServeError> {
         "pinscope serve: listening on {scheme}://{shown} (site {})",
         crate::report::text::line(&state.loaded().site.name)
     );
+    if !shown.ip().is_loopback() && state.web.auth.is_none() {
+        eprintln!(
+            "pinscope serve: note: {shown} is reachable beyond this machine and asks for no \
+             password: set basic_auth_users (and tls_server_config) in --web.config.file"
+        );
+    }
     tokio::spawn(schedule(Arc::clone(&state)));
     tokio::spawn(reloads(Arc::clone(&state), hangup));
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -607,5 +621,35 @@ async fn probe(state: &Arc<State>, query: Option<&str>) -> Response<Full<Bytes>>
             plain(StatusCode::INTERNAL_SERVER_ERROR, "the probe panicked")
         }
         Err(AuditFailure::Failed(why)) => plain(StatusCode::INTERNAL_SERVER_ERROR, why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_on_the_audit_thread_is_caught_and_handed_back() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let caught = runtime.block_on(async {
+            on_own_thread(|| -> u8 { panic!("an audit went wrong") })
+                .unwrap()
+                .await
+        });
+        assert!(matches!(caught, Ok(Err(_))));
+        let fine = runtime.block_on(async { on_own_thread(|| 7u8).unwrap().await });
+        assert!(matches!(fine, Ok(Ok(7))));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_bounds() {
+        let interval = Duration::from_secs(60);
+        for _ in 0..100 {
+            let wait = jittered(interval, Duration::from_secs(10));
+            assert!(wait >= Duration::from_secs(50) && wait <= Duration::from_secs(70));
+        }
+        assert_eq!(jittered(interval, Duration::ZERO), interval);
     }
 }
