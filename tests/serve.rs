@@ -676,6 +676,9 @@ fn listening_where_it_cannot_is_an_input_error() {
         "{}",
         run.stderr
     );
+    let run = pinscope(["serve", "--format=json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("/results.json"), "{}", run.stderr);
     let run = pinscope(["serve", "--listen=nowhere"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--listen 'nowhere'"), "{}", run.stderr);

@@ -59,7 +59,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Run as a Prometheus exporter: audit on a schedule and serve the results over HTTP
     /// (/metrics, /probe?target=HOST:PORT, /results.json, /, /-/healthy, /-/ready). Takes every
-    /// `audit` option; the output options have no effect.
+    /// `audit` option but the output ones (--format, --output, --save-chains).
     Serve(ServeArgs),
     /// Write a shell completion script to standard output.
     Completions(CompletionsArgs),
@@ -242,7 +242,8 @@ pub struct AuditArgs {
 }
 
 /// The port `serve` listens on by default: in Prometheus' range for exporters (9100-9999), and not
-/// one any exporter we know of uses.
+/// one any exporter we could find uses (searched offline; to be registered on Prometheus' default
+/// port allocations page before 1.0).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9847";
 
 #[derive(Debug, Args)]

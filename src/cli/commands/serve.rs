@@ -29,6 +29,19 @@ const MAX_INTERVAL_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 pub fn run(args: ServeArgs, given: &[String]) -> anyhow::Result<u8> {
     let given: HashSet<String> = given.iter().cloned().collect();
+    // The audit's output flags would name files no one reads: the exporter serves its results.
+    for (id, flag) in [
+        ("format", "--format"),
+        ("output", "--output"),
+        ("save_chains", "--save-chains"),
+    ] {
+        if given.contains(id) {
+            bail!(
+                "serve {flag}: the exporter writes no report; it serves the last audit at \
+                 /results.json (JSON) and / (HTML)"
+            );
+        }
+    }
     if let Some(path) = &args.check_config {
         let config = Config::load(path)?;
         let loader = CliLoader { args, given };
