@@ -563,13 +563,28 @@ fn check_config_accepts_a_good_file_and_names_the_line_of_a_bad_one() {
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
     // What the plan checks (here, a section the catalog lacks) names the file too.
-    let section = lab
-        .scratch
-        .file("section.toml", "[audit]\nsections = [\"nope\"]\n");
+    let section = lab.scratch.file(
+        "section.toml",
+        "site = \"x\"\n[audit]\nsections = [\"nope\"]\n",
+    );
     let run = pinscope(["serve", "--check-config", &section.display().to_string()]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("section.toml") && run.stderr.contains("'nope'"),
+        run.stderr.contains(&format!(
+            "{}:3: sections 'nope': no such section",
+            section.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    // A file it names that cannot be read is named, with the config it came from.
+    let roots = lab
+        .scratch
+        .file("roots.toml", "[audit]\npublic_roots = [\"absent.pem\"]\n");
+    let run = pinscope(["serve", "--check-config", &roots.display().to_string()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("roots.toml") && run.stderr.contains("absent.pem"),
         "{}",
         run.stderr
     );

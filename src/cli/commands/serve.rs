@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -116,42 +117,66 @@ impl CliLoader {
             .check_config
             .as_ref()
             .or(self.args.config.as_ref());
-        let in_file = |e: anyhow::Error| match file {
-            Some(path) => e.context(format!("{} (with the command line)", path.display())),
-            None => e,
+        // An error about one of the file's keys, at the key's line.
+        let at = |key: &str, message: String| match file
+            .and_then(|p| key_line(p, key).map(|line| (p, line)))
+        {
+            Some((path, line)) => anyhow!("{}:{line}: {message}", path.display()),
+            None => anyhow!(message),
         };
         let audit = merge(&self.args.audit, &config.audit, &self.given);
         // The same plan `pinscope audit` would build from these flags.
-        let mut plan = plan::audit(&audit, true).map_err(in_file)?;
+        let mut plan = plan::audit(&audit, true).map_err(|e| match file {
+            Some(path) => from_file(e, path, &self.given),
+            None => e,
+        })?;
         // An exporter's standard error is a log: one line per audit, no progress, no timings.
         plan.progress = ProgressPlan::default();
         let values = plan::tenant_values(&audit.selection)?;
         let catalog = Catalog::load(audit.selection.catalog.as_deref(), &values)?;
         let interval = match self.args.interval {
-            Some(secs) if !(secs.is_finite() && secs > 0.0 && secs <= MAX_INTERVAL_SECS) => {
-                bail!(
-                    "--interval {secs}: must be more than 0 and at most {MAX_INTERVAL_SECS} seconds"
-                )
+            Some(secs) => {
+                if !(secs.is_finite()
+                    && secs >= MIN_INTERVAL.as_secs_f64()
+                    && secs <= MAX_INTERVAL_SECS)
+                {
+                    bail!(
+                        "--interval {secs}: must be at least {} and at most {MAX_INTERVAL_SECS} \
+                         seconds",
+                        MIN_INTERVAL.as_secs()
+                    )
+                }
+                Duration::from_secs_f64(secs)
             }
-            Some(secs) => Duration::from_secs_f64(secs),
-            None => config.schedule.interval.map_or(DEFAULT_INTERVAL, |s| s.0),
+            None => {
+                let interval = config.schedule.interval.map_or(DEFAULT_INTERVAL, |s| s.0);
+                if interval < MIN_INTERVAL || interval.as_secs_f64() > MAX_INTERVAL_SECS {
+                    return Err(at(
+                        "interval",
+                        format!(
+                            "interval: must be at least {} and at most {MAX_INTERVAL_SECS} seconds",
+                            MIN_INTERVAL.as_secs()
+                        ),
+                    ));
+                }
+                interval
+            }
         };
-        if interval < MIN_INTERVAL {
-            return Err(in_file(anyhow!(
-                "the interval must be at least {} s",
-                MIN_INTERVAL.as_secs()
-            )));
-        }
         let jitter = config.schedule.jitter.map_or(Duration::ZERO, |s| s.0);
         if jitter >= interval {
-            return Err(in_file(anyhow!(
-                "[schedule] jitter ({} s) must be less than the interval ({} s)",
-                jitter.as_secs_f64(),
-                interval.as_secs_f64()
-            )));
+            return Err(at(
+                "jitter",
+                format!(
+                    "jitter ({} s) must be less than the interval ({} s)",
+                    jitter.as_secs_f64(),
+                    interval.as_secs_f64()
+                ),
+            ));
         }
         let name = match config.site {
-            Some(name) if name.trim().is_empty() => bail!("site: must not be empty"),
+            Some(name) if name.trim().is_empty() => {
+                return Err(at("site", "site: must not be empty".into()));
+            }
             Some(name) => name,
             None => gethostname::gethostname()
                 .into_string()
@@ -169,6 +194,57 @@ impl CliLoader {
             plan,
         })
     }
+}
+
+/// An error in the plan built from the file's `[audit]` keys: when it names a flag that the
+/// command line did not give and the file sets, it is the file's key that is wrong, so the error
+/// names the file, the key's line and the key (`pinscope.toml:7: sections 'x': no such section`).
+fn from_file(e: anyhow::Error, path: &Path, given: &HashSet<String>) -> anyhow::Error {
+    let message = format!("{e:#}");
+    let located = flag_in(&message).and_then(|flag| {
+        let id = flag.trim_start_matches("--").replace('-', "_");
+        let key = match id.as_str() {
+            "section" => "sections",
+            "host" => "hosts",
+            "targets" => "targets_file",
+            "no_revocation" => "revocation",
+            other => other,
+        };
+        let given_here = given.contains(&id)
+            || (id == "host" && given.contains("hosts"))
+            || (id == "targets" && given.contains("targets_file"));
+        if given_here {
+            return None;
+        }
+        let line = key_line(path, key)?;
+        Some((line, message.replacen(flag, key, 1)))
+    });
+    match located {
+        Some((line, message)) => anyhow!("{}:{line}: {message}", path.display()),
+        None => e.context(format!("{} (with the command line)", path.display())),
+    }
+}
+
+/// The 1-based line on which the file sets `key` (`key = …`), if it does.
+fn key_line(path: &Path, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// The first `--flag` a message names.
+fn flag_in(message: &str) -> Option<&str> {
+    let start = message.find("--")?;
+    let rest = &message[start + 2..];
+    let len = rest
+        .find(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+        .unwrap_or(rest.len());
+    (len > 0).then(|| &message[start..start + 2 + len])
 }
 
 /// The audit's flags: those given on the command line, else the file's `[audit]` keys, else the
