@@ -198,6 +198,13 @@ impl State {
         let stop = Stop::default();
         let id = self.next_stop.fetch_add(1, Ordering::Relaxed);
         lock(&self.stops).insert(id, stop.clone());
+        // Dropped when the audit ends, or when whoever waits for it goes away (a client that
+        // hung up on /probe): the audit is abandoned rather than left running unobserved.
+        let _registered = Registered {
+            state: self,
+            id,
+            stop: stop.clone(),
+        };
         if self.shutting_down() {
             stop.trigger(StopReason::Interrupted);
         }
@@ -207,15 +214,9 @@ impl State {
                 stop: Some(stop),
             };
             crate::run::audit_with(&loaded.plan, &control, &mut AtTheEnd)
-        });
-        let outcome = match outcome {
-            Ok(rx) => rx.await,
-            Err(e) => {
-                lock(&self.stops).remove(&id);
-                return Err(AuditFailure::Failed(format!("cannot start a thread: {e}")));
-            }
-        };
-        lock(&self.stops).remove(&id);
+        })
+        .map_err(|e| AuditFailure::Failed(format!("cannot start a thread: {e}")))?
+        .await;
         match outcome {
             Ok(Ok(Ok(report))) => Ok(report),
             Ok(Ok(Err(e))) => Err(AuditFailure::Failed(e.to_string())),
@@ -233,6 +234,21 @@ impl State {
         for stop in lock(&self.stops).values() {
             stop.trigger(StopReason::Interrupted);
         }
+    }
+}
+
+/// An audit's stop, registered so that shutdown can trigger it; unregistered (and triggered, which
+/// does nothing to a finished audit) when dropped.
+struct Registered<'a> {
+    state: &'a State,
+    id: u64,
+    stop: Stop,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.state.stops).remove(&self.id);
+        self.stop.trigger(StopReason::Interrupted);
     }
 }
 
