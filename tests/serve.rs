@@ -487,32 +487,78 @@ fn sighup_with_a_broken_config_keeps_the_old_one_and_a_good_one_is_used() {
 }
 
 #[test]
-fn sigterm_exits_promptly_with_zero_even_mid_audit() {
-    let scratch = Scratch::new();
-    let (silent, connections) = silent_listener_counted();
-    let mut exporter = Exporter::start(
-        &scratch,
-        &[
-            format!("held.test:{silent}"),
-            resolve("held.test", silent),
-            "--timeout=60".into(),
-        ],
-    );
-    // The audit is in flight once the silent server has its connection.
-    let started = Instant::now();
-    while connections.load(Ordering::SeqCst) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the audit never connected"
+fn sigterm_and_sigint_exit_promptly_with_zero_even_mid_audit() {
+    for signal in ["TERM", "INT"] {
+        let scratch = Scratch::new();
+        let (silent, connections) = silent_listener_counted();
+        let mut exporter = Exporter::start(
+            &scratch,
+            &[
+                format!("held.test:{silent}"),
+                resolve("held.test", silent),
+                "--timeout=60".into(),
+            ],
         );
-        std::thread::sleep(Duration::from_millis(20));
+        // The audit is in flight once the silent server has its connection.
+        let started = Instant::now();
+        while connections.load(Ordering::SeqCst) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the audit never connected"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(exporter.get("/-/ready").status, 503);
+        exporter.signal(signal);
+        let (code, took) = exporter.exit_within(Duration::from_secs(2));
+        assert_eq!(code, 0, "SIG{signal}: {}", exporter.log());
+        eprintln!("SIG{signal}: exited after {took:?}");
+        assert!(TcpStream::connect(loopback(exporter.port)).is_err());
     }
-    assert_eq!(exporter.get("/-/ready").status, 503);
-    exporter.signal("TERM");
-    let (code, took) = exporter.exit_within(Duration::from_secs(2));
-    assert_eq!(code, 0, "{}", exporter.log());
-    eprintln!("exited after {took:?}");
-    assert!(TcpStream::connect(loopback(exporter.port)).is_err());
+}
+
+#[test]
+fn requests_beyond_the_rate_limit_get_429_and_probes_sooner() {
+    let lab = Lab::new();
+    let host = "lab.test";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let config = lab.scratch.file(
+        "pinscope.toml",
+        &format!(
+            "[audit]\ntargets = [\"{host}:{port}\"]\nresolve = [\"{host}:{port}:127.0.0.1\"]\n\
+             revocation = false\n{}[probe]\nallow = [\"targets\"]\n",
+            trust_keys(&lab)
+        ),
+    );
+    let exporter = Exporter::start(&lab.scratch, &[format!("--config={}", config.display())]);
+    // Probes: a burst of 10, then about one a second.
+    let mut passed = 0;
+    let refused = loop {
+        let r = exporter.get(&format!("/probe?target={host}:{port}"));
+        if r.status != 200 {
+            break r;
+        }
+        passed += 1;
+        assert!(passed < 30, "30 probes in a row and none limited");
+    };
+    assert!(
+        passed >= 10,
+        "only {passed} probes before a {}",
+        refused.status
+    );
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("too many probes"), "{}", refused.body);
+    // Every request: a burst of 60, then 20 a second.
+    let limited = (0..300)
+        .map(|_| exporter.get("/-/healthy"))
+        .find(|r| r.status == 429)
+        .expect("300 requests in a row and none limited");
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    assert!(
+        limited.body.contains("too many requests"),
+        "{}",
+        limited.body
+    );
 }
 
 #[test]
