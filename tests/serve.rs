@@ -264,6 +264,12 @@ fn ready_after_the_first_audit_which_results_json_and_the_report_show() {
         Some("text/html; charset=utf-8")
     );
     assert!(page.body.contains(host), "{}", page.body);
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|v| v.starts_with("default-src 'none'")),
+        "{:?}",
+        page.headers
+    );
 
     let metrics = exporter.get("/metrics");
     assert_eq!(metrics.status, 200);

@@ -529,11 +529,20 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
             None => not_ready(),
         },
         "/" => match state.last() {
-            Some(last) => text(
-                StatusCode::OK,
-                "text/html; charset=utf-8",
-                html::render(&last),
-            ),
+            Some(last) => {
+                let mut page = text(
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    html::render(&last),
+                );
+                // The report is one self-contained page with one style sheet: nothing else may
+                // load or run, whatever a certificate's text managed to smuggle into it.
+                page.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+                );
+                page
+            }
             None => not_ready(),
         },
         "/-/healthy" => plain(StatusCode::OK, "Healthy"),
