@@ -6,6 +6,8 @@
 //! ```text
 //!  cli          flags → a resolved plan; one file per command; exit codes     (fuzzing: fuzz entry points)
 //!   │
+//!  serve        the Prometheus exporter: scheduled audits of a plan, HTTP endpoints, signals
+//!   │
 //!  run          plan in → probe → fetch revocation → judge → results streamed to a sink
 //!   │
 //!  report       renderers: printers behind one trait, the JSON wire types, saved reports read back
@@ -23,6 +25,7 @@
 //! pure: an observation, the trust stores and a point in time go in, a verdict with findings comes
 //! out. [`report`] renders results and reads saved ones back. [`run`] executes a plan: the async
 //! runtime, signals, progress and output all live there, so a long-running mode can reuse it.
+//! [`serve`] is such a mode: a Prometheus exporter that audits on a schedule and serves the results.
 //! [`cli`] is the only place that reads flags and the environment.
 #![forbid(unsafe_code)]
 
@@ -37,3 +40,4 @@ pub mod model;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod serve;

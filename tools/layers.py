@@ -21,6 +21,7 @@ LAYERS = [
     ("mechanism and policy", ["probe", "analysis"]),
     ("renderers", ["report"]),
     ("run", ["run"]),
+    ("long-running modes", ["serve"]),
     ("entry points", ["cli", "fuzzing"]),
 ]
 LAYER = {m: i for i, (_, ms) in enumerate(LAYERS) for m in ms}

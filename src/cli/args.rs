@@ -57,6 +57,10 @@ pub enum Command {
     /// Re-render saved results (`--format json` or `jsonl` output) in another format, without
     /// probing; exits with the code the audit had.
     Report(ReportArgs),
+    /// Run as a Prometheus exporter: audit on a schedule and serve the results over HTTP
+    /// (/metrics, /probe?target=HOST:PORT, /results.json, /, /-/healthy, /-/ready). Takes every
+    /// `audit` option but the output ones (--format, --output, --save-chains).
+    Serve(ServeArgs),
     /// Write a shell completion script to standard output.
     Completions(CompletionsArgs),
     /// Write a manual page (roff) to standard output: `pinscope man | man -l -`.
@@ -79,7 +83,7 @@ pub struct ManArgs {
 }
 
 /// Which catalog rows to use.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Selection {
     /// A catalog file whose entries add to or replace built-in rows (same format as the built-in).
     #[arg(long, value_name = "FILE")]
@@ -115,7 +119,7 @@ impl clap::ValueEnum for Region {
 }
 
 /// Which trust stores judge the chains.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct TrustArgs {
     /// Replace the public roots (Mozilla's, from webpki-roots) with the certificates in these PEM or
     /// DER files (repeatable). Roots given here are declared public: Apple devices' view trusts
@@ -144,7 +148,7 @@ pub struct TrustArgs {
 }
 
 /// How the table groups rows (`audit`, `catalog`, `report`).
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct TableArgs {
     /// In the table, list every numbered variant of a wildcard (1-courier.push.apple.com …
     /// 50-courier.push.apple.com) on its own line instead of one line per wildcard, port and
@@ -154,7 +158,7 @@ pub struct TableArgs {
 }
 
 /// Where and how results are written.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
@@ -165,7 +169,7 @@ pub struct OutputArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct AuditArgs {
     /// Targets as host[:port] (port 443 when omitted; IPv6 as [addr]:port) or as URLs
     /// (https://host[:port]/path, port 443; http://…, port 80). Internationalised names are
@@ -235,6 +239,38 @@ pub struct AuditArgs {
     /// error.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// The port `serve` listens on by default: in Prometheus' range for exporters (9100-9999), and not
+/// one any exporter we could find uses (searched offline; to be registered on Prometheus' default
+/// port allocations page before 1.0).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9847";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The exporter's config file (TOML; deploy/pinscope.toml is a commented example): the site
+    /// and its labels, the schedule, the audit's options, what /probe may audit. Flags given on the
+    /// command line override it. SIGHUP re-reads it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only check this config file (and the files it names): exit 0 when it can be used, 2 with
+    /// FILE:LINE: message when not.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "listen", "interval", "web_config_file"])]
+    pub check_config: Option<PathBuf>,
+    /// Where to listen, as ADDR:PORT (IPv6 in brackets). Port 9847 is in Prometheus' range for
+    /// exporters; bind to another address than loopback only behind --web.config.file.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Seconds from the end of one audit to the start of the next (default: the config's
+    /// [schedule] interval, else 300).
+    #[arg(long, value_name = "SECS")]
+    pub interval: Option<f64>,
+    /// A Prometheus exporter-toolkit web configuration (YAML): tls_server_config (cert_file,
+    /// key_file) serves HTTPS, basic_auth_users (name: bcrypt hash) requires basic auth.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub audit: AuditArgs,
 }
 
 /// `catalog` is written as a table or JSON only, so its `--format` offers only those.

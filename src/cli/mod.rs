@@ -10,15 +10,22 @@ mod trust;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use crate::report::exit;
 use args::{Cli, Command};
 
 /// Runs pinscope with the process's arguments.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The matches are kept: `serve` needs to know which flags were given (they override its
+    // config file) rather than left at their defaults.
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return clap_exit(&e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return clap_exit(&e),
     };
@@ -30,6 +37,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => commands::export::run(&a),
         Command::Baseline(a) => commands::baseline::run(a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Serve(a) => commands::serve::run(a, &given_flags(&matches, "serve")),
         Command::Completions(a) => commands::docs::completions(&a),
         Command::Man(a) => commands::docs::man(&a),
     };
@@ -44,6 +52,19 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::USAGE)
         }
     }
+}
+
+/// The ids of the flags given on the command line to `subcommand` (not left at their defaults).
+fn given_flags(matches: &clap::ArgMatches, subcommand: &str) -> Vec<String> {
+    matches
+        .subcommand_matches(subcommand)
+        .map(|m| {
+            m.ids()
+                .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+                .map(|id| id.as_str().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Help and version go to stdout with status 0 (also the help a bare `pinscope` or `pinscope

@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::model::observation::{Captured, Observation, Outcome};
-use crate::probe::ProbeConfig;
+use crate::model::target::Target;
+use crate::probe::{ProbeConfig, Stop};
 use crate::report::{RunContext, RunReport, TargetResult};
 use pipeline::{Judge, Pipeline};
 use plan::{AuditPlan, InspectPlan};
@@ -59,6 +60,35 @@ pub enum RunError {
 /// streams; the report lists them all in the targets' order either way. A signal or the plan's
 /// deadline ends the run early, with the targets left unprobed reported as skipped.
 pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, RunError> {
+    audit_with(plan, &Control::default(), sink)
+}
+
+/// How a long-running caller steers one run of a plan it keeps: which targets, and who stops it.
+#[derive(Debug, Default)]
+pub struct Control<'a> {
+    /// Probe these instead of the plan's targets (one target audited on demand, judged exactly as
+    /// the plan would judge it).
+    pub targets: Option<&'a [Target]>,
+    /// The caller's stop: triggering it abandons the run. The caller owns the process's signals
+    /// then, so no signal handler is installed; the plan's deadline still applies. `None`: SIGINT
+    /// and SIGTERM stop the run, as for a one-shot command.
+    pub stop: Option<Stop>,
+}
+
+/// [`audit`] steered by `control`: other targets, an outside stop and no signal handlers.
+pub fn audit_with(
+    plan: &AuditPlan,
+    control: &Control<'_>,
+    sink: &mut dyn ResultSink,
+) -> Result<RunReport, RunError> {
+    let given;
+    let targets = match control.targets {
+        Some(list) => {
+            given = plan::Targets::listed(list.to_vec());
+            &given
+        }
+        None => &plan.targets,
+    };
     let concurrency = signals::fd_capped_concurrency(plan.probing.concurrency);
     let mut config = ProbeConfig::new(
         plan.probing.timeout,
@@ -66,9 +96,12 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
         Arc::clone(&plan.probing.resolver),
     );
     config.proxy = plan.probing.proxy.clone().map(Arc::new);
+    if let Some(stop) = &control.stop {
+        config.stop = stop.clone();
+    }
     let stop = config.stop.clone();
     let progress = Progress::new(
-        plan.targets.len(),
+        targets.len(),
         concurrency,
         plan.progress.bar,
         plan.progress.verbose,
@@ -81,7 +114,11 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
         .map_err(RunError::Runtime)?;
     let watchers = {
         let _entered = runtime.enter();
-        signals::watch_for_stop(&stop, plan.deadline)
+        if control.stop.is_some() {
+            signals::watch_deadline(&stop, plan.deadline)
+        } else {
+            signals::watch_for_stop(&stop, plan.deadline)
+        }
     };
     let judge = Judge {
         judging: &plan.judging,
@@ -96,11 +133,11 @@ pub fn audit(plan: &AuditPlan, sink: &mut dyn ResultSink) -> Result<RunReport, R
     };
     // Streaming keeps no result (memory follows the concurrency), only their summary.
     let (results, tally) = if sink.streams() {
-        let summary = pipeline::streamed(&pipeline, plan.targets.iter(), sink, &mut timer);
+        let summary = pipeline::streamed(&pipeline, targets.iter(), sink, &mut timer);
         (Vec::new(), Some(summary))
     } else {
         (
-            pipeline::batch(&pipeline, plan.targets.iter().collect(), &mut timer),
+            pipeline::batch(&pipeline, targets.iter().collect(), &mut timer),
             None,
         )
     };

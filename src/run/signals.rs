@@ -34,14 +34,23 @@ pub fn watch_for_stop(stop: &Stop, deadline: Option<Duration>) -> Vec<tokio::tas
             std::process::exit(i32::from(exit::INTERRUPTED));
         }));
     }
-    if let Some(deadline) = deadline {
-        let stop = stop.clone();
-        watchers.push(tokio::spawn(async move {
-            tokio::time::sleep(deadline).await;
-            stop.trigger(StopReason::Deadline);
-        }));
-    }
+    watchers.extend(watch_deadline(stop, deadline));
     watchers
+}
+
+/// Starts the task that stops the run when its deadline passes (none without one). Must be called
+/// inside the runtime; abort the handles when the run ends.
+pub fn watch_deadline(stop: &Stop, deadline: Option<Duration>) -> Vec<tokio::task::JoinHandle<()>> {
+    deadline
+        .map(|deadline| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(deadline).await;
+                stop.trigger(StopReason::Deadline);
+            })
+        })
+        .into_iter()
+        .collect()
 }
 
 /// Open files each probe may hold at once: its connection, and a DNS socket with `--dns-server`.

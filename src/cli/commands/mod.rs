@@ -8,6 +8,7 @@ pub mod docs;
 pub mod export;
 pub mod inspect;
 pub mod report;
+pub mod serve;
 
 use std::sync::OnceLock;
 
