@@ -116,9 +116,6 @@ pub enum ConfigError {
     },
 }
 
-/// Labels pinscope's series carry already: a config may not set them.
-const RESERVED_LABELS: &[&str] = &["site", "host", "port", "section", "instance", "job"];
-
 impl Config {
     /// Reads and checks the file. Relative paths in it are taken from the file's folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -234,21 +231,10 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 impl<'de> Deserialize<'de> for LabelName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(serde::de::Error::custom(format!(
-                "label '{name}': not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
-            )));
-        }
-        if name.starts_with("__") || RESERVED_LABELS.contains(&name.as_str()) {
-            return Err(serde::de::Error::custom(format!(
-                "label '{name}': reserved (pinscope or Prometheus sets it)"
-            )));
-        }
+        // The renderer's own rule: a label its series carry (or Prometheus sets) is refused here,
+        // where the file's line can be named, rather than dropped silently at render time.
+        crate::report::prometheus::check_label_name(&name)
+            .map_err(|e| serde::de::Error::custom(format!("label {e}")))?;
         Ok(Self(name))
     }
 }
