@@ -160,10 +160,16 @@ impl BasicAuth {
         let Some((user, password)) = decoded.split_once(':') else {
             return false;
         };
-        let Some(hash) = self.users.get(user) else {
-            return false;
+        // An unknown user costs the same bcrypt verification as a known one (against another
+        // user's hash, then refused), so response times do not tell which user names exist.
+        let (hash, known) = match self.users.get(user) {
+            Some(hash) => (hash, true),
+            None => match self.users.values().next() {
+                Some(hash) => (hash, false),
+                None => return false,
+            },
         };
-        let ok = bcrypt::verify(password, hash).unwrap_or(false);
+        let ok = bcrypt::verify(password, hash).unwrap_or(false) && known;
         if ok && let Ok(mut verified) = self.verified.lock() {
             if verified.len() >= VERIFIED_CAP {
                 verified.clear();
