@@ -89,6 +89,7 @@ fn offline(host: &str, chain: Vec<CertificateDer<'static>>) -> Observation {
         },
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         sni: None,
         outcome: Outcome::Offline {
             captured: Captured {

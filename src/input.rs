@@ -2,6 +2,8 @@
 //! standard input. Every error names the file (or "standard input"), and the line where there is
 //! one, and says what is wrong in words.
 
+pub mod exemptions;
+
 use std::io::Read as _;
 use std::path::Path;
 

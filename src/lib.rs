@@ -34,6 +34,7 @@ pub mod der;
 pub mod fuzzing;
 pub mod input;
 pub mod model;
+pub mod pac;
 pub mod probe;
 pub mod report;
 pub mod run;

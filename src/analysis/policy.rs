@@ -117,7 +117,8 @@ impl Code {
             | Self::CtCompliant
             | Self::CtNotRequired
             | Self::PublicClientsRefuse
-            | Self::UnexpectedIssuer => Context,
+            | Self::UnexpectedIssuer
+            | Self::AddressOutsideDocumentedNetwork => Context,
         }
     }
 
