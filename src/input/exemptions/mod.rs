@@ -401,7 +401,9 @@ fn csv_records(text: &str, file: &str) -> Result<Vec<Record>, ExemptionsError> {
             match (c, quoted) {
                 ('"', true) if chars.peek() == Some(&'"') => {
                     chars.next();
-                    field.map(|f| f.push('"'));
+                    if let Some(f) = field {
+                        f.push('"');
+                    }
                 }
                 ('"', true) => quoted = false,
                 ('"', false) if field.as_ref().is_some_and(|f| f.trim().is_empty()) => {
@@ -417,7 +419,9 @@ fn csv_records(text: &str, file: &str) -> Result<Vec<Record>, ExemptionsError> {
                     if c == '\n' {
                         line += 1;
                     }
-                    field.map(|f| f.push(c));
+                    if let Some(f) = field {
+                        f.push(c);
+                    }
                 }
             }
         }
