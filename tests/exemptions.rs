@@ -96,7 +96,7 @@ fn a_squid_splice_acl_without_push_apple_com_leaves_apns_inspected() {
         "--section=apns",
     ]);
     assert_eq!(table.code, 1);
-    assert!(table.stdout.contains("Required hosts no entry exempts:"));
+    assert!(table.stdout.contains("Required hosts not exempted:"));
     assert!(
         table.stdout.contains("  courier.push.apple.com (5223,443)"),
         "{}",

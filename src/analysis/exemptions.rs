@@ -70,6 +70,9 @@ pub struct HostCheck {
     pub ports: Vec<u16>,
     pub section: String,
     pub pattern: Option<String>,
+    /// The numbered family a representative belongs to (`*-courier.push.apple.com`), for views
+    /// that show such a family on one line.
+    pub family: Option<String>,
     /// Not legacy: a required host that is not exempt makes the check fail.
     pub required: bool,
     pub status: Status,
@@ -145,6 +148,7 @@ pub fn check(
             ports: vec![row.port],
             section: row.section.clone(),
             pattern: row.pattern.clone(),
+            family: row.numbered_family(),
             required: !row.legacy,
             status: Status::NotExempt,
             credit: None,
@@ -438,7 +442,7 @@ fn squid(config: &SquidConfig, host: &str) -> Decision {
             },
             credit: Some(rule_credit(rule, entry)),
             note: (action != Action::Splice)
-                .then(|| format!("squid decides to {} ({})", action.as_str(), rule.origin)),
+                .then(|| format!("squid's final action is {}", action.as_str())),
         };
     }
     // The loop returns at step 3 at the latest.

@@ -160,14 +160,41 @@ fn summary(check: &ExemptionCheck) -> String {
     }
 }
 
+/// Hosts in order, consecutive members of one numbered family with the same answer on one line
+/// (the JSON lists each): the first host, and how many the line stands for.
+fn gathered<'a>(hosts: impl Iterator<Item = &'a HostCheck>) -> Vec<(&'a HostCheck, usize)> {
+    let mut out: Vec<(&HostCheck, usize)> = Vec::new();
+    for h in hosts {
+        if let Some((first, n)) = out.last_mut()
+            && h.family.is_some()
+            && first.family == h.family
+            && first.status == h.status
+            && first.credit == h.credit
+            && first.note == h.note
+            && first.ports == h.ports
+        {
+            *n += 1;
+            continue;
+        }
+        out.push((h, 1));
+    }
+    out
+}
+
+fn label(h: &HostCheck, n: usize) -> String {
+    match (&h.family, n) {
+        (Some(family), n) if n > 1 => format!("{family} ({n} hosts)"),
+        _ => h.host.clone(),
+    }
+}
+
 fn table(check: &ExemptionCheck) -> String {
     let headers = ["HOST", "PORTS", "STATUS", "ENTRY", "NOTE"];
-    let cells: Vec<[String; 5]> = check
-        .hosts
-        .iter()
-        .map(|h| {
+    let cells: Vec<[String; 5]> = gathered(check.hosts.iter())
+        .into_iter()
+        .map(|(h, n)| {
             [
-                text::line(&h.host),
+                text::line(&label(h, n)),
                 ports(h),
                 status_label(h),
                 text::line(&credit_text(h.credit.as_ref())),
@@ -186,7 +213,7 @@ fn table(check: &ExemptionCheck) -> String {
         for (i, cell) in c.iter().enumerate() {
             s.push_str(cell);
             if i + 1 < c.len() {
-                let pad = widths[i] - unicode_width::UnicodeWidthStr::width(*cell);
+                let pad = widths[i].saturating_sub(unicode_width::UnicodeWidthStr::width(*cell));
                 s.push_str(&" ".repeat(pad + 2));
             }
         }
@@ -196,14 +223,14 @@ fn table(check: &ExemptionCheck) -> String {
     for c in &cells {
         out.push_str(&row([&c[0], &c[1], &c[2], &c[3], &c[4]]));
     }
-    let missing: Vec<&HostCheck> = check.missing().collect();
+    let missing = gathered(check.missing());
     if !missing.is_empty() {
-        out.push_str("\nRequired hosts no entry exempts:\n");
-        for h in missing {
+        out.push_str("\nRequired hosts not exempted:\n");
+        for (h, n) in missing {
             let _ = writeln!(
                 out,
                 "  {} ({}){}",
-                text::line(&h.host),
+                text::line(&label(h, n)),
                 ports(h),
                 h.note
                     .as_deref()
