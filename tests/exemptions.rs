@@ -337,3 +337,64 @@ fn an_apns_name_resolved_outside_17_0_0_0_8_is_reported() {
         "{gdmf:#}"
     );
 }
+
+/// A user catalog row for a lab server on loopback, documented in 17.0.0.0/8 as APNs is.
+fn documented_row(scratch: &Scratch, host: &str, port: u16, cidr: &str) -> String {
+    let catalog = scratch.file(
+        "catalog.toml",
+        &format!(
+            "version = 1\n\n[[entry]]\nhosts = [\"{host}\"]\nports = [{port}]\ntransport = \"tcp\"\nsection = \"apns\"\nsource = \"apns-networking\"\nnetworks = [{{ cidr = \"{cidr}\", source = \"apns-networking\" }}]\n"
+        ),
+    );
+    format!("--catalog={}", catalog.display())
+}
+
+#[test]
+fn the_verdict_follows_the_connection_and_the_finding_names_the_dns_server() {
+    let lab = Lab::new();
+    let host = "courier.pinscope.test";
+    let port = tls_server(&lab.public.leaf(&[host], true));
+    let dns = DnsServer::start(&[(host, Zone::v4(std::net::Ipv4Addr::LOCALHOST))]);
+    let catalog = documented_row(&lab.scratch, host, port, "17.0.0.0/8");
+    let run = audit_within(
+        &[
+            catalog.clone(),
+            format!("--host={host}"),
+            dns.flag(),
+            lab.public_roots(),
+        ],
+        5,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let t = target(&json, host);
+    // A genuine server answered on that address: the verdict is its.
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    let message = message(t, "address_outside_documented_network");
+    assert!(
+        message.contains(&format!("the DNS server {} (--dns-server)", dns.addr)),
+        "{message}"
+    );
+
+    // --connect-to sends the name elsewhere: those addresses are another host's.
+    let run = audit_within(
+        &[
+            catalog,
+            format!("--host={host}"),
+            format!("--connect-to={host}:{port}:localhost:{port}"),
+            format!("--resolve=localhost:{port}:127.0.0.1"),
+            lab.public_roots(),
+        ],
+        5,
+    );
+    let t = target(&run.json(), host).clone();
+    assert!(!has_code(&t, "address_outside_documented_network"), "{t:#}");
+
+    // A block that is not one is refused with its line.
+    let bad = documented_row(&lab.scratch, host, port, "17.1.0.0/8");
+    let run = pinscope(["catalog", bad.as_str()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("catalog.toml:"), "{}", run.stderr);
+    assert!(run.stderr.contains("networks"), "{}", run.stderr);
+    assert!(run.stderr.contains("17.1.0.0/8"), "{}", run.stderr);
+}
