@@ -398,3 +398,47 @@ fn the_verdict_follows_the_connection_and_the_finding_names_the_dns_server() {
     assert!(run.stderr.contains("networks"), "{}", run.stderr);
     assert!(run.stderr.contains("17.1.0.0/8"), "{}", run.stderr);
 }
+
+#[test]
+fn a_pac_that_loops_or_does_not_parse_is_one_line_and_exit_2() {
+    let scratch = Scratch::new();
+    let looping = scratch.file(
+        "loop.pac",
+        "function FindProxyForURL(url, host) { while (true) {} }\n",
+    );
+    let run = pinscope_within(
+        [
+            "exemptions",
+            "check",
+            looping.to_str().unwrap(),
+            "--host=gdmf.apple.com",
+        ],
+        std::time::Duration::from_secs(40),
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("loop.pac"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("loop iteration limit"),
+        "{}",
+        run.stderr
+    );
+
+    let broken = scratch.file(
+        "broken.pac",
+        "function FindProxyForURL(url, host) {\n  return \"DIRECT\"\n  var x = ;\n}\n",
+    );
+    let run = check(&broken, &[]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("line 3"), "{}", run.stderr);
+
+    // A PAC whose answer depends on the clock is refused, naming the helper.
+    let clock = scratch.file(
+        "clock.pac",
+        "function FindProxyForURL(url, host) { return timeRange(9, 17) ? \"DIRECT\" : \"PROXY p:1\"; }\n",
+    );
+    let run = check(&clock, &["--host=gdmf.apple.com"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("timeRange"), "{}", run.stderr);
+}

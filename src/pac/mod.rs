@@ -122,13 +122,13 @@ impl Pac {
         limits.set_stack_size_limit(STACK_LIMIT);
         context
             .eval(Source::from_bytes(HELPERS))
-            .map_err(|e| PacError::Load(format!("the built-in helpers: {e}")))?;
+            .map_err(|e| PacError::Load(format!("the built-in helpers: {}", first_line(&e))))?;
         context
             .eval(Source::from_bytes(pac_text))
-            .map_err(|e| PacError::Load(e.to_string()))?;
+            .map_err(|e| PacError::Load(first_line(&e)))?;
         let defined = context
             .eval(Source::from_bytes("typeof FindProxyForURL === 'function'"))
-            .map_err(|e| PacError::Load(e.to_string()))?;
+            .map_err(|e| PacError::Load(first_line(&e)))?;
         if defined != JsValue::from(true) {
             return Err(PacError::NoFunction);
         }
@@ -144,7 +144,7 @@ impl Pac {
             .map_err(|e| PacError::Call {
                 url: url.to_owned(),
                 host: host.to_owned(),
-                message: e.to_string(),
+                message: first_line(&e),
             })?;
         match value.as_string() {
             Some(s) => Ok(s.to_std_string_escaped()),
@@ -195,6 +195,12 @@ pub fn routes(answer: &str) -> Vec<Route> {
             }
         })
         .collect()
+}
+
+/// The engine's message without the backtrace it appends on the following lines: errors are one
+/// line.
+fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or("").trim().to_owned()
 }
 
 fn js_string(s: &str) -> String {
