@@ -5,6 +5,7 @@
 
 mod common;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use common::*;
@@ -18,6 +19,50 @@ fn check(file: &std::path::Path, extra: &[&str]) -> Run {
     ];
     args.extend(extra.iter().map(ToString::to_string));
     pinscope(&args)
+}
+
+/// The JSON of `exemptions check`, as docs/proxies.md documents it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Check {
+    file: String,
+    format: String,
+    ok: bool,
+    hosts: Vec<HostJson>,
+    missing: Vec<String>,
+    unused: Vec<Note>,
+    broad: Vec<Note>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HostJson {
+    host: String,
+    ports: Vec<u16>,
+    section: String,
+    pattern: Option<String>,
+    required: bool,
+    status: String,
+    entry: Option<EntryJson>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EntryJson {
+    at: Option<String>,
+    text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Note {
+    entry: EntryJson,
+    why: String,
 }
 
 fn host<'a>(json: &'a Value, name: &str) -> &'a Value {
@@ -149,6 +194,10 @@ fn pinscopes_own_exports_cover_everything() {
                 run.stdout, run.stderr
             );
             let json = run.json();
+            let typed: Check = serde_json::from_value(json.clone()).unwrap();
+            assert!(typed.hosts.iter().all(|h| {
+                ["exempt", "partly", "not_exempt", "undetermined"].contains(&h.status.as_str())
+            }));
             assert_eq!(json["format"], format, "{flag}");
             assert_eq!(json["ok"], true);
             assert!(missing(&json).is_empty(), "{format}: {:?}", missing(&json));
