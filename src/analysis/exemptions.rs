@@ -201,12 +201,22 @@ impl<'a> Judge<'a> {
             return self.decide(Subject::Host(&h.host), &h.ports);
         };
         let whole = self.decide(Subject::Wildcard(domain), &h.ports)?;
-        if whole.status == Status::Exempt || h.host.starts_with("*.") {
+        if h.host.starts_with("*.") {
             return Ok(whole);
         }
+        // The representative too: usually a name under the wildcard, but for *.business.apple.com
+        // it is the apex, which `*.business.apple.com` does not match.
         let one = self.decide(Subject::Host(&h.host), &h.ports)?;
-        Ok(match one.status {
-            Status::Exempt => Decision {
+        Ok(match (whole.status, one.status) {
+            (Status::Exempt, Status::Exempt) => whole,
+            (Status::Exempt, _) => Decision {
+                note: Some(format!(
+                    "every name under *.{domain} is exempt, but not {} itself",
+                    h.host
+                )),
+                ..one
+            },
+            (_, Status::Exempt) => Decision {
                 status: Status::Partly,
                 note: Some(format!(
                     "{} is exempt, but not every name under *.{domain}: devices use others",
@@ -632,6 +642,21 @@ mod tests {
         let conf = "acl lan src 10.0.0.0/8\nacl ex ssl::server_name .apple.com\nssl_bump bump lan\nssl_bump splice ex\n";
         let c = run(conf, ListFormat::Squid, &rows);
         assert_eq!(status(&c, "gdmf.apple.com"), Status::Undetermined);
+    }
+
+    #[test]
+    fn an_apex_representative_needs_its_own_entry() {
+        let rows = [row("business.apple.com", Some("*.business.apple.com"), 443)];
+        let c = run("*.business.apple.com\n", ListFormat::Plain, &rows);
+        assert_eq!(status(&c, "business.apple.com"), Status::NotExempt);
+        let c = run(".business.apple.com\n", ListFormat::Plain, &rows);
+        assert_eq!(status(&c, "business.apple.com"), Status::Exempt);
+        let c = run(
+            "*.business.apple.com\nbusiness.apple.com\n",
+            ListFormat::Plain,
+            &rows,
+        );
+        assert_eq!(status(&c, "business.apple.com"), Status::Exempt);
     }
 
     #[test]
