@@ -14,8 +14,9 @@
 //!   `myIpAddress` returns `127.0.0.1` (what browsers return when they cannot tell). A PAC whose
 //!   answer depends on resolving names is therefore judged as for a machine whose resolver knows
 //!   none of them.
-//! - `weekdayRange`, `dateRange` and `timeRange` depend on the clock; calling one is an error
-//!   that names it, so no answer silently depends on when the check ran.
+//! - `weekdayRange`, `dateRange` and `timeRange` depend on the clock, and so does `Date`; calling
+//!   one is an error that names it, so no answer silently depends on when the evaluation ran (and
+//!   the engine never reads the clock).
 //! - `alert` does nothing.
 //!
 //! Evaluation is bounded without reading a clock: loops stop after [`LOOP_LIMIT`] iterations,
@@ -70,6 +71,7 @@ function alert(message) {}
 function __pinscopeClock(name) {
     throw new Error(name + '() depends on the date and time, which pinscope does not evaluate');
 }
+globalThis.Date = function Date() { __pinscopeClock('Date'); };
 function weekdayRange() { __pinscopeClock('weekdayRange'); }
 function dateRange() { __pinscopeClock('dateRange'); }
 function timeRange() { __pinscopeClock('timeRange'); }
@@ -300,5 +302,8 @@ mod tests {
             "function FindProxyForURL(u, h) { return timeRange(9, 17) ? 'DIRECT' : 'PROXY p:1'; }";
         let err = evaluate(clock, "https://a/", "a").expect_err("clock");
         assert!(err.to_string().contains("timeRange"), "{err}");
+        let date = "function FindProxyForURL(u, h) { return new Date().getHours() > 8 ? 'DIRECT' : 'PROXY p:1'; }";
+        let err = evaluate(date, "https://a/", "a").expect_err("clock");
+        assert!(err.to_string().contains("Date()"), "{err}");
     }
 }
