@@ -354,6 +354,9 @@ fn acl_line(
     Ok(())
 }
 
+/// The largest values file read (64 MiB).
+const MAX_VALUES_FILE: u64 = 64 << 20;
+
 /// The values in a `"/path/file"`: one per line, `#` comments; relative to `dir`.
 fn values_file(
     path: &str,
@@ -364,10 +367,22 @@ fn values_file(
         Some(d) if Path::new(path).is_relative() => d.join(path),
         _ => Path::new(path).to_path_buf(),
     };
-    let text = std::fs::read_to_string(&full).map_err(|e| ExemptionsError::Invalid {
+    let cannot = |why: String| ExemptionsError::Invalid {
         origin: origin.clone(),
-        message: format!("cannot read the values file {}: {e}", full.display()),
-    })?;
+        message: format!("cannot read the values file {}: {why}", full.display()),
+    };
+    // A device or a FIFO (`"/dev/zero"`) would never end: regular files only, and not huge.
+    let meta = std::fs::metadata(&full).map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".to_owned()));
+    }
+    if meta.len() > MAX_VALUES_FILE {
+        return Err(cannot(format!(
+            "{} bytes, more than the {MAX_VALUES_FILE} a values file may have",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(&full).map_err(|e| cannot(e.to_string()))?;
     let shown = full.display().to_string();
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
