@@ -305,6 +305,9 @@ enum Tri<'a> {
 
 /// How deep `any-of` / `all-of` may nest.
 const MAX_ACL_DEPTH: usize = 16;
+/// How many ACLs one condition may look at in all: `any-of` lists that name themselves several
+/// times would otherwise branch without end.
+const MAX_ACL_VISITS: usize = 10_000;
 
 fn acl_matches<'a>(
     config: &'a SquidConfig,
@@ -312,12 +315,14 @@ fn acl_matches<'a>(
     host: &str,
     step: u8,
     depth: usize,
+    visits: &mut usize,
 ) -> Tri<'a> {
     let Some(acl) = config.acl(name) else {
         return Tri::Unknown(format!("the ACL '{name}' is not defined"));
     };
-    if depth > MAX_ACL_DEPTH {
-        return Tri::Unknown(format!("the ACL '{name}' nests too deep"));
+    *visits += 1;
+    if depth > MAX_ACL_DEPTH || *visits > MAX_ACL_VISITS {
+        return Tri::Unknown(format!("the ACL '{name}' nests too deep (or names itself)"));
     }
     match &acl.kind {
         AclKind::All => Tri::Yes(None),
@@ -345,7 +350,7 @@ fn acl_matches<'a>(
         AclKind::AnyOf(names) => {
             let mut unknown = None;
             for n in names {
-                match acl_matches(config, n, host, step, depth + 1) {
+                match acl_matches(config, n, host, step, depth + 1, visits) {
                     yes @ Tri::Yes(_) => return yes,
                     Tri::No => {}
                     Tri::Unknown(why) => unknown = Some(why),
@@ -357,7 +362,7 @@ fn acl_matches<'a>(
             let mut entry = None;
             let mut unknown = None;
             for n in names {
-                match acl_matches(config, n, host, step, depth + 1) {
+                match acl_matches(config, n, host, step, depth + 1, visits) {
                     Tri::Yes(e) => entry = entry.or(e),
                     Tri::No => return Tri::No,
                     Tri::Unknown(why) => unknown = Some(why),
@@ -375,7 +380,7 @@ fn rule_matches<'a>(config: &'a SquidConfig, rule: &Rule, host: &str, step: u8) 
     let mut entry = None;
     let mut unknown = None;
     for c in &rule.conditions {
-        let t = acl_matches(config, &c.acl, host, step, 0);
+        let t = acl_matches(config, &c.acl, host, step, 0, &mut 0);
         let t = match (t, c.negated) {
             (Tri::Yes(_), true) => Tri::No,
             (Tri::No, true) => Tri::Yes(None),
@@ -640,6 +645,14 @@ mod tests {
         assert_eq!(status(&c, "courier.push.apple.com"), Status::Partly);
         // An ACL on client addresses cannot be decided from a name.
         let conf = "acl lan src 10.0.0.0/8\nacl ex ssl::server_name .apple.com\nssl_bump bump lan\nssl_bump splice ex\n";
+        let c = run(conf, ListFormat::Squid, &rows);
+        assert_eq!(status(&c, "gdmf.apple.com"), Status::Undetermined);
+    }
+
+    #[test]
+    fn acls_that_name_themselves_end() {
+        let rows = [row("gdmf.apple.com", None, 443)];
+        let conf = "acl b dstdomain x.example\nacl a any-of b\nacl a any-of a a a a a a\nssl_bump splice a\nssl_bump bump all\n";
         let c = run(conf, ListFormat::Squid, &rows);
         assert_eq!(status(&c, "gdmf.apple.com"), Status::Undetermined);
     }
