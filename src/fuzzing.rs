@@ -32,6 +32,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("connect_reply", connect_reply),
     ("ocsp", ocsp),
     ("crl", crl),
+    ("exemptions", exemptions),
 ];
 
 /// A fixed moment (2027-01-01T00:00:00Z, inside the seed certificates' validity), so a run is
@@ -89,6 +90,7 @@ fn offline(host: &str, chain: Vec<CertificateDer<'static>>) -> Observation {
         },
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         sni: None,
         outcome: Outcome::Offline {
             captured: Captured {
@@ -146,4 +148,37 @@ pub fn ocsp(data: &[u8]) {
 /// A CRL body (DER or PEM), judged for the fixed leaf and issuer.
 pub fn crl(data: &[u8]) {
     judge_revocation(RevocationKind::Crl, data);
+}
+
+/// `exemptions check`'s readers: the bytes as a plain, CSV, JSON and squid list, each judged
+/// against the built-in catalog when it reads. (PAC text is evaluated by `pac`, whose bounds its
+/// own tests cover.)
+pub fn exemptions(data: &[u8]) {
+    use crate::input::exemptions::{ListFormat, parse};
+    static CATALOG: OnceLock<Option<Catalog>> = OnceLock::new();
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Some(catalog) = CATALOG
+        .get_or_init(|| Catalog::load(None, &TenantValues::default()).ok())
+        .as_ref()
+    else {
+        return;
+    };
+    let rows: Vec<&crate::catalog::Row> = catalog.rows.iter().collect();
+    for format in [
+        ListFormat::Plain,
+        ListFormat::Csv,
+        ListFormat::Json,
+        ListFormat::Squid,
+        ListFormat::Auto,
+    ] {
+        // Values files are looked for where nothing is.
+        let nowhere = std::path::Path::new("/nonexistent-pinscope-fuzz");
+        if let Ok(list) = parse(text, "fuzz input", Some(nowhere), format, None)
+            && !matches!(list.kind, crate::input::exemptions::ListKind::Pac(_))
+        {
+            let _ = crate::analysis::exemptions::check(&list, &rows, &catalog.rows);
+        }
+    }
 }

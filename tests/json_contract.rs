@@ -509,6 +509,7 @@ enum Code {
     IoError,
     NotProbed,
     Interrupted,
+    AddressOutsideDocumentedNetwork,
     // Proxies.
     ProxyAuthRequired,
     ProxyRefused,
@@ -541,7 +542,7 @@ enum Code {
 }
 
 /// Every code, for comparing with the documentation.
-const CODES: [Code; 75] = [
+const CODES: [Code; 76] = [
     Code::ChainValid,
     Code::AnchorNativeOnly,
     Code::AnchorInNoStore,
@@ -592,6 +593,7 @@ const CODES: [Code; 75] = [
     Code::IoError,
     Code::NotProbed,
     Code::Interrupted,
+    Code::AddressOutsideDocumentedNetwork,
     Code::ProxyAuthRequired,
     Code::ProxyRefused,
     Code::ProxyUpstreamError,
@@ -664,6 +666,7 @@ impl Code {
             | Self::UnexpectedIssuer
             | Self::MalformedCertificate
             | Self::ProxyNotSupported
+            | Self::AddressOutsideDocumentedNetwork
             | Self::TransparentProxy
             | Self::ClockSkew
             | Self::TlsProfileChanged
@@ -826,8 +829,17 @@ struct CatalogRow {
     #[serde(deserialize_with = "nullable")]
     pinned_by: Option<String>,
     pinned_with: Vec<String>,
+    networks: Vec<CatalogNetwork>,
     #[serde(deserialize_with = "nullable")]
     apple_pinning_policy: Option<String>,
+}
+
+/// A documented address block of a catalog row.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogNetwork {
+    cidr: String,
+    source: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -2750,6 +2762,10 @@ fn check_catalog_rows(rows: &[CatalogRow]) {
         );
         assert!(r.port > 0, "{label}");
         assert_eq!(r.host, r.host.to_ascii_lowercase(), "{label}");
+        for n in &r.networks {
+            assert!(n.cidr.contains('/'), "{label}: network '{}'", n.cidr);
+            assert!(!n.source.is_empty(), "{label}: network without a source");
+        }
         assert_eq!(
             r.sections.first(),
             Some(&r.section),
@@ -2867,6 +2883,15 @@ fn catalog_json_matches_the_row_schema() {
     );
     // Without tenant values, no template row is listed.
     assert!(rows.iter().all(|r| !r.host.contains('{')));
+    // APNs rows carry Apple's 17.0.0.0/8, with their source; CDN-served rows nothing.
+    let courier = rows
+        .iter()
+        .find(|r| r.host == "courier.push.apple.com" && r.port == 5223)
+        .unwrap();
+    assert_eq!(courier.networks[0].cidr, "17.0.0.0/8");
+    assert_eq!(courier.networks[0].source, "apns-networking");
+    let gdmf = rows.iter().find(|r| r.host == "gdmf.apple.com").unwrap();
+    assert!(gdmf.networks.is_empty());
     // Pinned and unpinned hosts the other tests rely on.
     assert_eq!(catalog_policy(&rows, "gdmf.apple.com"), Some("Pallas"));
     assert_eq!(catalog_policy(&rows, "gsa.apple.com"), Some("GS"));

@@ -12,10 +12,12 @@ pub mod apple;
 pub mod chain;
 pub mod ct;
 mod drift;
+pub mod exemptions;
 mod explain;
 mod findings;
 mod judge;
 pub mod knowledge;
+mod networks;
 mod policy;
 mod refused;
 pub mod requirements;
@@ -157,6 +159,7 @@ pub fn assess(obs: &Observation, ctx: &Context<'_>) -> Assessment {
             ),
         );
     }
+    networks::check(obs, &mut found);
     if let Some(entry) = ctx
         .baseline
         .and_then(|b| b.entry(&obs.target.host, obs.target.port, obs.target.transport))

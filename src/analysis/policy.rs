@@ -118,7 +118,8 @@ impl Code {
             | Self::CtCompliant
             | Self::CtNotRequired
             | Self::PublicClientsRefuse
-            | Self::UnexpectedIssuer => Context,
+            | Self::UnexpectedIssuer
+            | Self::AddressOutsideDocumentedNetwork => Context,
         }
     }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use crate::model::row::{Probe, ProxySupport, Region, Row, Transport};
+pub use crate::model::row::{Network, Probe, ProxySupport, Region, Row, Transport};
 pub use parse::CatalogError;
 use parse::{Document, RawEntry};
 
@@ -235,6 +235,11 @@ fn merge_into(row: &mut Row, other: Row) {
     if row.tls_ciphers.is_empty() {
         row.tls_ciphers = other.tls_ciphers;
     }
+    for n in other.networks {
+        if !row.networks.contains(&n) {
+            row.networks.push(n);
+        }
+    }
     if row.pinned_by.is_none() {
         row.pinned_by = other.pinned_by;
         row.pinned_with = other.pinned_with;
@@ -259,6 +264,15 @@ impl RawEntry {
                 "section",
                 format!("unknown section '{}'", self.section.get_ref()),
             ));
+        }
+        for n in &self.networks {
+            if !sources.iter().any(|s| s.id == n.get_ref().source) {
+                return Err(doc.error_at(
+                    n.span(),
+                    "networks",
+                    format!("unknown source '{}'", n.get_ref().source),
+                ));
+            }
         }
         if !sources.iter().any(|s| s.id == *self.source.get_ref()) {
             return Err(doc.error_at(

@@ -6,7 +6,7 @@ use rustls_pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Probe, ProxySupport, Region, Row, Section, Source, TenantValues, Transport};
+use super::{Network, Probe, ProxySupport, Region, Row, Section, Source, TenantValues, Transport};
 
 /// The catalog format version this build reads.
 const FORMAT_VERSION: u32 = 1;
@@ -88,6 +88,16 @@ pub(super) struct RawEntry {
     tls_ciphers: Vec<String>,
     probe: Option<Spanned<Probe>>,
     pinned_by: Option<String>,
+    #[serde(default)]
+    pub(super) networks: Vec<Spanned<RawNetwork>>,
+}
+
+/// One `networks = [{ cidr = "17.0.0.0/8", source = "…" }]` item.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetwork {
+    cidr: String,
+    pub(super) source: String,
 }
 
 fn unknown_proxy() -> ProxySupport {
@@ -268,6 +278,17 @@ impl RawEntry {
                 format!("this probe needs transport {wanted}, not \"{t}\""),
             ));
         }
+        let mut networks = Vec::new();
+        for n in &self.networks {
+            let raw = n.get_ref();
+            networks.push(Network::parse(&raw.cidr, &raw.source).ok_or_else(|| {
+                doc.error_at(
+                    n.span(),
+                    "networks",
+                    format!("'{}' is not an address block like 17.0.0.0/8", raw.cidr),
+                )
+            })?);
+        }
         if self.hosts.is_empty() && self.pattern.is_none() {
             return Err(doc.error_at(entry_span, "hosts", "an entry needs hosts or a pattern"));
         }
@@ -337,6 +358,7 @@ impl RawEntry {
                         } else {
                             Vec::new()
                         },
+                        networks: networks.clone(),
                     });
                 }
             }

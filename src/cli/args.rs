@@ -52,6 +52,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write the host patterns to exempt from SSL inspection (plain, PAC, squid, CSV, JSON).
     Export(ExportArgs),
+    /// Check a team's own exemption list (plain, CSV, JSON, squid, PAC) against the catalog.
+    Exemptions(ExemptionsArgs),
     /// Record what a clean network presents, for `audit --baseline`.
     Baseline(BaselineArgs),
     /// Re-render saved results (`--format json` or `jsonl` output) in another format, without
@@ -393,4 +395,39 @@ pub struct ReportArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub table: TableArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(arg_required_else_help = true)]
+pub struct ExemptionsArgs {
+    #[command(subcommand)]
+    pub action: ExemptionsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExemptionsAction {
+    /// Report, for each selected catalog host, whether FILE exempts it from SSL inspection and by
+    /// which entry; required hosts no entry covers, entries that cover nothing in the catalog,
+    /// and dangerously broad ones. Exit 0 when every required host is exempt, 1 when one is not,
+    /// 2 when the list cannot be read.
+    Check(ExemptionsCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExemptionsCheckArgs {
+    /// The exemption list (`-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The list's format, as `export --format` names them; `auto` decides from the content
+    /// (a PAC, a squid configuration, JSON), then the extension (`.csv`), else plain.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: crate::input::exemptions::ListFormat,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// How the check is written.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
+    pub output_format: crate::report::exemptions::CheckFormat,
+    /// Write the check to this file instead of standard output (`-`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -35,6 +35,7 @@ pub fn main() -> ExitCode {
         Command::Catalog(a) => commands::catalog::run(&a),
         Command::Inspect(a) => commands::inspect::run(&a),
         Command::Export(a) => commands::export::run(&a),
+        Command::Exemptions(a) => commands::exemptions::run(&a),
         Command::Baseline(a) => commands::baseline::run(a),
         Command::Report(a) => commands::report::run(&a),
         Command::Serve(a) => commands::serve::run(a, &given_flags(&matches, "serve")),

@@ -162,6 +162,9 @@ pub enum Code {
     PublicClientsRefuse,
     /// The chain ends at a root Apple removed from its trust store.
     RootRemovedByApple,
+    /// The name resolved to an address outside every network a source documents for the
+    /// service (APNs: 17.0.0.0/8).
+    AddressOutsideDocumentedNetwork,
 }
 
 impl Code {
@@ -242,6 +245,7 @@ impl Code {
             Self::Precertificate => "precertificate",
             Self::PublicClientsRefuse => "public_clients_refuse",
             Self::RootRemovedByApple => "root_removed_by_apple",
+            Self::AddressOutsideDocumentedNetwork => "address_outside_documented_network",
         }
     }
 }

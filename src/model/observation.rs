@@ -18,6 +18,9 @@ pub struct Observation {
     pub addresses: Vec<IpAddr>,
     /// The address that accepted the TCP connection.
     pub address_used: Option<SocketAddr>,
+    /// Who gave `addresses` for the target's own name; `None` for a literal address, when they are
+    /// a proxy's or another host's (`--connect-to`), or when nothing was resolved.
+    pub answered_by: Option<AnsweredBy>,
     /// The server name sent in the ClientHello, if any (none for IP-literal targets).
     pub sni: Option<String>,
     pub outcome: Outcome,
@@ -29,6 +32,27 @@ pub struct Observation {
     /// How long each phase the probe reached took, in order (empty for skipped targets and
     /// `inspect`). Shown by `audit -v`; not part of the JSON.
     pub timings: Vec<PhaseTiming>,
+}
+
+/// Who answered a name lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnsweredBy {
+    /// The operating system's resolver.
+    System,
+    /// The DNS server given with `--dns-server`.
+    DnsServer(SocketAddr),
+    /// A `--resolve` rule.
+    ResolveRule,
+}
+
+impl fmt::Display for AnsweredBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::System => f.write_str("the system resolver"),
+            Self::DnsServer(server) => write!(f, "the DNS server {server} (--dns-server)"),
+            Self::ResolveRule => f.write_str("a --resolve rule"),
+        }
+    }
 }
 
 /// The time one phase of a probe took.

@@ -3,6 +3,7 @@
 //! analysis and the renderers can name them without depending on how the catalog is read.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +121,73 @@ pub struct Row {
     pub pinned_by: Option<String>,
     /// The other hosts pinned together with this one, to be exempted together.
     pub pinned_with: Vec<String>,
+    /// The address blocks a source documents the service in (`networks` in the catalog): an
+    /// address outside all of them is reported (`address_outside_documented_network`).
+    pub networks: Vec<Network>,
+}
+
+/// An address block a source documents for a row's service (`17.0.0.0/8` for APNs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Network {
+    /// As written: `17.0.0.0/8`.
+    pub cidr: String,
+    /// The id of the source that documents it.
+    pub source: String,
+    #[serde(skip)]
+    addr: IpAddr,
+    #[serde(skip)]
+    prefix: u8,
+}
+
+impl Network {
+    /// Reads `ADDR/PREFIX`; `None` when it is not one (or host bits are set).
+    pub fn parse(cidr: &str, source: &str) -> Option<Self> {
+        let (addr, prefix) = cidr.trim().split_once('/')?;
+        let addr: IpAddr = addr.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > bits {
+            return None;
+        }
+        // Host bits set (17.1.0.0/8) read as a mistake: refuse them.
+        if masked(addr, prefix) != bits_of(addr) {
+            return None;
+        }
+        Some(Self {
+            cidr: cidr.trim().to_owned(),
+            source: source.to_owned(),
+            addr,
+            prefix,
+        })
+    }
+
+    /// Whether the address is of this block's family and inside it.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.same_family(ip) && masked(ip, self.prefix) == masked(self.addr, self.prefix)
+    }
+
+    /// Whether the address is of the block's family (IPv4 or IPv6).
+    pub fn same_family(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4()
+    }
+}
+
+fn bits_of(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// The address with everything past `prefix` bits cleared.
+fn masked(ip: IpAddr, prefix: u8) -> u128 {
+    let width: u32 = if ip.is_ipv4() { 32 } else { 128 };
+    let keep = u32::from(prefix).min(width);
+    if keep == 0 {
+        return 0;
+    }
+    let shift = width - keep;
+    (bits_of(ip) >> shift) << shift
 }
 
 impl Row {
@@ -180,7 +248,22 @@ mod tests {
             probe: None,
             pinned_by: None,
             pinned_with: Vec::new(),
+            networks: Vec::new(),
         }
+    }
+
+    #[test]
+    fn networks_contain_their_addresses_only() {
+        let apple = Network::parse("17.0.0.0/8", "s").expect("block");
+        assert!(apple.contains("17.253.144.10".parse().expect("ip")));
+        assert!(!apple.contains("127.0.0.1".parse().expect("ip")));
+        assert!(!apple.contains("18.0.0.1".parse().expect("ip")));
+        assert!(!apple.contains("::1".parse().expect("ip")));
+        let v6 = Network::parse("2620:149::/32", "s").expect("block");
+        assert!(v6.contains("2620:149:a::1".parse().expect("ip")));
+        assert!(Network::parse("17.1.0.0/8", "s").is_none());
+        assert!(Network::parse("17.0.0.0/33", "s").is_none());
+        assert!(Network::parse("17.0.0.0", "s").is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::resolve::{Resolve, ResolveFuture};
+use crate::model::observation::AnsweredBy;
 use crate::model::target::normalise_host;
 
 /// One `--connect-to` rule.
@@ -118,6 +119,14 @@ impl ConnectToResolver {
 }
 
 impl Resolve for ConnectToResolver {
+    fn answered_by(&self, host: &str, port: u16) -> Option<AnsweredBy> {
+        match self.redirect(host, port) {
+            // The addresses are another host's: nothing to say about this name's.
+            Some(_) => None,
+            None => self.inner.answered_by(host, port),
+        }
+    }
+
     fn pinned(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
         let Some((to_host, to_port)) = self.redirect(host, port) else {
             return self.inner.pinned(host, port);

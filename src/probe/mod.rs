@@ -24,8 +24,8 @@ use tokio::task::JoinSet;
 
 pub use crate::model::observation::StopReason;
 use crate::model::observation::{
-    Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming,
-    SkipReason,
+    AnsweredBy, Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase,
+    PhaseTiming, SkipReason,
 };
 use crate::model::target::{ProbeKind, Target};
 use resolve::Resolve;
@@ -211,6 +211,7 @@ fn not_probed(target: Target, reason: StopReason) -> Observation {
         target,
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         sni: None,
         proxy: None,
         revocation: Vec::new(),
@@ -225,6 +226,7 @@ fn internal_failure(target: Target, detail: &str) -> Observation {
         target,
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         sni: None,
         proxy: None,
         revocation: Vec::new(),
@@ -248,6 +250,8 @@ struct Trace {
     phase: Phase,
     addresses: Vec<IpAddr>,
     address_used: Option<SocketAddr>,
+    /// Who gave `addresses`, when they are the target's own name's.
+    answered_by: Option<AnsweredBy>,
     captured: Arc<Mutex<Option<Captured>>>,
     peeked: Arc<Mutex<Peek>>,
     /// When each phase was entered, for `-v`'s timings.
@@ -297,6 +301,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
             target,
             addresses: Vec::new(),
             address_used: None,
+            answered_by: None,
             sni: None,
             outcome: Outcome::Skipped(reason),
             elapsed: started.elapsed(),
@@ -313,6 +318,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         phase: Phase::Resolve,
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         captured: Arc::new(Mutex::new(None)),
         peeked: Arc::new(Mutex::new(Peek::default())),
         marks: vec![(Phase::Resolve, started)],
@@ -402,6 +408,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
     Observation {
         addresses: trace.addresses.clone(),
         address_used: trace.address_used,
+        answered_by: trace.answered_by,
         sni,
         outcome,
         elapsed: started.elapsed(),
@@ -490,6 +497,11 @@ async fn attempt(
         Some(p) => (p.host.as_str(), p.port),
         None => (target.host.as_str(), target.port),
     };
+    // Who answers for the target's own name (not for a proxy's, nor a literal address).
+    let answered_by = match (via_proxy, host.parse::<IpAddr>()) {
+        (None, Err(_)) => config.resolver.answered_by(host, port),
+        _ => None,
+    };
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => config
@@ -512,6 +524,7 @@ async fn attempt(
     {
         let mut t = lock(&trace);
         t.addresses = addrs.iter().map(SocketAddr::ip).collect();
+        t.answered_by = answered_by;
         t.enter(if kind.is_udp() {
             Phase::Handshake
         } else {

@@ -22,7 +22,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 use tokio::sync::{Semaphore, watch};
 
-use crate::model::observation::DnsProblem;
+use crate::model::observation::{AnsweredBy, DnsProblem};
 
 /// A boxed resolution future (trait objects cannot have async methods).
 pub type ResolveFuture<'a> =
@@ -41,6 +41,12 @@ pub trait Resolve: Send + Sync + fmt::Debug {
     /// How long a lookup waits at most before this resolver gives up by itself, when it bounds its
     /// own queries (`--dns-server`); `None` when it may wait indefinitely (getaddrinfo).
     fn gives_up_after(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Who answers for this host and port: `None` when the name is not looked up as itself
+    /// (`--connect-to` sends it to another) or the resolver cannot say.
+    fn answered_by(&self, _host: &str, _port: u16) -> Option<AnsweredBy> {
         None
     }
 
@@ -115,6 +121,10 @@ impl ResolveError {
 pub struct SystemResolver;
 
 impl Resolve for SystemResolver {
+    fn answered_by(&self, _host: &str, _port: u16) -> Option<AnsweredBy> {
+        Some(AnsweredBy::System)
+    }
+
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
@@ -307,6 +317,10 @@ impl DnsServerResolver {
 }
 
 impl Resolve for DnsServerResolver {
+    fn answered_by(&self, _host: &str, _port: u16) -> Option<AnsweredBy> {
+        Some(AnsweredBy::DnsServer(self.server()))
+    }
+
     fn gives_up_after(&self) -> Option<Duration> {
         Some(self.query_timeout)
     }
@@ -458,6 +472,13 @@ impl OverrideResolver {
 }
 
 impl Resolve for OverrideResolver {
+    fn answered_by(&self, host: &str, port: u16) -> Option<AnsweredBy> {
+        match self.lookup(host, port) {
+            Some(_) => Some(AnsweredBy::ResolveRule),
+            None => self.inner.answered_by(host, port),
+        }
+    }
+
     fn pinned(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
         self.lookup(host, port)
             .or_else(|| self.inner.pinned(host, port))
@@ -630,6 +651,10 @@ impl ResolveCache {
 }
 
 impl Resolve for ResolveCache {
+    fn answered_by(&self, host: &str, port: u16) -> Option<AnsweredBy> {
+        self.inner.answered_by(host, port)
+    }
+
     fn pinned(&self, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
         self.inner.pinned(host, port)
     }

@@ -57,13 +57,21 @@ pub fn from_catalog<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<Exemptio
     collect(
         rows.into_iter()
             .filter(|r| r.transport == Transport::Tcp)
-            .map(|r| {
-                (
-                    r.pattern.clone().unwrap_or_else(|| r.host.clone()),
-                    r.port,
-                    r.sections.clone(),
-                    r.description.clone(),
-                )
+            .flat_map(|r| {
+                let item =
+                    |pattern: String| (pattern, r.port, r.sections.clone(), r.description.clone());
+                // A representative that is not under its wildcard (the apex business.apple.com
+                // for *.business.apple.com) is needed by name too: the wildcard does not match it.
+                let apex = r
+                    .pattern
+                    .as_deref()
+                    .and_then(|p| p.strip_prefix('*'))
+                    .filter(|suffix| !r.is_unresolved_pattern() && !r.host.ends_with(suffix));
+                let mut items = vec![item(r.pattern.clone().unwrap_or_else(|| r.host.clone()))];
+                if apex.is_some() {
+                    items.push(item(r.host.clone()));
+                }
+                items
             }),
     )
 }

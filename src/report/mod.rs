@@ -4,6 +4,7 @@
 //! [`baseline`] turns results into the baseline file.
 
 pub mod baseline;
+pub mod exemptions;
 pub mod export;
 pub mod html;
 pub mod json;

@@ -46,6 +46,7 @@ pub fn run() -> RunReport {
                 },
                 addresses: Vec::new(),
                 address_used: None,
+                answered_by: None,
                 sni: None,
                 outcome: Outcome::Offline {
                     captured: Captured {

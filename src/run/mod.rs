@@ -175,6 +175,7 @@ pub fn inspect(plan: &InspectPlan) -> RunReport {
         target: plan.target.clone(),
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         sni: None,
         outcome: Outcome::Offline {
             captured: Captured {

@@ -146,6 +146,7 @@ fn observe(host: &str, row: Option<Row>, outcome: Outcome) -> Observation {
         },
         addresses: Vec::new(),
         address_used: None,
+        answered_by: None,
         sni: None,
         outcome,
         elapsed: Duration::ZERO,
@@ -237,6 +238,7 @@ fn row(host: &str, section: &str, tls_max: Option<&str>) -> Row {
         probe: None,
         pinned_by: None,
         pinned_with: Vec::new(),
+        networks: Vec::new(),
     }
 }
 

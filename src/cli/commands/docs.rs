@@ -89,6 +89,20 @@ fn render_page(
 /// 0 or 2 for the others.
 fn exit_status(name: &str, main: bool) -> String {
     let judges = main || matches!(name, "audit" | "inspect" | "save");
+    if name == "check" {
+        // `exemptions check` judges a list, not targets.
+        return exit_section(&[
+            ("0", "Every required host is exempt."),
+            (
+                "1",
+                "At least one required host is not (wholly) exempt by the list.",
+            ),
+            (
+                "2",
+                "Usage or input error (bad flags, a list that cannot be read or evaluated).",
+            ),
+        ]);
+    }
     let mut codes = vec![(
         "0",
         if judges {
@@ -112,6 +126,10 @@ fn exit_status(name: &str, main: bool) -> String {
     if judges {
         codes.push(("130", "Interrupted by SIGINT (Ctrl-C) or SIGTERM."));
     }
+    exit_section(&codes)
+}
+
+fn exit_section(codes: &[(&str, &str)]) -> String {
     let mut out = String::from(".SH \"EXIT STATUS\"\n");
     for (code, meaning) in codes {
         out.push_str(&format!(".TP\n\\fB{code}\\fR\n{meaning}\n"));

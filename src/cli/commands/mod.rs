@@ -5,6 +5,7 @@ pub mod audit;
 pub mod baseline;
 pub mod catalog;
 pub mod docs;
+pub mod exemptions;
 pub mod export;
 pub mod inspect;
 pub mod report;

@@ -41,6 +41,7 @@ pub fn result(t: &Target, stopped: Option<StopReason>) -> TargetResult {
         probe: None,
         pinned_by: None,
         pinned_with: Vec::new(),
+        networks: Vec::new(),
     });
     let findings: Vec<analysis::Finding> = t
         .findings
@@ -77,6 +78,7 @@ pub fn result(t: &Target, stopped: Option<StopReason>) -> TargetResult {
         },
         addresses: t.addresses.iter().filter_map(|a| a.parse().ok()).collect(),
         address_used: None,
+        answered_by: None,
         sni: t.sni.clone(),
         outcome,
         elapsed: Duration::from_millis(t.elapsed_ms),
