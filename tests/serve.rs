@@ -280,6 +280,29 @@ fn ready_after_the_first_audit_which_results_json_and_the_report_show() {
         "{}",
         metrics.body
     );
+    // Prometheus asks for gzip on every scrape: the page is compressed then, and reads back the
+    // same.
+    let mut tcp = TcpStream::connect(loopback(exporter.port)).unwrap();
+    tcp.write_all(
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("vary: accept-encoding"), "{head}");
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&raw[split + 4..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
+    assert!(unzipped.starts_with("# HELP "), "{unzipped}");
+    assert!(
+        series(&unzipped, "pinscope_target_intercepted", host).is_some_and(|l| l.ends_with(" 0")),
+        "{unzipped}"
+    );
+    assert!(raw.len() - split < unzipped.len(), "compressed is smaller");
     assert_eq!(exporter.get("/nowhere").status, 404);
     // One line per audit, none per request.
     assert_eq!(exporter.log().lines().count(), 2, "{}", exporter.log());
