@@ -14,7 +14,7 @@
 //!   │
 //!  probe │ analysis    mechanism: moves bytes, judges nothing │ policy: pure, no I/O, no clock
 //!   │
-//!  catalog, apple_store, input, der    data: the catalog, Apple's trust store, certificate files, DER
+//!  catalog, apple_store, input, der, pac    data: the catalog, Apple's trust store, files users hand over, DER, PAC
 //!   │
 //!  model        targets, catalog rows, observations, findings and verdicts, the baseline file format
 //! ```
@@ -37,6 +37,7 @@ pub mod der;
 pub mod fuzzing;
 pub mod input;
 pub mod model;
+pub mod pac;
 pub mod probe;
 pub mod report;
 pub mod run;

@@ -57,8 +57,29 @@ struct RunContext {
     local_addresses: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     proxy: Option<ProxyUsed>,
+    /// Present only with `--pac`.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pac: Option<ProxyUsed>,
     trust_stores: Vec<TrustStoreUsed>,
     data: Vec<DataUsed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route {
+    pac: String,
+    answer: String,
+    #[serde(deserialize_with = "nullable")]
+    chosen: Option<String>,
+    failed: Vec<RouteFailure>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFailure {
+    entry: String,
+    detail: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +120,9 @@ struct Target {
     sni: Option<String>,
     #[serde(deserialize_with = "nullable")]
     proxy: Option<String>,
+    /// Present only with `--pac`.
+    #[serde(default)]
+    route: Option<Route>,
     addresses: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     address_used: Option<String>,
@@ -995,13 +1019,38 @@ fn check_target(t: &Target) {
         );
     }
 
-    // The proxy: an http:// URL, never with credentials.
+    // The proxy: an http://, socks5:// or socks5h:// URL, never with credentials.
     if let Some(proxy) = &t.proxy {
-        assert!(proxy.starts_with("http://"), "{label}: proxy '{proxy}'");
-        if let Some((userinfo, _)) = proxy["http://".len()..].split_once('@') {
+        let (scheme, rest) = proxy.split_once("://").unwrap_or(("", proxy));
+        assert!(
+            ["http", "socks5", "socks5h"].contains(&scheme),
+            "{label}: proxy '{proxy}'"
+        );
+        if let Some((userinfo, _)) = rest.split_once('@') {
             assert_eq!(userinfo, "***", "{label}: credentials in proxy '{proxy}'");
         }
         assert!(t.service.is_none(), "{label}: only TLS targets use a proxy");
+    }
+    // A route names the entry taken, which the PAC's answer contains, and never one that failed.
+    if let Some(route) = &t.route
+        && let Some(chosen) = &route.chosen
+    {
+        {
+            assert!(
+                route
+                    .answer
+                    .contains(chosen.split_whitespace().last().unwrap_or("")),
+                "{label}: {route:?}"
+            );
+            assert!(
+                route
+                    .failed
+                    .iter()
+                    .all(|f| &f.entry != chosen && !f.detail.is_empty()),
+                "{label}: {route:?}"
+            );
+            assert!(!route.pac.is_empty(), "{label}: {route:?}");
+        }
     }
     if has(Code::ProxyNotSupported) {
         assert!(t.proxy.is_some(), "{label}: proxy_not_supported, no proxy");
@@ -3263,7 +3312,7 @@ fn usage_errors_write_no_json_and_exit_2() {
         vec![
             "audit",
             "--format=json",
-            "--proxy=socks5://127.0.0.1:1080",
+            "--proxy=socks4://127.0.0.1:1080",
             "gdmf.apple.com",
         ],
         vec![

@@ -17,7 +17,7 @@ src = Path(sys.argv[1] if len(sys.argv) > 1 else "src")
 # Lowest first. A module may use modules of lower layers only.
 LAYERS = [
     ("model", ["model"]),
-    ("data", ["catalog", "apple_store", "input", "der"]),
+    ("data", ["catalog", "apple_store", "input", "der", "pac"]),
     ("mechanism and policy", ["probe", "analysis"]),
     ("renderers", ["report"]),
     ("run", ["run"]),

@@ -218,6 +218,12 @@ pub struct AuditArgs {
     /// Ignore the proxy environment variables: connect directly.
     #[arg(long)]
     pub no_proxy: bool,
+    /// Choose each TLS target's path with this proxy auto-config file (a path, or an http:// URL
+    /// fetched once): `FindProxyForURL` is evaluated per target and its entries (DIRECT, PROXY,
+    /// SOCKS5) tried in order, falling back when a proxy cannot be reached. Takes precedence over
+    /// --proxy and the proxy environment variables. See docs/proxies.md.
+    #[arg(long, value_name = "FILE|URL")]
+    pub pac: Option<String>,
     /// Do not fetch OCSP responses and CRLs for the captured chains.
     #[arg(long)]
     pub no_revocation: bool,

@@ -21,6 +21,7 @@ use crate::model::baseline::Baseline;
 use crate::model::context::{DataUsed, ProxyUsed, RunContext};
 use crate::model::target::{Target, normalise_host, parse_spec};
 use crate::probe::connect_to::{ConnectTo, ConnectToResolver};
+use crate::probe::pac_route::PacScript;
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
@@ -98,7 +99,12 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
         Arc::new(ConnectToResolver::new(connect_to, overridden))
     };
     let proxy = proxy_settings(args)?;
+    let pac = pac_script(args, timeout)?;
     let context = RunContext {
+        pac: pac.as_ref().map(|p| ProxyUsed {
+            url: p.shown.clone(),
+            from: "--pac".to_owned(),
+        }),
         proxy: proxy.as_ref().map(|(p, from)| ProxyUsed {
             url: p.display.clone(),
             from: (*from).to_owned(),
@@ -126,6 +132,7 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
             concurrency: args.concurrency,
             resolver,
             proxy,
+            pac: pac.map(Arc::new),
         },
         revocation,
         deadline,
@@ -312,6 +319,27 @@ fn output(args: &OutputArgs) -> OutputPlan {
         format: args.format,
         path: args.output.clone(),
     }
+}
+
+/// The `--pac` script: read from its file or fetched from its http:// URL, then loaded once to
+/// check it (a script that does not parse, throws at load or defines no `FindProxyForURL` is bad
+/// input).
+fn pac_script(args: &AuditArgs, timeout: Duration) -> anyhow::Result<Option<PacScript>> {
+    let Some(source) = &args.pac else {
+        return Ok(None);
+    };
+    let (shown, text) = if source.starts_with("http://") || source.starts_with("https://") {
+        let shown = crate::probe::proxy::redact(source);
+        let text = crate::probe::pac_route::fetch(source, timeout)
+            .map_err(|e| anyhow!("--pac {shown}: {e}"))?;
+        (shown, text)
+    } else {
+        let text = std::fs::read_to_string(source)
+            .map_err(|e| anyhow!("--pac {source}: cannot read it: {e}"))?;
+        (source.clone(), text)
+    };
+    crate::pac::Pac::new(&text).map_err(|e| anyhow!("{shown}: {e}"))?;
+    Ok(Some(PacScript { shown, text }))
 }
 
 /// The proxy for TLS targets: `--proxy`, else the environment (unless `--no-proxy`), with where

@@ -5,6 +5,7 @@
 pub mod connect_to;
 pub mod danger;
 mod http;
+pub mod pac_route;
 pub mod proxy;
 pub mod resolve;
 pub mod revocation;
@@ -25,7 +26,7 @@ use tokio::task::JoinSet;
 pub use crate::model::observation::StopReason;
 use crate::model::observation::{
     Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase, PhaseTiming,
-    SkipReason,
+    RouteFailure, SkipReason,
 };
 use crate::model::target::{ProbeKind, Target};
 use resolve::Resolve;
@@ -48,6 +49,8 @@ pub struct ProbeConfig {
     pub alpn: Vec<Vec<u8>>,
     /// The HTTP proxy TLS targets are tunnelled through, if any.
     pub proxy: Option<Arc<proxy::ProxySettings>>,
+    /// The PAC that chooses each TLS target's path (`--pac`); it takes precedence over `proxy`.
+    pub pac: Option<Arc<pac_route::PacScript>>,
     /// Stops the run early (a signal, the run's deadline): see [`Stop`].
     pub stop: Stop,
     provider: Arc<CryptoProvider>,
@@ -112,6 +115,7 @@ impl ProbeConfig {
             dns,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             proxy: None,
+            pac: None,
             stop: Stop::default(),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             local: Arc::default(),
@@ -213,6 +217,7 @@ fn not_probed(target: Target, reason: StopReason) -> Observation {
         address_used: None,
         sni: None,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
         outcome: Outcome::Skipped(SkipReason::Stopped(reason)),
@@ -227,6 +232,7 @@ fn internal_failure(target: Target, detail: &str) -> Observation {
         address_used: None,
         sni: None,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
         outcome: Outcome::Failed {
@@ -252,6 +258,12 @@ struct Trace {
     peeked: Arc<Mutex<Peek>>,
     /// When each phase was entered, for `-v`'s timings.
     marks: Vec<(Phase, Instant)>,
+    /// The proxy of the attempt under way.
+    proxy: Option<Arc<proxy::ProxySettings>>,
+    /// The PAC's choice, as far as it got.
+    route: Option<crate::model::observation::RouteTaken>,
+    /// Still waiting for the PAC's answer.
+    evaluating_pac: bool,
 }
 
 impl Trace {
@@ -301,6 +313,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
             outcome: Outcome::Skipped(reason),
             elapsed: started.elapsed(),
             proxy: None,
+            route: None,
             revocation: Vec::new(),
             timings: Vec::new(),
         };
@@ -316,14 +329,11 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         captured: Arc::new(Mutex::new(None)),
         peeked: Arc::new(Mutex::new(Peek::default())),
         marks: vec![(Phase::Resolve, started)],
+        proxy: via_proxy.clone(),
+        route: None,
+        evaluating_pac: false,
     }));
-    let run = attempt(
-        &target,
-        &kind,
-        via_proxy.as_deref(),
-        config,
-        Arc::clone(&trace),
-    );
+    let run = follow_route(&target, &kind, via_proxy, config, Arc::clone(&trace));
     let stop = config.stop.clone();
     let result = tokio::select! {
         biased;
@@ -332,6 +342,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
     };
 
     let trace = lock(&trace);
+    let via_proxy = trace.proxy.clone();
     let captured = lock(&trace.captured).clone();
     let outcome = match result {
         Ok(Ok(outcome)) => outcome,
@@ -346,6 +357,17 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
                 kind: FailureKind::Interrupted,
                 phase: trace.phase,
                 detail: interrupted_detail(&trace, &kind, &lock(&trace.peeked)),
+            },
+            captured,
+        },
+        Err(Ended::Deadline) if trace.evaluating_pac => Outcome::Failed {
+            failure: Failure {
+                kind: FailureKind::Proxy(None),
+                phase: Phase::Proxy,
+                detail: format!(
+                    "the PAC gave no answer within {}s (FindProxyForURL still running)",
+                    config.timeout.as_secs_f64()
+                ),
             },
             captured,
         },
@@ -407,6 +429,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         elapsed: started.elapsed(),
         target,
         proxy: via_proxy.map(|p| p.display.clone()),
+        route: trace.route.clone(),
         revocation: Vec::new(),
         timings: trace.timings(Instant::now()),
     }
@@ -474,6 +497,79 @@ fn timeout_detail(phase: Phase, timeout: Duration, peek: &Peek) -> String {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Poisoning only records that a holder panicked; the probe state stays usable for reporting.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Asks the PAC (when there is one and the target is TLS) for the target's path and tries its
+/// entries in order, moving to the next when a proxy cannot be reached, as browsers do; without a
+/// PAC, one attempt through `via_proxy` (or direct).
+async fn follow_route(
+    target: &Target,
+    kind: &ProbeKind,
+    via_proxy: Option<Arc<proxy::ProxySettings>>,
+    config: &ProbeConfig,
+    trace: Arc<Mutex<Trace>>,
+) -> Result<Outcome, Failure> {
+    let pac = match (&config.pac, kind) {
+        (Some(pac), ProbeKind::Tls) => Arc::clone(pac),
+        _ => return attempt(target, kind, via_proxy.as_deref(), config, trace).await,
+    };
+    lock(&trace).evaluating_pac = true;
+    let answer = pac_route::evaluate(&pac, target, config).await;
+    let mut route = crate::model::observation::RouteTaken {
+        pac: pac.shown.clone(),
+        answer: answer.as_ref().map_or_else(|_| String::new(), Clone::clone),
+        chosen: None,
+        failed: Vec::new(),
+    };
+    {
+        let mut t = lock(&trace);
+        t.evaluating_pac = false;
+        t.route = Some(route.clone());
+    }
+    let answer = answer?;
+    let hops = pac_route::hops(&answer);
+    let count = hops.len();
+    let mut last = None;
+    for (i, hop) in hops.into_iter().enumerate() {
+        let proxy = match hop.proxy {
+            Ok(p) => p,
+            Err(why) => {
+                route.failed.push(RouteFailure {
+                    entry: hop.entry,
+                    detail: why,
+                });
+                lock(&trace).route = Some(route.clone());
+                continue;
+            }
+        };
+        {
+            let mut t = lock(&trace);
+            t.proxy = proxy.clone();
+            t.phase = Phase::Resolve;
+            t.addresses.clear();
+            t.address_used = None;
+            route.chosen = Some(hop.entry.clone());
+            t.route = Some(route.clone());
+        }
+        match attempt(target, kind, proxy.as_deref(), config, Arc::clone(&trace)).await {
+            Err(f) if f.kind == FailureKind::ProxyUnreachable && i + 1 < count => {
+                route.chosen = None;
+                route.failed.push(RouteFailure {
+                    entry: hop.entry,
+                    detail: f.detail.clone(),
+                });
+                lock(&trace).route = Some(route.clone());
+                last = Some(f);
+            }
+            result => return result,
+        }
+    }
+    lock(&trace).route = Some(route.clone());
+    Err(last.unwrap_or_else(|| Failure {
+        kind: FailureKind::Proxy(None),
+        phase: Phase::Proxy,
+        detail: format!("the PAC's answer '{answer}' has no entry pinscope could use"),
+    }))
 }
 
 async fn attempt(
@@ -568,7 +664,34 @@ async fn attempt(
         _ => {}
     }
     if let Some(p) = via_proxy {
-        stream = proxy::tunnel(stream, p, &target.host, target.port).await?;
+        stream = match p.scheme {
+            proxy::ProxyScheme::Http => proxy::tunnel(stream, p, &target.host, target.port).await?,
+            proxy::ProxyScheme::Socks5 { proxy_resolves } => {
+                // socks5:// resolves here (the run's resolver, so --resolve applies), socks5h://
+                // lets the proxy resolve.
+                let host = if proxy_resolves || target.host.parse::<IpAddr>().is_ok() {
+                    target.host.clone()
+                } else {
+                    let addrs = config
+                        .resolver
+                        .resolve(&target.host, target.port)
+                        .await
+                        .map_err(|e| Failure {
+                            kind: FailureKind::Dns(e.problem()),
+                            phase: Phase::Resolve,
+                            detail: e.to_string(),
+                        })?;
+                    let first = addrs.first().ok_or_else(|| Failure {
+                        kind: FailureKind::Dns(DnsProblem::NoAddresses),
+                        phase: Phase::Resolve,
+                        detail: format!("{}: no addresses", target.host),
+                    })?;
+                    lock(&trace).addresses = addrs.iter().map(SocketAddr::ip).collect();
+                    first.ip().to_string()
+                };
+                proxy::socks5(stream, p, &host, target.port).await?
+            }
+        };
         lock(&trace).enter(Phase::Handshake);
     }
 

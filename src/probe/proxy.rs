@@ -24,6 +24,17 @@ const REPLY_LIMITS: HeadLimits = HeadLimits {
     exact: true,
 };
 
+/// How a proxy is spoken to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyScheme {
+    /// HTTP CONNECT over plain TCP (`http://`, PAC `PROXY`/`HTTP`).
+    Http,
+    /// SOCKS5 (`socks5://`: this machine resolves the target; `socks5h://` and PAC `SOCKS5`: the
+    /// proxy does).
+    Socks5 { proxy_resolves: bool },
+}
+
 /// A proxy to tunnel TLS targets through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxySettings {
@@ -31,8 +42,11 @@ pub struct ProxySettings {
     pub display: String,
     pub host: String,
     pub port: u16,
+    pub scheme: ProxyScheme,
     /// `Basic …` when the URL carries credentials.
     authorization: Option<String>,
+    /// The user name and password, for SOCKS5's user/password method.
+    credentials: Option<(String, String)>,
     /// NO_PROXY entries, lower-cased.
     bypass: Vec<String>,
 }
@@ -47,8 +61,8 @@ pub struct ProxyUrlError {
 }
 
 impl ProxySettings {
-    /// Reads `http://[user:pass@]host[:port]` (port 8080 when absent is not assumed: HTTP's 80 is).
-    /// `bypass` holds NO_PROXY entries.
+    /// Reads `http://[user:pass@]host[:port]` (port 8080 when absent is not assumed: HTTP's 80 is),
+    /// `socks5://` or `socks5h://` (port 1080 when absent). `bypass` holds NO_PROXY entries.
     pub fn parse(raw: &str, bypass: &[String]) -> Result<Self, ProxyUrlError> {
         let with_scheme = if raw.contains("://") {
             raw.to_owned()
@@ -61,38 +75,54 @@ impl ProxySettings {
             reason: reason.to_owned(),
         };
         let url = url::Url::parse(&with_scheme).map_err(|e| err(&e.to_string()))?;
-        if url.scheme() != "http" {
-            return Err(err(&format!(
-                "only http:// proxies (HTTP CONNECT) are supported, not {}://",
-                url.scheme()
-            )));
-        }
+        let scheme = match url.scheme() {
+            "http" => ProxyScheme::Http,
+            "socks5" => ProxyScheme::Socks5 {
+                proxy_resolves: false,
+            },
+            "socks5h" => ProxyScheme::Socks5 {
+                proxy_resolves: true,
+            },
+            other => {
+                return Err(err(&format!(
+                    "only http:// (HTTP CONNECT), socks5:// and socks5h:// proxies are supported, not {other}://"
+                )));
+            }
+        };
         let host = url
             .host_str()
             .ok_or_else(|| err("no host"))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let authorization = if url.username().is_empty() {
-            None
-        } else {
-            let user = percent_decode_str(url.username()).decode_utf8_lossy();
-            let pass = percent_decode_str(url.password().unwrap_or("")).decode_utf8_lossy();
-            Some(format!(
-                "Basic {}",
-                STANDARD.encode(format!("{user}:{pass}"))
-            ))
-        };
+        let port = url.port_or_known_default().unwrap_or(match scheme {
+            ProxyScheme::Http => 80,
+            ProxyScheme::Socks5 { .. } => 1080,
+        });
+        let credentials = (!url.username().is_empty()).then(|| {
+            (
+                percent_decode_str(url.username())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+                percent_decode_str(url.password().unwrap_or(""))
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        });
+        let authorization = credentials
+            .as_ref()
+            .map(|(user, pass)| format!("Basic {}", STANDARD.encode(format!("{user}:{pass}"))));
         let display = match &authorization {
-            Some(_) => format!("http://***@{}:{port}", bracket(&host)),
-            None => format!("http://{}:{port}", bracket(&host)),
+            Some(_) => format!("{}://***@{}:{port}", url.scheme(), bracket(&host)),
+            None => format!("{}://{}:{port}", url.scheme(), bracket(&host)),
         };
         Ok(Self {
             display,
             host,
             port,
+            scheme,
             authorization,
+            credentials,
             bypass: bypass
                 .iter()
                 .flat_map(|b| b.split(','))
@@ -135,6 +165,34 @@ pub fn redact(raw: &str) -> String {
             format!("{prefix}***@{}", &rest[at + 1..])
         }
         None => raw.to_owned(),
+    }
+}
+
+/// Asks a SOCKS5 proxy for a connection to `host:port` (an address this machine resolved, or the
+/// name itself when the proxy resolves); on success the stream is the tunnel.
+pub async fn socks5(
+    stream: TcpStream,
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, Failure> {
+    use tokio_socks::tcp::Socks5Stream;
+    let connected = match &proxy.credentials {
+        Some((user, pass)) => {
+            Socks5Stream::connect_with_password_and_socket(stream, (host, port), user, pass).await
+        }
+        None => Socks5Stream::connect_with_socket(stream, (host, port)).await,
+    };
+    match connected {
+        Ok(tunnel) => Ok(tunnel.into_inner()),
+        Err(e) => Err(failure(
+            None,
+            format!(
+                "the SOCKS5 proxy {} did not open a connection to {}:{port}: {e}",
+                proxy.display,
+                bracket(host)
+            ),
+        )),
     }
 }
 

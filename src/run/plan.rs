@@ -126,6 +126,8 @@ pub struct Probing {
     pub resolver: Arc<dyn Resolve>,
     /// The HTTP proxy TLS targets are tunnelled through.
     pub proxy: Option<ProxySettings>,
+    /// The PAC choosing each TLS target's path (`--pac`).
+    pub pac: Option<std::sync::Arc<crate::probe::pac_route::PacScript>>,
 }
 
 /// What standard error shows while an audit runs.

@@ -1,0 +1,290 @@
+//! `--pac`: asking a proxy auto-config script which path a target takes, and turning its answer
+//! into the attempts [`super::probe_one`] makes in order. The script runs on a blocking thread
+//! (the engine is synchronous and bounded by its own loop and recursion limits), never on the
+//! async runtime; the target's deadline covers the evaluation too.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ProbeConfig;
+use super::proxy::ProxySettings;
+use super::resolve::Resolve;
+use crate::model::observation::{Failure, FailureKind, Phase};
+use crate::model::target::Target;
+use crate::pac::{self, Pac, PacEnv, Route};
+
+/// A PAC script as the run holds it: checked once when the plan was made (it loads and defines
+/// `FindProxyForURL`), then loaded afresh for each target on a blocking thread.
+#[derive(Debug)]
+pub struct PacScript {
+    /// Where it came from, as reports name it (a path, or a URL with credentials redacted).
+    pub shown: String,
+    pub text: String,
+}
+
+/// One entry of a PAC answer, ready to try: `proxy` is `Ok(None)` for `DIRECT`, `Err` with why
+/// when the entry cannot be followed.
+#[derive(Debug)]
+pub struct Hop {
+    /// The entry as the PAC wrote it (`PROXY 127.0.0.1:3128`).
+    pub entry: String,
+    pub proxy: Result<Option<Arc<ProxySettings>>, String>,
+}
+
+/// The entries of a PAC answer, in order.
+pub fn hops(answer: &str) -> Vec<Hop> {
+    pac::routes(answer)
+        .into_iter()
+        .map(|route| match route {
+            Route::Direct => Hop {
+                entry: "DIRECT".into(),
+                proxy: Ok(None),
+            },
+            Route::Proxy { kind, address } => {
+                let entry = format!("{kind} {address}");
+                let url = match kind.as_str() {
+                    "PROXY" | "HTTP" => Some(format!("http://{address}")),
+                    "SOCKS5" => Some(format!("socks5h://{address}")),
+                    _ => None,
+                };
+                let proxy = match url {
+                    Some(url) => ProxySettings::parse(&url, &[])
+                        .map(|p| Some(Arc::new(p)))
+                        .map_err(|e| e.reason),
+                    None => Err(format!(
+                        "{kind} entries are not followed by pinscope (PROXY, HTTP, SOCKS5 and DIRECT are)"
+                    )),
+                };
+                Hop { entry, proxy }
+            }
+            Route::Other(text) => Hop {
+                proxy: Err("not an entry a PAC may return".into()),
+                entry: text,
+            },
+        })
+        .collect()
+}
+
+/// What `FindProxyForURL` answers for `target`, asked as a browser would for `https://host[:port]/`.
+/// An engine error (the script threw, hit a bound, returned no string) is a failure of the
+/// target: the device would be stuck the same way.
+pub async fn evaluate(
+    pac: &Arc<PacScript>,
+    target: &Target,
+    config: &ProbeConfig,
+) -> Result<String, Failure> {
+    let url = if target.port == 443 {
+        format!("https://{}/", target.host)
+    } else {
+        format!("https://{}:{}/", target.host, target.port)
+    };
+    let env: Arc<dyn PacEnv> = Arc::new(ProbeEnv {
+        resolver: Arc::clone(&config.resolver),
+        handle: tokio::runtime::Handle::current(),
+        timeout: config.timeout,
+        toward: target.host.clone(),
+        port: target.port,
+    });
+    let script = Arc::clone(pac);
+    let host = target.host.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        Pac::with_env(&script.text, env).and_then(|mut p| p.find_proxy(&url, &host))
+    })
+    .await;
+    let failure = |detail: String| Failure {
+        kind: FailureKind::Proxy(None),
+        phase: Phase::Proxy,
+        detail,
+    };
+    match joined {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(failure(format!("the PAC {}: {e}", pac.shown))),
+        Err(e) => Err(failure(format!(
+            "the PAC {}: the engine stopped: {e}",
+            pac.shown
+        ))),
+    }
+}
+
+/// The most a fetched PAC may be.
+const MAX_PAC_BYTES: u64 = 1024 * 1024;
+
+/// Why a PAC URL could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    #[error("only http:// PAC URLs are fetched")]
+    Scheme,
+    #[error("not a URL: {0}")]
+    Url(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the server answered {0}")]
+    Status(String),
+    #[error("the answer is not HTTP or not UTF-8")]
+    Malformed,
+}
+
+/// Fetches a PAC over plain HTTP (`GET`, `Connection: close`, no redirects), within `timeout`
+/// per connect and read, at most [`MAX_PAC_BYTES`]. The name is resolved by the system.
+pub fn fetch(url: &str, timeout: Duration) -> Result<String, FetchError> {
+    use std::io::{Read, Write};
+    let parsed = url::Url::parse(url).map_err(|e| FetchError::Url(e.to_string()))?;
+    if parsed.scheme() != "http" {
+        return Err(FetchError::Scheme);
+    }
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| FetchError::Url("no host".into()))?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(
+        host.trim_start_matches('[').trim_end_matches(']'),
+        port,
+    ))?
+    .collect();
+    let mut last = None;
+    let mut stream = None;
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let mut stream = stream.ok_or_else(|| {
+        last.unwrap_or_else(|| std::io::Error::other("the name has no addresses"))
+    })?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    let authority = match parsed.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    };
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/x-ns-proxy-autoconfig, */*\r\nUser-Agent: pinscope/{}\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    let mut raw = Vec::new();
+    stream
+        .take(MAX_PAC_BYTES + 16 * 1024)
+        .read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(FetchError::Malformed)?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| FetchError::Malformed)?;
+    let status = head.lines().next().unwrap_or("");
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    if code != "200" {
+        return Err(FetchError::Status(crate::pac::clean_line(status)));
+    }
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let body = &raw[split + 4..];
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    String::from_utf8(body).map_err(|_| FetchError::Malformed)
+}
+
+/// Joins the chunks of a chunked body (trailers ignored; a malformed one ends it).
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok());
+        let Some(size) = size.filter(|&n| n > 0) else {
+            break;
+        };
+        let start = eol + 2;
+        let Some(chunk) = body.get(start..start + size) else {
+            break;
+        };
+        out.extend_from_slice(chunk);
+        body = body.get(start + size + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// The network as the PAC's helpers see it: the run's resolver (so `--resolve` and
+/// `--dns-server` apply), and this machine's address towards the target.
+struct ProbeEnv {
+    resolver: Arc<dyn Resolve>,
+    handle: tokio::runtime::Handle,
+    timeout: Duration,
+    /// The host whose route is asked: `myIpAddress` is the address a connection to it leaves from.
+    toward: String,
+    /// The target's port: `--resolve` rules name one.
+    port: u16,
+}
+
+impl PacEnv for ProbeEnv {
+    fn resolve(&self, host: &str) -> Vec<IpAddr> {
+        let lookup = tokio::time::timeout(self.timeout, self.resolver.resolve(host, self.port));
+        match self.handle.block_on(lookup) {
+            Ok(Ok(addrs)) => addrs.iter().map(SocketAddr::ip).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn my_addresses(&self) -> Vec<IpAddr> {
+        // A connected UDP socket sends nothing; its local address is the one the routing table
+        // picks towards the target, which is what browsers report.
+        let toward = match self.toward.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => self.resolve(&self.toward),
+        };
+        toward
+            .into_iter()
+            .filter_map(|ip| {
+                let bind: SocketAddr = if ip.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                let socket = UdpSocket::bind(bind).ok()?;
+                socket.connect(SocketAddr::new(ip, 9)).ok()?;
+                socket.local_addr().ok().map(|a| a.ip())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_become_attempts_in_order() {
+        let hops = hops("PROXY 127.0.0.1:9; SOCKS5 127.0.0.1:1080; HTTPS h:1; DIRECT; junk");
+        let entries: Vec<&str> = hops.iter().map(|h| h.entry.as_str()).collect();
+        assert_eq!(
+            entries,
+            [
+                "PROXY 127.0.0.1:9",
+                "SOCKS5 127.0.0.1:1080",
+                "HTTPS h:1",
+                "DIRECT",
+                "junk"
+            ]
+        );
+        assert!(matches!(&hops[0].proxy, Ok(Some(p)) if p.port == 9));
+        assert!(matches!(&hops[1].proxy, Ok(Some(p)) if p.port == 1080));
+        assert!(hops[2].proxy.is_err());
+        assert!(matches!(hops[3].proxy, Ok(None)));
+        assert!(hops[4].proxy.is_err());
+    }
+}
