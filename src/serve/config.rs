@@ -59,6 +59,8 @@ pub struct AuditSection {
     pub proxy: Option<String>,
     /// Ignore the proxy environment variables (`--no-proxy`).
     pub no_proxy: Option<bool>,
+    /// A proxy auto-config file or http:// URL choosing each target's path (`--pac`).
+    pub pac: Option<String>,
     pub dns_server: Option<String>,
     #[serde(default)]
     pub resolve: Vec<String>,

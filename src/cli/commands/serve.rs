@@ -291,6 +291,7 @@ fn merge(cli: &AuditArgs, file: &AuditSection, given: &HashSet<String>) -> Audit
             a.no_proxy = no;
         }
     }
+    set(g("pac"), &mut a.pac, &file.pac);
     set(g("dns_server"), &mut a.dns_server, &file.dns_server);
     set(
         g("apple_trust_store"),
