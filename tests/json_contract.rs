@@ -1029,7 +1029,10 @@ fn check_target(t: &Target) {
         if let Some((userinfo, _)) = rest.split_once('@') {
             assert_eq!(userinfo, "***", "{label}: credentials in proxy '{proxy}'");
         }
-        assert!(t.service.is_none(), "{label}: only TLS targets use a proxy");
+        assert!(
+            t.service.is_none() || t.port == 80,
+            "{label}: only TLS and port-80 targets use a proxy"
+        );
     }
     // A route names the entry taken, which the PAC's answer contains, and never one that failed.
     if let Some(route) = &t.route

@@ -297,3 +297,37 @@ fn a_socks5_server_carries_a_lab_target_with_credentials() {
     assert_eq!(t["verdict"], "pass", "{t:#}");
     assert_eq!(t["proxy"], format!("socks5://***@127.0.0.1:{port}"));
 }
+
+#[test]
+fn port_80_goes_through_an_http_proxy_in_absolute_form() {
+    let proxy = HttpServer::answering(|_| {
+        b"HTTP/1.1 200 OK\r\nVia: 1.1 proxy.lab (squid/6.13)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+    });
+    let run = pinscope([
+        "audit".to_string(),
+        format!("--proxy=http://carol:pw80@127.0.0.1:{}", proxy.port),
+        "--timeout=10".into(),
+        "--no-revocation".into(),
+        "--format=json".into(),
+        "captive.apple.com:80".into(),
+    ]);
+    assert_ne!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stdout.contains("pw80"));
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let head = &requests[0];
+    assert!(
+        head.starts_with("GET http://captive.apple.com/ HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nHost: captive.apple.com\r\n"), "{head}");
+    assert!(head.contains("\r\nProxy-Authorization: Basic "), "{head}");
+    let json = run.json();
+    let t = target_at(&json, "captive.apple.com", 80);
+    assert_eq!(
+        t["proxy"],
+        format!("http://***@127.0.0.1:{}", proxy.port),
+        "{t:#}"
+    );
+    assert!(!t["service"].is_null(), "{t:#}");
+}

@@ -320,6 +320,11 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
     }
     let via_proxy = match kind {
         ProbeKind::Tls => config.proxy.clone().filter(|p| p.applies_to(&target.host)),
+        // Plain HTTP goes through an HTTP proxy as a browser's request does (absolute form).
+        ProbeKind::Http => config
+            .proxy
+            .clone()
+            .filter(|p| p.scheme == proxy::ProxyScheme::Http && p.applies_to(&target.host)),
         _ => None,
     };
     let trace = Arc::new(Mutex::new(Trace {
@@ -510,7 +515,7 @@ async fn follow_route(
     trace: Arc<Mutex<Trace>>,
 ) -> Result<Outcome, Failure> {
     let pac = match (&config.pac, kind) {
-        (Some(pac), ProbeKind::Tls) => Arc::clone(pac),
+        (Some(pac), ProbeKind::Tls | ProbeKind::Http) => Arc::clone(pac),
         _ => return attempt(target, kind, via_proxy.as_deref(), config, trace).await,
     };
     lock(&trace).evaluating_pac = true;
@@ -532,6 +537,14 @@ async fn follow_route(
     let mut last = None;
     for (i, hop) in hops.into_iter().enumerate() {
         let proxy = match hop.proxy {
+            Ok(Some(p)) if *kind == ProbeKind::Http && p.scheme != proxy::ProxyScheme::Http => {
+                route.failed.push(RouteFailure {
+                    entry: hop.entry,
+                    detail: "port-80 probes go through HTTP proxies only".into(),
+                });
+                lock(&trace).route = Some(route.clone());
+                continue;
+            }
             Ok(p) => p,
             Err(why) => {
                 route.failed.push(RouteFailure {
@@ -656,7 +669,8 @@ async fn attempt(
     };
     match kind {
         ProbeKind::Http => {
-            return services::http(stream, &target.host, target.port)
+            let through = via_proxy.map(proxy::ProxySettings::authorization);
+            return services::http(stream, &target.host, target.port, through)
                 .await
                 .map(Outcome::Service);
         }

@@ -66,7 +66,8 @@ pub fn hops(answer: &str) -> Vec<Hop> {
         .collect()
 }
 
-/// What `FindProxyForURL` answers for `target`, asked as a browser would for `https://host[:port]/`.
+/// What `FindProxyForURL` answers for `target`, asked as a browser would for `https://host[:port]/`
+/// (`http://host[:port]/` for a port-80 probe).
 /// An engine error (the script threw, hit a bound, returned no string) is a failure of the
 /// target: the device would be stuck the same way.
 pub async fn evaluate(
@@ -74,10 +75,14 @@ pub async fn evaluate(
     target: &Target,
     config: &ProbeConfig,
 ) -> Result<String, Failure> {
-    let url = if target.port == 443 {
-        format!("https://{}/", target.host)
+    let (scheme, default_port) = match target.kind() {
+        crate::model::target::ProbeKind::Http => ("http", 80),
+        _ => ("https", 443),
+    };
+    let url = if target.port == default_port {
+        format!("{scheme}://{}/", target.host)
     } else {
-        format!("https://{}:{}/", target.host, target.port)
+        format!("{scheme}://{}:{}/", target.host, target.port)
     };
     let env: Arc<dyn PacEnv> = Arc::new(ProbeEnv {
         resolver: Arc::clone(&config.resolver),

@@ -132,6 +132,11 @@ impl ProxySettings {
         })
     }
 
+    /// The `Proxy-Authorization` value when the URL carries credentials (never shown).
+    pub fn authorization(&self) -> Option<&str> {
+        self.authorization.as_deref()
+    }
+
     /// Whether a target goes through the proxy: not when NO_PROXY names it (an entry matches the
     /// host and its subdomains; `*` matches everything).
     pub fn applies_to(&self, host: &str) -> bool {
