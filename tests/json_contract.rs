@@ -1019,11 +1019,11 @@ fn check_target(t: &Target) {
         );
     }
 
-    // The proxy: an http://, socks5:// or socks5h:// URL, never with credentials.
+    // The proxy: an http://, https://, socks5:// or socks5h:// URL, never with credentials.
     if let Some(proxy) = &t.proxy {
         let (scheme, rest) = proxy.split_once("://").unwrap_or(("", proxy));
         assert!(
-            ["http", "socks5", "socks5h"].contains(&scheme),
+            ["http", "https", "socks5", "socks5h"].contains(&scheme),
             "{label}: proxy '{proxy}'"
         );
         if let Some((userinfo, _)) = rest.split_once('@') {

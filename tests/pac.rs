@@ -331,3 +331,110 @@ fn port_80_goes_through_an_http_proxy_in_absolute_form() {
     );
     assert!(!t["service"].is_null(), "{t:#}");
 }
+
+/// squid as an HTTPS proxy (`https_port`, TLS to the proxy, CONNECT inside it) that only tunnels,
+/// its own certificate for `localhost` issued by `proxy_ca`.
+fn https_squid(scratch: &Scratch, proxy_ca: &Ca, hosts: &[&str]) -> Option<(Running, u16)> {
+    let squid = require_tool("/usr/sbin/squid", INTERCEPTORS)?;
+    let dir = scratch
+        .dir
+        .path()
+        .join(format!("squid-https-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let leaf = proxy_ca.leaf_reusing_ca_key(&["localhost"]);
+    std::fs::write(dir.join("proxy.pem"), &leaf.pem).unwrap();
+    std::fs::write(dir.join("proxy.key"), proxy_ca.key_pem()).unwrap();
+    let hosts_file: String = hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect();
+    std::fs::write(dir.join("hosts"), hosts_file).unwrap();
+    let port = free_port();
+    let d = dir.display();
+    let conf = format!(
+        "https_port 127.0.0.1:{port} tls-cert={d}/proxy.pem tls-key={d}/proxy.key\n\
+         http_access allow all\n\
+         hosts_file {d}/hosts\n\
+         dns_nameservers 127.0.0.1\n\
+         shutdown_lifetime 0 seconds\n\
+         pid_filename {d}/squid.pid\n\
+         cache_log {d}/cache.log\n\
+         access_log none\n\
+         cache deny all\n\
+         cache_mem 0 MB\n\
+         cache_effective_user proxy\n\
+         coredump_dir {d}\n"
+    );
+    std::fs::write(dir.join("squid.conf"), conf).unwrap();
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg("proxy")
+        .arg(&dir)
+        .status();
+    let _ = Command::new("chmod")
+        .arg("-R")
+        .arg("a+rwX")
+        .arg(scratch.dir.path())
+        .status();
+    let name = format!("pinscope{port}");
+    let mut child = Command::new(squid)
+        .args(["-N", "-n", &name, "-f"])
+        .arg(dir.join("squid.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, &mut child, "squid");
+    let cleanup = [
+        "cf__metadata",
+        "cf__queues",
+        "cf__readers",
+        "tls_session_cache",
+    ]
+    .iter()
+    .map(|s| Path::new("/dev/shm").join(format!("{name}-{s}.shm")))
+    .collect();
+    Some((Running { child, cleanup }, port))
+}
+
+#[test]
+fn an_https_proxy_carries_a_lab_target_and_its_own_bad_certificate_is_a_proxy_error() {
+    let scratch = Scratch::new();
+    let lab = Ca::root("Lab Public Root");
+    let host = "deviceenrollment.apple.com";
+    let upstream = tls_server(&lab.leaf(&[host], true));
+    let proxy_ca = Ca::root("Corp Proxy CA");
+    let Some((_squid, port)) = https_squid(&scratch, &proxy_ca, &[host]) else {
+        return;
+    };
+    let roots = scratch.file("lab.pem", &lab.pem);
+    let proxy_ca_file = scratch.file("proxy-ca.pem", &proxy_ca.pem);
+    let audit = |extra: &[String]| {
+        let mut args = vec![
+            "audit".to_string(),
+            format!("--proxy=https://localhost:{port}"),
+            "--timeout=10".into(),
+            "--no-revocation".into(),
+            "--format=json".into(),
+            format!("--public-roots={}", roots.display()),
+            format!("{host}:{upstream}"),
+        ];
+        args.extend(extra.iter().cloned());
+        let run = pinscope(&args);
+        assert_ne!(run.code, 2, "{}", run.stderr);
+        run.json()
+    };
+    let json = audit(&[format!("--proxy-cacert={}", proxy_ca_file.display())]);
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["proxy"], format!("https://localhost:{port}"));
+
+    // Without the proxy's CA its certificate does not verify: a proxy error saying so.
+    let json = audit(&[]);
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "proxy_error", "{t:#}");
+    assert!(
+        t["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("TLS to the proxy"),
+        "{t:#}"
+    );
+}

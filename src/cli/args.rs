@@ -211,10 +211,16 @@ pub struct AuditArgs {
     /// Ask this DNS server (IP[:PORT], port 53 by default) instead of the system resolver.
     #[arg(long, value_name = "ADDR")]
     pub dns_server: Option<String>,
-    /// Tunnel TLS targets through this HTTP proxy (http://[user:pass@]host:port), with CONNECT.
+    /// Tunnel TLS targets through this proxy: http://[user:pass@]host:port or https://… (HTTP
+    /// CONNECT; TLS to the proxy with https), socks5://… or socks5h://… (SOCKS5).
     /// Without it, HTTPS_PROXY, https_proxy, ALL_PROXY and NO_PROXY are honoured.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     pub proxy: Option<String>,
+    /// Trust these CA certificates (PEM or DER, repeatable) for the certificate of an https://
+    /// proxy (`--proxy https://…`, or a PAC's HTTPS entry), besides the public roots and this
+    /// machine's store.
+    #[arg(long, value_name = "PEM")]
+    pub proxy_cacert: Vec<std::path::PathBuf>,
     /// Ignore the proxy environment variables: connect directly.
     #[arg(long)]
     pub no_proxy: bool,

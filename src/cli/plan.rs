@@ -133,6 +133,7 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
             resolver,
             proxy,
             pac: pac.map(Arc::new),
+            proxy_tls: proxy_tls(args)?,
         },
         revocation,
         deadline,
@@ -319,6 +320,21 @@ fn output(args: &OutputArgs) -> OutputPlan {
         format: args.format,
         path: args.output.clone(),
     }
+}
+
+/// The TLS configuration for https:// proxies when `--proxy-cacert` names extra CAs.
+fn proxy_tls(args: &AuditArgs) -> anyhow::Result<Option<Arc<rustls::ClientConfig>>> {
+    if args.proxy_cacert.is_empty() {
+        return Ok(None);
+    }
+    let mut extra = Vec::new();
+    for path in &args.proxy_cacert {
+        extra.extend(
+            input::load_certs(path)
+                .map_err(|e| anyhow!("--proxy-cacert {}: {e}", path.display()))?,
+        );
+    }
+    Ok(Some(crate::probe::proxy::tls_config(&extra)))
 }
 
 /// The `--pac` script: read from its file or fetched from its http:// URL, then loaded once to

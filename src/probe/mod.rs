@@ -49,6 +49,8 @@ pub struct ProbeConfig {
     pub alpn: Vec<Vec<u8>>,
     /// The HTTP proxy TLS targets are tunnelled through, if any.
     pub proxy: Option<Arc<proxy::ProxySettings>>,
+    /// The TLS client configuration for `https://` proxies (see [`proxy::tls_config`]).
+    pub proxy_tls: Arc<rustls::ClientConfig>,
     /// The PAC that chooses each TLS target's path (`--pac`); it takes precedence over `proxy`.
     pub pac: Option<Arc<pac_route::PacScript>>,
     /// Stops the run early (a signal, the run's deadline): see [`Stop`].
@@ -116,6 +118,7 @@ impl ProbeConfig {
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             proxy: None,
             pac: None,
+            proxy_tls: proxy::tls_config(&[]),
             stop: Stop::default(),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             local: Arc::default(),
@@ -677,8 +680,15 @@ async fn attempt(
         ProbeKind::Ssh => return services::ssh(stream).await.map(Outcome::Service),
         _ => {}
     }
+    if let Some(p) = via_proxy.filter(|p| p.scheme == proxy::ProxyScheme::Https) {
+        let tls = proxy::tls_to_proxy(stream, p, Arc::clone(&config.proxy_tls)).await?;
+        let tunnel = proxy::tunnel(tls, p, &target.host, target.port).await?;
+        lock(&trace).enter(Phase::Handshake);
+        return tls::handshake(tunnel, &target.host, config, captured_slot, peek_slot, true).await;
+    }
     if let Some(p) = via_proxy {
         stream = match p.scheme {
+            proxy::ProxyScheme::Https => stream,
             proxy::ProxyScheme::Http => proxy::tunnel(stream, p, &target.host, target.port).await?,
             proxy::ProxyScheme::Socks5 { proxy_resolves } => {
                 // socks5:// resolves here (the run's resolver, so --resolve applies), socks5h://

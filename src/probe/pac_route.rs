@@ -45,6 +45,7 @@ pub fn hops(answer: &str) -> Vec<Hop> {
                 let entry = format!("{kind} {address}");
                 let url = match kind.as_str() {
                     "PROXY" | "HTTP" => Some(format!("http://{address}")),
+                    "HTTPS" => Some(format!("https://{address}")),
                     "SOCKS5" => Some(format!("socks5h://{address}")),
                     _ => None,
                 };
@@ -53,7 +54,7 @@ pub fn hops(answer: &str) -> Vec<Hop> {
                         .map(|p| Some(Arc::new(p)))
                         .map_err(|e| e.reason),
                     None => Err(format!(
-                        "{kind} entries are not followed by pinscope (PROXY, HTTP, SOCKS5 and DIRECT are)"
+                        "{kind} entries are not followed by pinscope (PROXY, HTTP, HTTPS, SOCKS5 and DIRECT are)"
                     )),
                 };
                 Hop { entry, proxy }
@@ -288,7 +289,7 @@ mod tests {
         );
         assert!(matches!(&hops[0].proxy, Ok(Some(p)) if p.port == 9));
         assert!(matches!(&hops[1].proxy, Ok(Some(p)) if p.port == 1080));
-        assert!(hops[2].proxy.is_err());
+        assert!(matches!(&hops[2].proxy, Ok(Some(p)) if p.port == 1));
         assert!(matches!(hops[3].proxy, Ok(None)));
         assert!(hops[4].proxy.is_err());
     }

@@ -6,8 +6,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
+
 use percent_encoding::percent_decode_str;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::http::{self, HeadError, HeadLimits, read_head};
@@ -30,6 +32,9 @@ const REPLY_LIMITS: HeadLimits = HeadLimits {
 pub enum ProxyScheme {
     /// HTTP CONNECT over plain TCP (`http://`, PAC `PROXY`/`HTTP`).
     Http,
+    /// HTTP CONNECT inside TLS to the proxy (`https://`, PAC `HTTPS`), the proxy's certificate
+    /// verified against the public roots, this machine's and `--proxy-cacert`.
+    Https,
     /// SOCKS5 (`socks5://`: this machine resolves the target; `socks5h://` and PAC `SOCKS5`: the
     /// proxy does).
     Socks5 { proxy_resolves: bool },
@@ -77,6 +82,7 @@ impl ProxySettings {
         let url = url::Url::parse(&with_scheme).map_err(|e| err(&e.to_string()))?;
         let scheme = match url.scheme() {
             "http" => ProxyScheme::Http,
+            "https" => ProxyScheme::Https,
             "socks5" => ProxyScheme::Socks5 {
                 proxy_resolves: false,
             },
@@ -85,7 +91,7 @@ impl ProxySettings {
             },
             other => {
                 return Err(err(&format!(
-                    "only http:// (HTTP CONNECT), socks5:// and socks5h:// proxies are supported, not {other}://"
+                    "only http:// and https:// (HTTP CONNECT), socks5:// and socks5h:// proxies are supported, not {other}://"
                 )));
             }
         };
@@ -97,6 +103,7 @@ impl ProxySettings {
             .to_owned();
         let port = url.port_or_known_default().unwrap_or(match scheme {
             ProxyScheme::Http => 80,
+            ProxyScheme::Https => 443,
             ProxyScheme::Socks5 { .. } => 1080,
         });
         let credentials = (!url.username().is_empty()).then(|| {
@@ -173,6 +180,62 @@ pub fn redact(raw: &str) -> String {
     }
 }
 
+/// The TLS client configuration for `https://` proxies: the public roots (webpki-roots), this
+/// machine's store and `extra` (`--proxy-cacert`), verified as any TLS client does.
+pub fn tls_config(
+    extra: &[rustls_pki_types::CertificateDer<'static>],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Unreadable native certificates are left out: the public roots and --proxy-cacert remain.
+    let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let _ = roots.add_parsable_certificates(extra.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    match config {
+        Ok(c) => Arc::new(c),
+        // ring's default provider supports the default versions; kept total all the same.
+        Err(_) => Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+    }
+}
+
+/// Opens TLS to an `https://` proxy, verifying its certificate for its host name; a certificate
+/// that does not verify is a proxy error saying why.
+pub async fn tls_to_proxy(
+    stream: TcpStream,
+    proxy: &ProxySettings,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    let name = rustls_pki_types::ServerName::try_from(proxy.host.clone()).map_err(|e| {
+        failure(
+            None,
+            format!(
+                "the proxy {}: its name cannot be verified: {e}",
+                proxy.display
+            ),
+        )
+    })?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|e| {
+            failure(
+                None,
+                format!(
+                    "TLS to the proxy {} failed: {e} (a private CA is given with --proxy-cacert)",
+                    proxy.display
+                ),
+            )
+        })
+}
+
 /// Asks a SOCKS5 proxy for a connection to `host:port` (an address this machine resolved, or the
 /// name itself when the proxy resolves); on success the stream is the tunnel.
 pub async fn socks5(
@@ -202,12 +265,12 @@ pub async fn socks5(
 }
 
 /// Sends CONNECT and reads the reply; on 2xx the stream is the tunnel.
-pub async fn tunnel(
-    mut stream: TcpStream,
+pub async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     proxy: &ProxySettings,
     host: &str,
     port: u16,
-) -> Result<TcpStream, Failure> {
+) -> Result<S, Failure> {
     let authority = format!("{}:{port}", bracket(host));
     let mut request = format!(
         "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: pinscope/{}\r\n",
@@ -319,8 +382,19 @@ mod tests {
             Some(format!("Basic {}", STANDARD.encode("alice:s3cr@t")).as_str())
         );
         assert_eq!(redact("http://bob:pw@host:1/x"), "http://***@host:1/x");
-        let err = ProxySettings::parse("socks5://u:p@h:1", &[]).expect_err("socks");
+        let err = ProxySettings::parse("socks4://u:p@h:1", &[]).expect_err("socks4");
         assert!(!err.to_string().contains("u:p"), "{err}");
+        let socks = ProxySettings::parse("socks5h://u:pw@h", &[]).expect("socks5h");
+        assert_eq!(socks.display, "socks5h://***@h:1080");
+        assert_eq!(
+            socks.scheme,
+            ProxyScheme::Socks5 {
+                proxy_resolves: true
+            }
+        );
+        assert_eq!(socks.credentials, Some(("u".into(), "pw".into())));
+        let https = ProxySettings::parse("https://proxy.corp", &[]).expect("https");
+        assert_eq!((https.scheme, https.port), (ProxyScheme::Https, 443));
     }
 
     #[test]

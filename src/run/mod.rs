@@ -97,6 +97,9 @@ pub fn audit_with(
     );
     config.proxy = plan.probing.proxy.clone().map(Arc::new);
     config.pac = plan.probing.pac.clone();
+    if let Some(tls) = &plan.probing.proxy_tls {
+        config.proxy_tls = Arc::clone(tls);
+    }
     if let Some(stop) = &control.stop {
         config.stop = stop.clone();
     }
