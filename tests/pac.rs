@@ -438,3 +438,41 @@ fn an_https_proxy_carries_a_lab_target_and_its_own_bad_certificate_is_a_proxy_er
         "{t:#}"
     );
 }
+
+#[test]
+fn pac_auto_finds_wpad_in_the_search_domains_and_names_it() {
+    let scratch = Scratch::new();
+    let lab = Ca::root("Lab Public Root");
+    let host = "deviceenrollment.apple.com";
+    let upstream = tls_server(&lab.leaf(&[host], true));
+    let server = serve_pac("function FindProxyForURL(u, h) { return 'DIRECT'; }".into());
+    let roots = scratch.file("lab.pem", &lab.pem);
+    let run = pinscope([
+        "audit".to_string(),
+        "--pac=auto".into(),
+        // wpad.eng.lab.test (tried first) is a closed loopback port; wpad.lab.test answers.
+        "--wpad-domain=eng.lab.test".into(),
+        format!(
+            "--connect-to=wpad.eng.lab.test:80:127.0.0.1:{}",
+            closed_port()
+        ),
+        format!("--connect-to=wpad.lab.test:80:127.0.0.1:{}", server.port),
+        format!("--resolve={host}:{upstream}:127.0.0.1"),
+        "--timeout=10".into(),
+        "--no-revocation".into(),
+        "--format=json".into(),
+        format!("--public-roots={}", roots.display()),
+        format!("{host}:{upstream}"),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stderr, run.stdout);
+    let json = run.json();
+    assert_eq!(
+        json["context"]["pac"]["url"],
+        "http://wpad.lab.test/wpad.dat"
+    );
+    assert_eq!(json["context"]["pac"]["from"], "WPAD");
+    let t = target(&json, host);
+    assert_eq!(t["route"]["chosen"], "DIRECT", "{t:#}");
+    assert_eq!(t["route"]["pac"], "http://wpad.lab.test/wpad.dat");
+    assert_eq!(server.hits(), 1);
+}

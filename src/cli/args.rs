@@ -225,11 +225,16 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_proxy: bool,
     /// Choose each TLS target's path with this proxy auto-config file (a path, or an http:// URL
-    /// fetched once): `FindProxyForURL` is evaluated per target and its entries (DIRECT, PROXY,
+    /// fetched once; `auto` for WPAD by DNS: http://wpad.DOMAIN/wpad.dat for each search domain):
+    /// `FindProxyForURL` is evaluated per target and its entries (DIRECT, PROXY,
     /// SOCKS5) tried in order, falling back when a proxy cannot be reached. Takes precedence over
     /// --proxy and the proxy environment variables. See docs/proxies.md.
     #[arg(long, value_name = "FILE|URL")]
     pub pac: Option<String>,
+    /// With `--pac auto`: look for WPAD in these domains (repeatable) instead of the search
+    /// domains of /etc/resolv.conf.
+    #[arg(long, value_name = "DOMAIN")]
+    pub wpad_domain: Vec<String>,
     /// Do not fetch OCSP responses and CRLs for the captured chains.
     #[arg(long)]
     pub no_revocation: bool,

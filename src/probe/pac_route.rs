@@ -133,8 +133,14 @@ pub enum FetchError {
 }
 
 /// Fetches a PAC over plain HTTP (`GET`, `Connection: close`, no redirects), within `timeout`
-/// per connect and read, at most [`MAX_PAC_BYTES`]. The name is resolved by the system.
-pub fn fetch(url: &str, timeout: Duration) -> Result<String, FetchError> {
+/// per connect and read, at most [`MAX_PAC_BYTES`]. The name is resolved by `resolver` (the run's:
+/// `--resolve`, `--connect-to` and `--dns-server` apply), on a thread of its own, so this may be
+/// called from anywhere.
+pub fn fetch(
+    url: &str,
+    timeout: Duration,
+    resolver: &Arc<dyn Resolve>,
+) -> Result<String, FetchError> {
     use std::io::{Read, Write};
     let parsed = url::Url::parse(url).map_err(|e| FetchError::Url(e.to_string()))?;
     if parsed.scheme() != "http" {
@@ -144,11 +150,11 @@ pub fn fetch(url: &str, timeout: Duration) -> Result<String, FetchError> {
         .host_str()
         .ok_or_else(|| FetchError::Url("no host".into()))?;
     let port = parsed.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(
-        host.trim_start_matches('[').trim_end_matches(']'),
-        port,
-    ))?
-    .collect();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => resolve_blocking(resolver, bare, port, timeout)?,
+    };
     let mut last = None;
     let mut stream = None;
     for addr in addrs {
@@ -203,6 +209,72 @@ pub fn fetch(url: &str, timeout: Duration) -> Result<String, FetchError> {
         body.to_vec()
     };
     String::from_utf8(body).map_err(|_| FetchError::Malformed)
+}
+
+/// Resolves `host` with the async `resolver` on a thread with a runtime of its own.
+fn resolve_blocking(
+    resolver: &Arc<dyn Resolve>,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, FetchError> {
+    let resolver = Arc::clone(resolver);
+    let host = host.to_owned();
+    let lookup = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            match tokio::time::timeout(timeout, resolver.resolve(&host, port)).await {
+                Ok(Ok(addrs)) => Ok(addrs),
+                Ok(Err(e)) => Err(std::io::Error::other(e.to_string())),
+                Err(_) => Err(std::io::Error::other(format!(
+                    "{host}: no answer from the resolver within {}s",
+                    timeout.as_secs_f64()
+                ))),
+            }
+        })
+    });
+    lookup
+        .join()
+        .map_err(|_| FetchError::Io(std::io::Error::other("the lookup thread panicked")))?
+        .map_err(FetchError::Io)
+}
+
+/// The WPAD URLs a device configured for automatic proxy discovery tries by DNS, in order: for
+/// each search domain, `http://wpad.<domain>/wpad.dat`, then the same for each parent domain of
+/// two labels or more (never `wpad.<tld>`).
+pub fn wpad_candidates(domains: &[String]) -> Vec<String> {
+    let mut urls = Vec::new();
+    for domain in domains {
+        let mut d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        while d.contains('.') {
+            let url = format!("http://wpad.{d}/wpad.dat");
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+            match d.split_once('.') {
+                Some((_, parent)) => d = parent.to_owned(),
+                None => break,
+            }
+        }
+    }
+    urls
+}
+
+/// The search domains of a resolv.conf: the `search` line's, else the `domain` line's.
+pub fn search_domains(resolv_conf: &str) -> Vec<String> {
+    let mut search = Vec::new();
+    let mut domain = Vec::new();
+    for line in resolv_conf.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("search") => search = words.map(str::to_owned).collect(),
+            Some("domain") => domain = words.take(1).map(str::to_owned).collect(),
+            _ => {}
+        }
+    }
+    if search.is_empty() { domain } else { search }
 }
 
 /// Joins the chunks of a chunked body (trailers ignored; a malformed one ends it).
@@ -272,6 +344,22 @@ impl PacEnv for ProbeEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wpad_urls_walk_up_each_search_domain() {
+        let domains =
+            search_domains("# x\nnameserver 127.0.0.53\nsearch eng.corp.example lab.test\n");
+        assert_eq!(domains, ["eng.corp.example", "lab.test"]);
+        assert_eq!(
+            wpad_candidates(&domains),
+            [
+                "http://wpad.eng.corp.example/wpad.dat",
+                "http://wpad.corp.example/wpad.dat",
+                "http://wpad.lab.test/wpad.dat"
+            ]
+        );
+        assert_eq!(search_domains("domain corp.example\n"), ["corp.example"]);
+    }
 
     #[test]
     fn answers_become_attempts_in_order() {
