@@ -476,3 +476,91 @@ fn pac_auto_finds_wpad_in_the_search_domains_and_names_it() {
     assert_eq!(t["route"]["pac"], "http://wpad.lab.test/wpad.dat");
     assert_eq!(server.hits(), 1);
 }
+
+/// Where `.ci/run` installed npm's pac-resolver (PINSCOPE_PAC_RESOLVER_DIR, its node_modules
+/// inside); without it the test skips, unless PINSCOPE_REQUIRE_NODE=1.
+fn pac_resolver() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let node = require_tool("node", "PINSCOPE_REQUIRE_NODE")?;
+    let dir = std::env::var_os("PINSCOPE_PAC_RESOLVER_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|d| d.join("node_modules/pac-resolver").is_dir());
+    match dir {
+        Some(d) => Some((node, d.join("node_modules"))),
+        None if std::env::var_os("PINSCOPE_REQUIRE_NODE").is_some_and(|v| v == "1") => {
+            panic!("PINSCOPE_REQUIRE_NODE=1 but PINSCOPE_PAC_RESOLVER_DIR has no pac-resolver")
+        }
+        None => {
+            eprintln!("skipped: PINSCOPE_PAC_RESOLVER_DIR has no pac-resolver (see .ci/run)");
+            None
+        }
+    }
+}
+
+#[test]
+fn pac_resolver_from_npm_gives_the_same_answers_for_the_catalogs_hosts() {
+    let Some((node, modules)) = pac_resolver() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["exemptions.pac", "ports.pac"] {
+        let pac = root.join("fixtures/pac").join(file);
+        // Every catalog row, each connection sent to a closed loopback port: only the PAC's
+        // answers matter here, and no name is looked up outside this machine.
+        let run = pinscope_within(
+            [
+                "audit".to_string(),
+                format!("--pac={}", pac.display()),
+                format!("--connect-to=::127.0.0.1:{}", closed_port()),
+                "--timeout=20".into(),
+                "--concurrency=16".into(),
+                "--no-revocation".into(),
+                "--format=json".into(),
+            ],
+            Duration::from_secs(300),
+        );
+        assert_ne!(run.code, 2, "{}", run.stderr);
+        let json = run.json();
+        let mut pairs = Vec::new();
+        let mut ours = Vec::new();
+        for t in json["targets"].as_array().unwrap() {
+            let Some(route) = t["route"].as_object() else {
+                continue;
+            };
+            let host = t["host"].as_str().unwrap();
+            let port = t["port"].as_u64().unwrap();
+            let url = match port {
+                80 => format!("http://{host}/"),
+                443 => format!("https://{host}/"),
+                p => format!("https://{host}:{p}/"),
+            };
+            pairs.push(serde_json::json!([url, host]));
+            ours.push(route["answer"].as_str().unwrap().to_owned());
+        }
+        assert!(pairs.len() > 100, "{file}: only {} routes", pairs.len());
+        let mut child = Command::new(&node)
+            .arg(root.join("tools/pac_second_opinion.js"))
+            .arg(&pac)
+            .env("NODE_PATH", &modules)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = serde_json::to_vec(&pairs).unwrap();
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(&input).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(theirs.len(), ours.len());
+        for ((pair, ours), theirs) in pairs.iter().zip(&ours).zip(&theirs) {
+            assert_eq!(ours, theirs, "{file}: {pair}");
+        }
+    }
+}

@@ -521,7 +521,17 @@ async fn follow_route(
         (Some(pac), ProbeKind::Tls | ProbeKind::Http) => Arc::clone(pac),
         _ => return attempt(target, kind, via_proxy.as_deref(), config, trace).await,
     };
-    lock(&trace).evaluating_pac = true;
+    {
+        // Named even if the evaluation never ends: the report says which PAC was being asked.
+        let mut t = lock(&trace);
+        t.evaluating_pac = true;
+        t.route = Some(crate::model::observation::RouteTaken {
+            pac: pac.shown.clone(),
+            answer: String::new(),
+            chosen: None,
+            failed: Vec::new(),
+        });
+    }
     let answer = pac_route::evaluate(&pac, target, config).await;
     let mut route = crate::model::observation::RouteTaken {
         pac: pac.shown.clone(),
