@@ -133,7 +133,7 @@ pub enum FetchError {
 }
 
 /// Fetches a PAC over plain HTTP (`GET`, `Connection: close`, no redirects), within `timeout`
-/// per connect and read, at most [`MAX_PAC_BYTES`]. The name is resolved by `resolver` (the run's:
+/// per connect and read, at most 1 MiB. The name is resolved by `resolver` (the run's:
 /// `--resolve`, `--connect-to` and `--dns-server` apply), on a thread of its own, so this may be
 /// called from anywhere.
 pub fn fetch(
