@@ -59,7 +59,6 @@ struct RunContext {
     proxy: Option<ProxyUsed>,
     /// Present only with `--pac`.
     #[serde(default)]
-    #[allow(dead_code)]
     pac: Option<ProxyUsed>,
     trust_stores: Vec<TrustStoreUsed>,
     data: Vec<DataUsed>,
@@ -1791,6 +1790,38 @@ fn audit_of_a_failed_target_matches_the_schema() {
     );
     assert_eq!(t.addresses, ["127.0.0.1"]);
     assert_eq!(doc.summary.blocked, 1);
+}
+
+#[test]
+fn audit_through_a_pac_names_the_route_and_the_pac() {
+    let lab = Lab::new();
+    let host = "vpp.itunes.apple.com";
+    let port = closed_port();
+    let dead = closed_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pac = dir.path().join("proxy.pac");
+    std::fs::write(
+        &pac,
+        format!("function FindProxyForURL(u, h) {{ return 'PROXY 127.0.0.1:{dead}; DIRECT'; }}"),
+    )
+    .unwrap();
+    let run = lab.audit(&[(host, port)], &[&format!("--pac={}", pac.display())]);
+    assert_eq!(run.code, 3, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    let t = doc.target(host, port);
+    assert_eq!(t.verdict, Verdict::Blocked);
+    let route = t.route.as_ref().expect("a route with --pac");
+    assert_eq!(route.pac, pac.display().to_string());
+    assert_eq!(route.answer, format!("PROXY 127.0.0.1:{dead}; DIRECT"));
+    assert_eq!(route.chosen.as_deref(), Some("DIRECT"));
+    assert_eq!(route.failed.len(), 1);
+    assert_eq!(route.failed[0].entry, format!("PROXY 127.0.0.1:{dead}"));
+    assert!(t.proxy.is_none());
+    let named = doc.context.pac.as_ref().expect("context.pac");
+    assert_eq!(
+        (named.url.as_str(), named.from.as_str()),
+        (route.pac.as_str(), "--pac")
+    );
 }
 
 #[test]
