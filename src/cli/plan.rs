@@ -389,7 +389,9 @@ fn pac_script(
             .map_err(|e| anyhow!("--pac {source}: cannot read it: {e}"))?;
         (source.clone(), text, "--pac")
     };
-    crate::pac::Pac::new(&text).map_err(|e| anyhow!("{shown}: {e}"))?;
+    // The engine quotes the script: shown on one line, escaped.
+    crate::pac::Pac::new(&text)
+        .map_err(|e| anyhow!("{shown}: {}", crate::pac::clean_line(&e.to_string())))?;
     Ok(Some((PacScript { shown, text }, from)))
 }
 
