@@ -1,7 +1,9 @@
 //! `--pac` and the proxies a PAC can name, with real components on loopback: a PAC served over
 //! HTTP sends one Apple host DIRECT, one to a real squid doing ssl_bump and one to a dead proxy
 //! first and then DIRECT; a PAC that never ends is bounded; a SOCKS5 server (microsocks) carries a
-//! lab target, by `--proxy socks5://` with a user and password.
+//! lab target, by `--proxy socks5://` with a user and password and by a PAC's `SOCKS5` entry;
+//! squid's `https_port` carries one as an HTTPS proxy; port 80 goes through an HTTP proxy in
+//! absolute form; `--pac auto` finds WPAD; npm's pac-resolver agrees with pinscope's answers.
 //!
 //! squid and microsocks are installed by `.ci/run`. Without them these tests skip with a printed
 //! reason, unless PINSCOPE_REQUIRE_INTERCEPTORS=1 / PINSCOPE_REQUIRE_SOCKS=1 (set in CI).
@@ -563,4 +565,43 @@ fn pac_resolver_from_npm_gives_the_same_answers_for_the_catalogs_hosts() {
             assert_eq!(ours, theirs, "{file}: {pair}");
         }
     }
+}
+
+#[test]
+fn a_pacs_socks5_entry_lets_the_proxy_resolve_the_name() {
+    let scratch = Scratch::new();
+    let lab = Ca::root("Lab Public Root");
+    // microsocks asks the system resolver; "localhost" is the one name it can answer here.
+    let host = "localhost";
+    let upstream = tls_server(&lab.leaf(&[host], true));
+    let Some((_socks, port)) = microsocks(None) else {
+        return;
+    };
+    let dead = closed_port();
+    let pac = scratch.file(
+        "socks.pac",
+        &format!(
+            "function FindProxyForURL(u, h) {{ return 'SOCKS5 127.0.0.1:{dead}; SOCKS5 127.0.0.1:{port}'; }}"
+        ),
+    );
+    let roots = scratch.file("lab.pem", &lab.pem);
+    let run = pinscope([
+        "audit".to_string(),
+        format!("--pac={}", pac.display()),
+        "--timeout=10".into(),
+        "--no-revocation".into(),
+        "--format=json".into(),
+        format!("--public-roots={}", roots.display()),
+        format!("{host}:{upstream}"),
+    ]);
+    assert_ne!(run.code, 2, "{}", run.stderr);
+    let json = run.json();
+    let t = target(&json, host);
+    assert_eq!(t["verdict"], "pass", "{t:#}");
+    assert_eq!(t["route"]["chosen"], format!("SOCKS5 127.0.0.1:{port}"));
+    assert_eq!(
+        t["route"]["failed"][0]["entry"],
+        format!("SOCKS5 127.0.0.1:{dead}")
+    );
+    assert_eq!(t["proxy"], format!("socks5h://127.0.0.1:{port}"));
 }
