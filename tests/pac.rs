@@ -492,7 +492,7 @@ fn pac_resolver() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
             panic!("PINSCOPE_REQUIRE_NODE=1 but PINSCOPE_PAC_RESOLVER_DIR has no pac-resolver")
         }
         None => {
-            eprintln!("skipped: PINSCOPE_PAC_RESOLVER_DIR has no pac-resolver (see .ci/run)");
+            skip("PINSCOPE_PAC_RESOLVER_DIR has no pac-resolver (see .ci/run)");
             None
         }
     }
