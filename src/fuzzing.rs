@@ -100,6 +100,7 @@ fn offline(host: &str, chain: Vec<CertificateDer<'static>>) -> Observation {
         },
         elapsed: Duration::ZERO,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
     }

@@ -427,7 +427,7 @@ fn credentials_never_appear_and_the_environment_is_honoured() {
     let bad = pinscope([
         "audit",
         "albert.apple.com",
-        "--proxy=socks5://bob:pa55@127.0.0.1:1",
+        "--proxy=socks4://bob:pa55@127.0.0.1:1",
     ]);
     assert_eq!(bad.code, 2);
     assert!(!bad.stderr.contains("pa55"), "{}", bad.stderr);

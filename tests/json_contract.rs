@@ -57,8 +57,28 @@ struct RunContext {
     local_addresses: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     proxy: Option<ProxyUsed>,
+    /// Present only with `--pac`.
+    #[serde(default)]
+    pac: Option<ProxyUsed>,
     trust_stores: Vec<TrustStoreUsed>,
     data: Vec<DataUsed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route {
+    pac: String,
+    answer: String,
+    #[serde(deserialize_with = "nullable")]
+    chosen: Option<String>,
+    failed: Vec<RouteFailure>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFailure {
+    entry: String,
+    detail: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +119,9 @@ struct Target {
     sni: Option<String>,
     #[serde(deserialize_with = "nullable")]
     proxy: Option<String>,
+    /// Present only with `--pac`.
+    #[serde(default)]
+    route: Option<Route>,
     addresses: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     address_used: Option<String>,
@@ -1007,13 +1030,41 @@ fn check_target(t: &Target) {
         );
     }
 
-    // The proxy: an http:// URL, never with credentials.
+    // The proxy: an http://, https://, socks5:// or socks5h:// URL, never with credentials.
     if let Some(proxy) = &t.proxy {
-        assert!(proxy.starts_with("http://"), "{label}: proxy '{proxy}'");
-        if let Some((userinfo, _)) = proxy["http://".len()..].split_once('@') {
+        let (scheme, rest) = proxy.split_once("://").unwrap_or(("", proxy));
+        assert!(
+            ["http", "https", "socks5", "socks5h"].contains(&scheme),
+            "{label}: proxy '{proxy}'"
+        );
+        if let Some((userinfo, _)) = rest.split_once('@') {
             assert_eq!(userinfo, "***", "{label}: credentials in proxy '{proxy}'");
         }
-        assert!(t.service.is_none(), "{label}: only TLS targets use a proxy");
+        assert!(
+            t.service.is_none() || t.port == 80,
+            "{label}: only TLS and port-80 targets use a proxy"
+        );
+    }
+    // A route names the entry taken, which the PAC's answer contains, and never one that failed.
+    if let Some(route) = &t.route
+        && let Some(chosen) = &route.chosen
+    {
+        {
+            assert!(
+                route
+                    .answer
+                    .contains(chosen.split_whitespace().last().unwrap_or("")),
+                "{label}: {route:?}"
+            );
+            assert!(
+                route
+                    .failed
+                    .iter()
+                    .all(|f| &f.entry != chosen && !f.detail.is_empty()),
+                "{label}: {route:?}"
+            );
+            assert!(!route.pac.is_empty(), "{label}: {route:?}");
+        }
     }
     if has(Code::ProxyNotSupported) {
         assert!(t.proxy.is_some(), "{label}: proxy_not_supported, no proxy");
@@ -1751,6 +1802,38 @@ fn audit_of_a_failed_target_matches_the_schema() {
     );
     assert_eq!(t.addresses, ["127.0.0.1"]);
     assert_eq!(doc.summary.blocked, 1);
+}
+
+#[test]
+fn audit_through_a_pac_names_the_route_and_the_pac() {
+    let lab = Lab::new();
+    let host = "vpp.itunes.apple.com";
+    let port = closed_port();
+    let dead = closed_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pac = dir.path().join("proxy.pac");
+    std::fs::write(
+        &pac,
+        format!("function FindProxyForURL(u, h) {{ return 'PROXY 127.0.0.1:{dead}; DIRECT'; }}"),
+    )
+    .unwrap();
+    let run = lab.audit(&[(host, port)], &[&format!("--pac={}", pac.display())]);
+    assert_eq!(run.code, 3, "stderr: {}", run.stderr);
+    let doc = parse_document(&run);
+    let t = doc.target(host, port);
+    assert_eq!(t.verdict, Verdict::Blocked);
+    let route = t.route.as_ref().expect("a route with --pac");
+    assert_eq!(route.pac, pac.display().to_string());
+    assert_eq!(route.answer, format!("PROXY 127.0.0.1:{dead}; DIRECT"));
+    assert_eq!(route.chosen.as_deref(), Some("DIRECT"));
+    assert_eq!(route.failed.len(), 1);
+    assert_eq!(route.failed[0].entry, format!("PROXY 127.0.0.1:{dead}"));
+    assert!(t.proxy.is_none());
+    let named = doc.context.pac.as_ref().expect("context.pac");
+    assert_eq!(
+        (named.url.as_str(), named.from.as_str()),
+        (route.pac.as_str(), "--pac")
+    );
 }
 
 #[test]
@@ -3288,7 +3371,7 @@ fn usage_errors_write_no_json_and_exit_2() {
         vec![
             "audit",
             "--format=json",
-            "--proxy=socks5://127.0.0.1:1080",
+            "--proxy=socks4://127.0.0.1:1080",
             "gdmf.apple.com",
         ],
         vec![

@@ -213,13 +213,30 @@ pub struct AuditArgs {
     /// Ask this DNS server (IP[:PORT], port 53 by default) instead of the system resolver.
     #[arg(long, value_name = "ADDR")]
     pub dns_server: Option<String>,
-    /// Tunnel TLS targets through this HTTP proxy (http://[user:pass@]host:port), with CONNECT.
+    /// Tunnel TLS targets through this proxy: http://[user:pass@]host:port or https://… (HTTP
+    /// CONNECT; TLS to the proxy with https), socks5://… or socks5h://… (SOCKS5).
     /// Without it, HTTPS_PROXY, https_proxy, ALL_PROXY and NO_PROXY are honoured.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     pub proxy: Option<String>,
+    /// Trust these CA certificates (PEM or DER, repeatable) for the certificate of an https://
+    /// proxy (`--proxy https://…`, or a PAC's HTTPS entry), besides the public roots and this
+    /// machine's store.
+    #[arg(long, value_name = "PEM")]
+    pub proxy_cacert: Vec<std::path::PathBuf>,
     /// Ignore the proxy environment variables: connect directly.
     #[arg(long)]
     pub no_proxy: bool,
+    /// Choose each TLS target's path with this proxy auto-config file (a path, or an http:// URL
+    /// fetched once; `auto` for WPAD by DNS: http://wpad.DOMAIN/wpad.dat for each search domain):
+    /// `FindProxyForURL` is evaluated per target and its entries (DIRECT, PROXY,
+    /// SOCKS5) tried in order, falling back when a proxy cannot be reached. Takes precedence over
+    /// --proxy and the proxy environment variables. See docs/proxies.md.
+    #[arg(long, value_name = "FILE|URL")]
+    pub pac: Option<String>,
+    /// With `--pac auto`: look for WPAD in these domains (repeatable) instead of the search
+    /// domains of /etc/resolv.conf.
+    #[arg(long, value_name = "DOMAIN")]
+    pub wpad_domain: Vec<String>,
     /// Do not fetch OCSP responses and CRLs for the captured chains.
     #[arg(long)]
     pub no_revocation: bool,

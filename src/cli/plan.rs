@@ -21,6 +21,7 @@ use crate::model::baseline::Baseline;
 use crate::model::context::{DataUsed, ProxyUsed, RunContext};
 use crate::model::target::{Target, normalise_host, parse_spec};
 use crate::probe::connect_to::{ConnectTo, ConnectToResolver};
+use crate::probe::pac_route::PacScript;
 use crate::probe::proxy::ProxySettings;
 use crate::probe::resolve::{
     DnsServerResolver, OverrideResolver, Resolve, ResolveRule, SystemResolver,
@@ -98,7 +99,12 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
         Arc::new(ConnectToResolver::new(connect_to, overridden))
     };
     let proxy = proxy_settings(args)?;
+    let pac = pac_script(args, timeout, &resolver)?;
     let context = RunContext {
+        pac: pac.as_ref().map(|(p, from)| ProxyUsed {
+            url: p.shown.clone(),
+            from: (*from).to_owned(),
+        }),
         proxy: proxy.as_ref().map(|(p, from)| ProxyUsed {
             url: p.display.clone(),
             from: (*from).to_owned(),
@@ -126,6 +132,8 @@ pub fn audit(args: &AuditArgs, with_baseline: bool) -> anyhow::Result<AuditPlan>
             concurrency: args.concurrency,
             resolver,
             proxy,
+            pac: pac.map(|(p, _)| Arc::new(p)),
+            proxy_tls: proxy_tls(args)?,
         },
         revocation,
         deadline,
@@ -312,6 +320,79 @@ fn output(args: &OutputArgs) -> OutputPlan {
         format: args.format,
         path: args.output.clone(),
     }
+}
+
+/// The TLS configuration for https:// proxies when `--proxy-cacert` names extra CAs.
+fn proxy_tls(args: &AuditArgs) -> anyhow::Result<Option<Arc<rustls::ClientConfig>>> {
+    if args.proxy_cacert.is_empty() {
+        return Ok(None);
+    }
+    let mut extra = Vec::new();
+    for path in &args.proxy_cacert {
+        extra.extend(
+            input::load_certs(path)
+                .map_err(|e| anyhow!("--proxy-cacert {}: {e}", path.display()))?,
+        );
+    }
+    Ok(Some(crate::probe::proxy::tls_config(&extra)))
+}
+
+/// The `--pac` script: read from its file or fetched from its http:// URL (`auto`: the first WPAD
+/// URL that answers, from `--wpad-domain` or resolv.conf's search domains), then loaded once to
+/// check it (a script that does not parse, throws at load or defines no `FindProxyForURL` is bad
+/// input). With where it came from: `--pac` or `WPAD`.
+fn pac_script(
+    args: &AuditArgs,
+    timeout: Duration,
+    resolver: &Arc<dyn Resolve>,
+) -> anyhow::Result<Option<(PacScript, &'static str)>> {
+    use crate::probe::pac_route;
+    let Some(source) = &args.pac else {
+        if !args.wpad_domain.is_empty() {
+            bail!("--wpad-domain is for --pac auto");
+        }
+        return Ok(None);
+    };
+    let (shown, text, from) = if source == "auto" {
+        let domains = if args.wpad_domain.is_empty() {
+            let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            pac_route::search_domains(&conf)
+        } else {
+            args.wpad_domain.clone()
+        };
+        let candidates = pac_route::wpad_candidates(&domains);
+        if candidates.is_empty() {
+            bail!("--pac auto: no search domain to look for WPAD in (give --wpad-domain)");
+        }
+        let mut tried = Vec::new();
+        let mut found = None;
+        for url in candidates {
+            match pac_route::fetch(&url, timeout, resolver) {
+                Ok(text) => {
+                    found = Some((url, text));
+                    break;
+                }
+                Err(e) => tried.push(format!("{url}: {e}")),
+            }
+        }
+        let Some((url, text)) = found else {
+            bail!("--pac auto: no WPAD file found ({})", tried.join("; "));
+        };
+        (url, text, "WPAD")
+    } else if source.starts_with("http://") || source.starts_with("https://") {
+        let shown = crate::probe::proxy::redact(source);
+        let text = pac_route::fetch(source, timeout, resolver)
+            .map_err(|e| anyhow!("--pac {shown}: {e}"))?;
+        (shown, text, "--pac")
+    } else {
+        let text = std::fs::read_to_string(source)
+            .map_err(|e| anyhow!("--pac {source}: cannot read it: {e}"))?;
+        (source.clone(), text, "--pac")
+    };
+    // The engine quotes the script: shown on one line, escaped.
+    crate::pac::Pac::new(&text)
+        .map_err(|e| anyhow!("{shown}: {}", crate::pac::clean_line(&e.to_string())))?;
+    Ok(Some((PacScript { shown, text }, from)))
 }
 
 /// The proxy for TLS targets: `--proxy`, else the environment (unless `--no-proxy`), with where

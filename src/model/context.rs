@@ -18,6 +18,10 @@ pub struct RunContext {
     /// from ("--proxy", "HTTPS_PROXY", …).
     #[serde(default)]
     pub proxy: Option<ProxyUsed>,
+    /// The proxy auto-config that chose each target's path (`--pac`): its path or URL, and how it
+    /// was found ("--pac", or "WPAD").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pac: Option<ProxyUsed>,
     /// The trust stores that judged the chains, one per view.
     #[serde(default)]
     pub trust_stores: Vec<TrustStoreUsed>,

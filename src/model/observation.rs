@@ -27,6 +27,8 @@ pub struct Observation {
     pub elapsed: Duration,
     /// The proxy the connection went through, credentials redacted.
     pub proxy: Option<String>,
+    /// With `--pac`: what the PAC answered for this target and which of its entries was taken.
+    pub route: Option<RouteTaken>,
     /// OCSP and CRL fetches made for this target's chain (empty with `--no-revocation`).
     pub revocation: Vec<RevocationFetch>,
     /// How long each phase the probe reached took, in order (empty for skipped targets and
@@ -53,6 +55,29 @@ impl fmt::Display for AnsweredBy {
             Self::ResolveRule => f.write_str("a --resolve rule"),
         }
     }
+}
+
+/// The path a PAC chose for one target: its whole answer, the entries that could not be used
+/// (in the order tried) and the one the probe went through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteTaken {
+    /// Where the PAC was read from (its path or URL, credentials redacted).
+    pub pac: String,
+    /// `FindProxyForURL`'s answer as returned (`"PROXY a:3128; DIRECT"`); empty when evaluating
+    /// it failed.
+    pub answer: String,
+    /// The entry the probe went through (`DIRECT`, `PROXY 127.0.0.1:3128`, …); `None` when no
+    /// entry could be used (the failure says why).
+    pub chosen: Option<String>,
+    /// Entries tried before `chosen` that could not be used, and why.
+    pub failed: Vec<RouteFailure>,
+}
+
+/// A PAC entry that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteFailure {
+    pub entry: String,
+    pub detail: String,
 }
 
 /// The time one phase of a probe took.

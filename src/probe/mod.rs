@@ -5,6 +5,7 @@
 pub mod connect_to;
 pub mod danger;
 mod http;
+pub mod pac_route;
 pub mod proxy;
 pub mod resolve;
 pub mod revocation;
@@ -25,7 +26,7 @@ use tokio::task::JoinSet;
 pub use crate::model::observation::StopReason;
 use crate::model::observation::{
     AnsweredBy, Captured, DnsProblem, Failure, FailureKind, Observation, Outcome, Phase,
-    PhaseTiming, SkipReason,
+    PhaseTiming, RouteFailure, SkipReason,
 };
 use crate::model::target::{ProbeKind, Target};
 use resolve::Resolve;
@@ -48,6 +49,10 @@ pub struct ProbeConfig {
     pub alpn: Vec<Vec<u8>>,
     /// The HTTP proxy TLS targets are tunnelled through, if any.
     pub proxy: Option<Arc<proxy::ProxySettings>>,
+    /// The TLS client configuration for `https://` proxies (see [`proxy::tls_config`]).
+    pub proxy_tls: Arc<rustls::ClientConfig>,
+    /// The PAC that chooses each TLS target's path (`--pac`); it takes precedence over `proxy`.
+    pub pac: Option<Arc<pac_route::PacScript>>,
     /// Stops the run early (a signal, the run's deadline): see [`Stop`].
     pub stop: Stop,
     provider: Arc<CryptoProvider>,
@@ -112,6 +117,8 @@ impl ProbeConfig {
             dns,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             proxy: None,
+            pac: None,
+            proxy_tls: proxy::tls_config(&[]),
             stop: Stop::default(),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             local: Arc::default(),
@@ -214,6 +221,7 @@ fn not_probed(target: Target, reason: StopReason) -> Observation {
         answered_by: None,
         sni: None,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
         outcome: Outcome::Skipped(SkipReason::Stopped(reason)),
@@ -229,6 +237,7 @@ fn internal_failure(target: Target, detail: &str) -> Observation {
         answered_by: None,
         sni: None,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
         outcome: Outcome::Failed {
@@ -256,6 +265,12 @@ struct Trace {
     peeked: Arc<Mutex<Peek>>,
     /// When each phase was entered, for `-v`'s timings.
     marks: Vec<(Phase, Instant)>,
+    /// The proxy of the attempt under way.
+    proxy: Option<Arc<proxy::ProxySettings>>,
+    /// The PAC's choice, as far as it got.
+    route: Option<crate::model::observation::RouteTaken>,
+    /// Still waiting for the PAC's answer.
+    evaluating_pac: bool,
 }
 
 impl Trace {
@@ -306,12 +321,18 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
             outcome: Outcome::Skipped(reason),
             elapsed: started.elapsed(),
             proxy: None,
+            route: None,
             revocation: Vec::new(),
             timings: Vec::new(),
         };
     }
     let via_proxy = match kind {
         ProbeKind::Tls => config.proxy.clone().filter(|p| p.applies_to(&target.host)),
+        // Plain HTTP goes through an HTTP proxy as a browser's request does (absolute form).
+        ProbeKind::Http => config
+            .proxy
+            .clone()
+            .filter(|p| p.scheme == proxy::ProxyScheme::Http && p.applies_to(&target.host)),
         _ => None,
     };
     let trace = Arc::new(Mutex::new(Trace {
@@ -322,14 +343,11 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         captured: Arc::new(Mutex::new(None)),
         peeked: Arc::new(Mutex::new(Peek::default())),
         marks: vec![(Phase::Resolve, started)],
+        proxy: via_proxy.clone(),
+        route: None,
+        evaluating_pac: false,
     }));
-    let run = attempt(
-        &target,
-        &kind,
-        via_proxy.as_deref(),
-        config,
-        Arc::clone(&trace),
-    );
+    let run = follow_route(&target, &kind, via_proxy, config, Arc::clone(&trace));
     let stop = config.stop.clone();
     let result = tokio::select! {
         biased;
@@ -338,6 +356,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
     };
 
     let trace = lock(&trace);
+    let via_proxy = trace.proxy.clone();
     let captured = lock(&trace.captured).clone();
     let outcome = match result {
         Ok(Ok(outcome)) => outcome,
@@ -352,6 +371,17 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
                 kind: FailureKind::Interrupted,
                 phase: trace.phase,
                 detail: interrupted_detail(&trace, &kind, &lock(&trace.peeked)),
+            },
+            captured,
+        },
+        Err(Ended::Deadline) if trace.evaluating_pac => Outcome::Failed {
+            failure: Failure {
+                kind: FailureKind::Proxy(None),
+                phase: Phase::Proxy,
+                detail: format!(
+                    "the PAC gave no answer within {}s (FindProxyForURL still running)",
+                    config.timeout.as_secs_f64()
+                ),
             },
             captured,
         },
@@ -414,6 +444,7 @@ pub async fn probe_one(target: Target, config: &ProbeConfig) -> Observation {
         elapsed: started.elapsed(),
         target,
         proxy: via_proxy.map(|p| p.display.clone()),
+        route: trace.route.clone(),
         revocation: Vec::new(),
         timings: trace.timings(Instant::now()),
     }
@@ -481,6 +512,97 @@ fn timeout_detail(phase: Phase, timeout: Duration, peek: &Peek) -> String {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Poisoning only records that a holder panicked; the probe state stays usable for reporting.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Asks the PAC (when there is one and the target is TLS) for the target's path and tries its
+/// entries in order, moving to the next when a proxy cannot be reached, as browsers do; without a
+/// PAC, one attempt through `via_proxy` (or direct).
+async fn follow_route(
+    target: &Target,
+    kind: &ProbeKind,
+    via_proxy: Option<Arc<proxy::ProxySettings>>,
+    config: &ProbeConfig,
+    trace: Arc<Mutex<Trace>>,
+) -> Result<Outcome, Failure> {
+    let pac = match (&config.pac, kind) {
+        (Some(pac), ProbeKind::Tls | ProbeKind::Http) => Arc::clone(pac),
+        _ => return attempt(target, kind, via_proxy.as_deref(), config, trace).await,
+    };
+    {
+        // Named even if the evaluation never ends: the report says which PAC was being asked.
+        let mut t = lock(&trace);
+        t.evaluating_pac = true;
+        t.route = Some(crate::model::observation::RouteTaken {
+            pac: pac.shown.clone(),
+            answer: String::new(),
+            chosen: None,
+            failed: Vec::new(),
+        });
+    }
+    let answer = pac_route::evaluate(&pac, target, config).await;
+    let mut route = crate::model::observation::RouteTaken {
+        pac: pac.shown.clone(),
+        answer: answer.as_ref().map_or_else(|_| String::new(), Clone::clone),
+        chosen: None,
+        failed: Vec::new(),
+    };
+    {
+        let mut t = lock(&trace);
+        t.evaluating_pac = false;
+        t.route = Some(route.clone());
+    }
+    let answer = answer?;
+    let hops = pac_route::hops(&answer);
+    let count = hops.len();
+    let mut last = None;
+    for (i, hop) in hops.into_iter().enumerate() {
+        let proxy = match hop.proxy {
+            Ok(Some(p)) if *kind == ProbeKind::Http && p.scheme != proxy::ProxyScheme::Http => {
+                route.failed.push(RouteFailure {
+                    entry: hop.entry,
+                    detail: "port-80 probes go through HTTP proxies only".into(),
+                });
+                lock(&trace).route = Some(route.clone());
+                continue;
+            }
+            Ok(p) => p,
+            Err(why) => {
+                route.failed.push(RouteFailure {
+                    entry: hop.entry,
+                    detail: why,
+                });
+                lock(&trace).route = Some(route.clone());
+                continue;
+            }
+        };
+        {
+            let mut t = lock(&trace);
+            t.proxy = proxy.clone();
+            t.phase = Phase::Resolve;
+            t.addresses.clear();
+            t.address_used = None;
+            route.chosen = Some(hop.entry.clone());
+            t.route = Some(route.clone());
+        }
+        match attempt(target, kind, proxy.as_deref(), config, Arc::clone(&trace)).await {
+            Err(f) if f.kind == FailureKind::ProxyUnreachable && i + 1 < count => {
+                route.chosen = None;
+                route.failed.push(RouteFailure {
+                    entry: hop.entry,
+                    detail: f.detail.clone(),
+                });
+                lock(&trace).route = Some(route.clone());
+                last = Some(f);
+            }
+            result => return result,
+        }
+    }
+    lock(&trace).route = Some(route.clone());
+    Err(last.unwrap_or_else(|| Failure {
+        kind: FailureKind::Proxy(None),
+        phase: Phase::Proxy,
+        detail: format!("the PAC's answer '{answer}' has no entry pinscope could use"),
+    }))
 }
 
 async fn attempt(
@@ -573,15 +695,50 @@ async fn attempt(
     };
     match kind {
         ProbeKind::Http => {
-            return services::http(stream, &target.host, target.port)
+            let through = via_proxy.map(proxy::ProxySettings::authorization);
+            return services::http(stream, &target.host, target.port, through)
                 .await
                 .map(Outcome::Service);
         }
         ProbeKind::Ssh => return services::ssh(stream).await.map(Outcome::Service),
         _ => {}
     }
+    if let Some(p) = via_proxy.filter(|p| p.scheme == proxy::ProxyScheme::Https) {
+        let tls = proxy::tls_to_proxy(stream, p, Arc::clone(&config.proxy_tls)).await?;
+        let tunnel = proxy::tunnel(tls, p, &target.host, target.port).await?;
+        lock(&trace).enter(Phase::Handshake);
+        return tls::handshake(tunnel, &target.host, config, captured_slot, peek_slot, true).await;
+    }
     if let Some(p) = via_proxy {
-        stream = proxy::tunnel(stream, p, &target.host, target.port).await?;
+        stream = match p.scheme {
+            proxy::ProxyScheme::Https => stream,
+            proxy::ProxyScheme::Http => proxy::tunnel(stream, p, &target.host, target.port).await?,
+            proxy::ProxyScheme::Socks5 { proxy_resolves } => {
+                // socks5:// resolves here (the run's resolver, so --resolve applies), socks5h://
+                // lets the proxy resolve.
+                let host = if proxy_resolves || target.host.parse::<IpAddr>().is_ok() {
+                    target.host.clone()
+                } else {
+                    let addrs = config
+                        .resolver
+                        .resolve(&target.host, target.port)
+                        .await
+                        .map_err(|e| Failure {
+                            kind: FailureKind::Dns(e.problem()),
+                            phase: Phase::Resolve,
+                            detail: e.to_string(),
+                        })?;
+                    let first = addrs.first().ok_or_else(|| Failure {
+                        kind: FailureKind::Dns(DnsProblem::NoAddresses),
+                        phase: Phase::Resolve,
+                        detail: format!("{}: no addresses", target.host),
+                    })?;
+                    lock(&trace).addresses = addrs.iter().map(SocketAddr::ip).collect();
+                    first.ip().to_string()
+                };
+                proxy::socks5(stream, p, &host, target.port).await?
+            }
+        };
         lock(&trace).enter(Phase::Handshake);
     }
 

@@ -6,8 +6,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
+
 use percent_encoding::percent_decode_str;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::http::{self, HeadError, HeadLimits, read_head};
@@ -24,6 +26,20 @@ const REPLY_LIMITS: HeadLimits = HeadLimits {
     exact: true,
 };
 
+/// How a proxy is spoken to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyScheme {
+    /// HTTP CONNECT over plain TCP (`http://`, PAC `PROXY`/`HTTP`).
+    Http,
+    /// HTTP CONNECT inside TLS to the proxy (`https://`, PAC `HTTPS`), the proxy's certificate
+    /// verified against the public roots, this machine's and `--proxy-cacert`.
+    Https,
+    /// SOCKS5 (`socks5://`: this machine resolves the target; `socks5h://` and PAC `SOCKS5`: the
+    /// proxy does).
+    Socks5 { proxy_resolves: bool },
+}
+
 /// A proxy to tunnel TLS targets through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxySettings {
@@ -31,8 +47,11 @@ pub struct ProxySettings {
     pub display: String,
     pub host: String,
     pub port: u16,
+    pub scheme: ProxyScheme,
     /// `Basic …` when the URL carries credentials.
     authorization: Option<String>,
+    /// The user name and password, for SOCKS5's user/password method.
+    credentials: Option<(String, String)>,
     /// NO_PROXY entries, lower-cased.
     bypass: Vec<String>,
 }
@@ -47,8 +66,8 @@ pub struct ProxyUrlError {
 }
 
 impl ProxySettings {
-    /// Reads `http://[user:pass@]host[:port]` (port 8080 when absent is not assumed: HTTP's 80 is).
-    /// `bypass` holds NO_PROXY entries.
+    /// Reads `http://[user:pass@]host[:port]` (port 8080 when absent is not assumed: HTTP's 80 is),
+    /// `socks5://` or `socks5h://` (port 1080 when absent). `bypass` holds NO_PROXY entries.
     pub fn parse(raw: &str, bypass: &[String]) -> Result<Self, ProxyUrlError> {
         let with_scheme = if raw.contains("://") {
             raw.to_owned()
@@ -61,38 +80,56 @@ impl ProxySettings {
             reason: reason.to_owned(),
         };
         let url = url::Url::parse(&with_scheme).map_err(|e| err(&e.to_string()))?;
-        if url.scheme() != "http" {
-            return Err(err(&format!(
-                "only http:// proxies (HTTP CONNECT) are supported, not {}://",
-                url.scheme()
-            )));
-        }
+        let scheme = match url.scheme() {
+            "http" => ProxyScheme::Http,
+            "https" => ProxyScheme::Https,
+            "socks5" => ProxyScheme::Socks5 {
+                proxy_resolves: false,
+            },
+            "socks5h" => ProxyScheme::Socks5 {
+                proxy_resolves: true,
+            },
+            other => {
+                return Err(err(&format!(
+                    "only http:// and https:// (HTTP CONNECT), socks5:// and socks5h:// proxies are supported, not {other}://"
+                )));
+            }
+        };
         let host = url
             .host_str()
             .ok_or_else(|| err("no host"))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let authorization = if url.username().is_empty() {
-            None
-        } else {
-            let user = percent_decode_str(url.username()).decode_utf8_lossy();
-            let pass = percent_decode_str(url.password().unwrap_or("")).decode_utf8_lossy();
-            Some(format!(
-                "Basic {}",
-                STANDARD.encode(format!("{user}:{pass}"))
-            ))
-        };
+        let port = url.port_or_known_default().unwrap_or(match scheme {
+            ProxyScheme::Http => 80,
+            ProxyScheme::Https => 443,
+            ProxyScheme::Socks5 { .. } => 1080,
+        });
+        let credentials = (!url.username().is_empty()).then(|| {
+            (
+                percent_decode_str(url.username())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+                percent_decode_str(url.password().unwrap_or(""))
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        });
+        let authorization = credentials
+            .as_ref()
+            .map(|(user, pass)| format!("Basic {}", STANDARD.encode(format!("{user}:{pass}"))));
         let display = match &authorization {
-            Some(_) => format!("http://***@{}:{port}", bracket(&host)),
-            None => format!("http://{}:{port}", bracket(&host)),
+            Some(_) => format!("{}://***@{}:{port}", url.scheme(), bracket(&host)),
+            None => format!("{}://{}:{port}", url.scheme(), bracket(&host)),
         };
         Ok(Self {
             display,
             host,
             port,
+            scheme,
             authorization,
+            credentials,
             bypass: bypass
                 .iter()
                 .flat_map(|b| b.split(','))
@@ -100,6 +137,11 @@ impl ProxySettings {
                 .filter(|b| !b.is_empty())
                 .collect(),
         })
+    }
+
+    /// The `Proxy-Authorization` value when the URL carries credentials (never shown).
+    pub fn authorization(&self) -> Option<&str> {
+        self.authorization.as_deref()
     }
 
     /// Whether a target goes through the proxy: not when NO_PROXY names it (an entry matches the
@@ -138,13 +180,97 @@ pub fn redact(raw: &str) -> String {
     }
 }
 
-/// Sends CONNECT and reads the reply; on 2xx the stream is the tunnel.
-pub async fn tunnel(
-    mut stream: TcpStream,
+/// The TLS client configuration for `https://` proxies: the public roots (webpki-roots), this
+/// machine's store and `extra` (`--proxy-cacert`), verified as any TLS client does.
+pub fn tls_config(
+    extra: &[rustls_pki_types::CertificateDer<'static>],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Unreadable native certificates are left out: the public roots and --proxy-cacert remain.
+    let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let _ = roots.add_parsable_certificates(extra.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    match config {
+        Ok(c) => Arc::new(c),
+        // ring's default provider supports the default versions; kept total all the same.
+        Err(_) => Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+    }
+}
+
+/// Opens TLS to an `https://` proxy, verifying its certificate for its host name; a certificate
+/// that does not verify is a proxy error saying why.
+pub async fn tls_to_proxy(
+    stream: TcpStream,
+    proxy: &ProxySettings,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+    let name = rustls_pki_types::ServerName::try_from(proxy.host.clone()).map_err(|e| {
+        failure(
+            None,
+            format!(
+                "the proxy {}: its name cannot be verified: {e}",
+                proxy.display
+            ),
+        )
+    })?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map_err(|e| {
+            failure(
+                None,
+                format!(
+                    "TLS to the proxy {} failed: {e} (a private CA is given with --proxy-cacert)",
+                    proxy.display
+                ),
+            )
+        })
+}
+
+/// Asks a SOCKS5 proxy for a connection to `host:port` (an address this machine resolved, or the
+/// name itself when the proxy resolves); on success the stream is the tunnel.
+pub async fn socks5(
+    stream: TcpStream,
     proxy: &ProxySettings,
     host: &str,
     port: u16,
 ) -> Result<TcpStream, Failure> {
+    use tokio_socks::tcp::Socks5Stream;
+    let connected = match &proxy.credentials {
+        Some((user, pass)) => {
+            Socks5Stream::connect_with_password_and_socket(stream, (host, port), user, pass).await
+        }
+        None => Socks5Stream::connect_with_socket(stream, (host, port)).await,
+    };
+    match connected {
+        Ok(tunnel) => Ok(tunnel.into_inner()),
+        Err(e) => Err(failure(
+            None,
+            format!(
+                "the SOCKS5 proxy {} did not open a connection to {}:{port}: {e}",
+                proxy.display,
+                bracket(host)
+            ),
+        )),
+    }
+}
+
+/// Sends CONNECT and reads the reply; on 2xx the stream is the tunnel.
+pub async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> Result<S, Failure> {
     let authority = format!("{}:{port}", bracket(host));
     let mut request = format!(
         "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: pinscope/{}\r\n",
@@ -256,8 +382,19 @@ mod tests {
             Some(format!("Basic {}", STANDARD.encode("alice:s3cr@t")).as_str())
         );
         assert_eq!(redact("http://bob:pw@host:1/x"), "http://***@host:1/x");
-        let err = ProxySettings::parse("socks5://u:p@h:1", &[]).expect_err("socks");
+        let err = ProxySettings::parse("socks4://u:p@h:1", &[]).expect_err("socks4");
         assert!(!err.to_string().contains("u:p"), "{err}");
+        let socks = ProxySettings::parse("socks5h://u:pw@h", &[]).expect("socks5h");
+        assert_eq!(socks.display, "socks5h://***@h:1080");
+        assert_eq!(
+            socks.scheme,
+            ProxyScheme::Socks5 {
+                proxy_resolves: true
+            }
+        );
+        assert_eq!(socks.credentials, Some(("u".into(), "pw".into())));
+        let https = ProxySettings::parse("https://proxy.corp", &[]).expect("https");
+        assert_eq!((https.scheme, https.port), (ProxyScheme::Https, 443));
     }
 
     #[test]

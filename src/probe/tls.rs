@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 use rustls::{AlertDescription, ClientConfig};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::danger::CapturingVerifier;
@@ -21,8 +20,8 @@ use crate::model::observation::{
 
 /// Completes a TLS handshake with `host` over `stream` (a tunnel when `via_proxy`), recording the
 /// presented chain in `captured_slot` and the first bytes received in `peek_slot`.
-pub(super) async fn handshake(
-    stream: TcpStream,
+pub(super) async fn handshake<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    stream: S,
     host: &str,
     config: &ProbeConfig,
     captured_slot: Arc<Mutex<Option<Captured>>>,

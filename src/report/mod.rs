@@ -96,9 +96,35 @@ pub fn context_facts(run: &RunReport) -> Vec<(&'static str, String)> {
         facts.push(("From", vantage.trim_start_matches("from ").to_owned()));
     }
     // A report saved before the context existed still names its proxy on each target.
-    let route = match &c.proxy {
-        Some(p) => format!("through the proxy {} (from {})", p.url, p.from),
-        None => {
+    let route = match (&c.pac, &c.proxy) {
+        (Some(pac), _) => {
+            let direct = run
+                .results
+                .iter()
+                .filter(|r| {
+                    r.observation
+                        .route
+                        .as_ref()
+                        .is_some_and(|t| t.chosen.as_deref() == Some("DIRECT"))
+                })
+                .count();
+            let proxied = run
+                .results
+                .iter()
+                .filter(|r| {
+                    r.observation
+                        .route
+                        .as_ref()
+                        .is_some_and(|t| t.chosen.as_deref().is_some_and(|c| c != "DIRECT"))
+                })
+                .count();
+            format!(
+                "as the PAC {} (from {}) chose: {direct} direct, {proxied} through a proxy",
+                pac.url, pac.from
+            )
+        }
+        (None, Some(p)) => format!("through the proxy {} (from {})", p.url, p.from),
+        (None, None) => {
             let proxies: std::collections::BTreeSet<&str> = run
                 .results
                 .iter()

@@ -56,6 +56,7 @@ pub fn run() -> RunReport {
                 },
                 elapsed: Duration::ZERO,
                 proxy: None,
+                route: None,
                 revocation: Vec::new(),
                 timings: Vec::new(),
             };
@@ -79,6 +80,7 @@ pub fn run() -> RunReport {
                 url: "http://***@proxy.example:3128".into(),
                 from: "HTTPS_PROXY".into(),
             }),
+            pac: None,
             trust_stores: vec![crate::model::context::TrustStoreUsed {
                 view: "apple_devices".into(),
                 source: "Apple's trust store (version 2025072000)".into(),

@@ -96,6 +96,10 @@ pub fn audit_with(
         Arc::clone(&plan.probing.resolver),
     );
     config.proxy = plan.probing.proxy.clone().map(Arc::new);
+    config.pac = plan.probing.pac.clone();
+    if let Some(tls) = &plan.probing.proxy_tls {
+        config.proxy_tls = Arc::clone(tls);
+    }
     if let Some(stop) = &control.stop {
         config.stop = stop.clone();
     }
@@ -185,6 +189,7 @@ pub fn inspect(plan: &InspectPlan) -> RunReport {
         },
         elapsed: Duration::ZERO,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
     };

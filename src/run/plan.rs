@@ -126,6 +126,10 @@ pub struct Probing {
     pub resolver: Arc<dyn Resolve>,
     /// The HTTP proxy TLS targets are tunnelled through.
     pub proxy: Option<ProxySettings>,
+    /// The TLS client configuration for https:// proxies, when `--proxy-cacert` adds roots.
+    pub proxy_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The PAC choosing each TLS target's path (`--pac`).
+    pub pac: Option<std::sync::Arc<crate::probe::pac_route::PacScript>>,
 }
 
 /// What standard error shows while an audit runs.

@@ -59,6 +59,11 @@ pub struct AuditSection {
     pub proxy: Option<String>,
     /// Ignore the proxy environment variables (`--no-proxy`).
     pub no_proxy: Option<bool>,
+    /// A proxy auto-config file or http:// URL choosing each target's path, or `auto` (`--pac`).
+    pub pac: Option<String>,
+    /// Where `pac = "auto"` looks for WPAD (`--wpad-domain`).
+    #[serde(default)]
+    pub wpad_domain: Vec<String>,
     pub dns_server: Option<String>,
     #[serde(default)]
     pub resolve: Vec<String>,

@@ -151,6 +151,7 @@ fn observe(host: &str, row: Option<Row>, outcome: Outcome) -> Observation {
         outcome,
         elapsed: Duration::ZERO,
         proxy: None,
+        route: None,
         revocation: Vec::new(),
         timings: Vec::new(),
     }

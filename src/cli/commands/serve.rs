@@ -291,6 +291,8 @@ fn merge(cli: &AuditArgs, file: &AuditSection, given: &HashSet<String>) -> Audit
             a.no_proxy = no;
         }
     }
+    set(g("pac"), &mut a.pac, &file.pac);
+    set_all(g("wpad_domain"), &mut a.wpad_domain, &file.wpad_domain);
     set(g("dns_server"), &mut a.dns_server, &file.dns_server);
     set(
         g("apple_trust_store"),

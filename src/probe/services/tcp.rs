@@ -35,14 +35,33 @@ const SSH_PREAMBLE_GRACE: Duration = Duration::from_millis(1500);
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-/// Sends `GET /` with the target's Host header and reads the status line and headers.
+/// Sends `GET /` with the target's Host header and reads the status line and headers. Through an
+/// HTTP proxy (`via_proxy`, with its `Proxy-Authorization` value if any) the request is in
+/// absolute form (`GET http://host/`), as a browser sends it to a proxy.
 pub(in crate::probe) async fn http(
     mut stream: TcpStream,
     host: &str,
     port: u16,
+    via_proxy: Option<Option<&str>>,
 ) -> Result<ServiceAnswer, Failure> {
+    let mut request = http_request(host, port);
+    if let Some(auth) = via_proxy {
+        let authority = request
+            .lines()
+            .find_map(|l| l.strip_prefix("Host: "))
+            .unwrap_or(host)
+            .to_owned();
+        request = request.replacen("GET / ", &format!("GET http://{authority}/ "), 1);
+        if let Some(auth) = auth {
+            request = request.replacen(
+                "\r\n\r\n",
+                &format!("\r\nProxy-Authorization: {auth}\r\n\r\n"),
+                1,
+            );
+        }
+    }
     stream
-        .write_all(http_request(host, port).as_bytes())
+        .write_all(request.as_bytes())
         .await
         .map_err(|e| stream_failure(&e, "sending the HTTP request"))?;
     let head = read_head(&mut stream, HTTP_HEAD_LIMITS)

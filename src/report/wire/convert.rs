@@ -36,6 +36,19 @@ pub fn target(r: &TargetResult) -> Target {
         legacy: row.is_some_and(|r| r.legacy),
         sni: obs.sni.clone(),
         proxy: obs.proxy.clone(),
+        route: obs.route.as_ref().map(|r| super::Route {
+            pac: r.pac.clone(),
+            answer: r.answer.clone(),
+            chosen: r.chosen.clone(),
+            failed: r
+                .failed
+                .iter()
+                .map(|f| super::RouteFailure {
+                    entry: f.entry.clone(),
+                    detail: f.detail.clone(),
+                })
+                .collect(),
+        }),
         addresses: obs.addresses.iter().map(ToString::to_string).collect(),
         address_used: obs.address_used.map(|a| a.ip().to_string()),
         verdict: a.verdict.into(),

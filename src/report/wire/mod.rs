@@ -66,6 +66,28 @@ pub struct Summary {
     pub not_probed: usize,
 }
 
+/// The path a PAC chose for a target (`route`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The PAC's path or URL.
+    pub pac: String,
+    /// `FindProxyForURL`'s whole answer.
+    pub answer: String,
+    /// The entry taken; `null` when none could be used.
+    #[serde(default)]
+    pub chosen: Option<String>,
+    /// Entries tried first that could not be used.
+    #[serde(default)]
+    pub failed: Vec<RouteFailure>,
+}
+
+/// A PAC entry that could not be used, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteFailure {
+    pub entry: String,
+    pub detail: String,
+}
+
 /// One target: the objects in `targets`, and each target line of JSON Lines.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Target {
@@ -85,6 +107,9 @@ pub struct Target {
     pub sni: Option<String>,
     #[serde(default)]
     pub proxy: Option<String>,
+    /// With `--pac`: the PAC's answer and the entry taken (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
     #[serde(default)]
     pub addresses: Vec<String>,
     #[serde(default)]

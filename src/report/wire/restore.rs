@@ -83,6 +83,22 @@ pub fn result(t: &Target, stopped: Option<StopReason>) -> TargetResult {
         outcome,
         elapsed: Duration::from_millis(t.elapsed_ms),
         proxy: t.proxy.clone(),
+        route: t
+            .route
+            .as_ref()
+            .map(|r| crate::model::observation::RouteTaken {
+                pac: r.pac.clone(),
+                answer: r.answer.clone(),
+                chosen: r.chosen.clone(),
+                failed: r
+                    .failed
+                    .iter()
+                    .map(|f| crate::model::observation::RouteFailure {
+                        entry: f.entry.clone(),
+                        detail: f.detail.clone(),
+                    })
+                    .collect(),
+            }),
         revocation: Vec::new(),
         timings: Vec::new(),
     };
