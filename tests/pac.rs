@@ -247,6 +247,43 @@ fn a_pac_that_never_ends_is_bounded_and_reported_for_its_target() {
 }
 
 #[test]
+fn a_pac_that_allocates_without_end_costs_its_own_target_only() {
+    // Doubling a string exhausts any memory long before a step bound is reached: the PAC runs in
+    // a memory-limited child, so the run goes on and only this target fails.
+    let scratch = Scratch::new();
+    let pac = scratch.file(
+        "greedy.pac",
+        "function FindProxyForURL(url, host) {\n\
+           if (host == \"gdmf.apple.com\") { var s = \"x\"; while (true) { s = s + s; } }\n\
+           return dnsResolve(host) == \"127.0.0.1\" ? \"DIRECT\" : \"PROXY 127.0.0.1:1\";\n\
+         }\n",
+    );
+    let closed = closed_port();
+    let run = pinscope([
+        "audit".to_string(),
+        format!("--pac={}", pac.display()),
+        "--timeout=10".into(),
+        "--no-revocation".into(),
+        "--format=json".into(),
+        "--resolve=gdmf.apple.com:443:127.0.0.1".into(),
+        format!("--resolve=albert.apple.com:{closed}:127.0.0.1"),
+        "gdmf.apple.com".into(),
+        format!("albert.apple.com:{closed}"),
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let json = run.json();
+    let greedy = target(&json, "gdmf.apple.com");
+    assert_eq!(greedy["verdict"], "proxy_error", "{greedy:#}");
+    let message = greedy["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("MiB a PAC may use"), "{message}");
+    // The other target's PAC call ran, asked the run's resolver (the --resolve rule) through the
+    // parent, and went DIRECT to its closed port.
+    let other = target(&json, "albert.apple.com");
+    assert_eq!(other["route"]["chosen"], "DIRECT", "{other:#}");
+    assert_eq!(other["verdict"], "blocked", "{other:#}");
+}
+
+#[test]
 fn a_pac_that_does_not_load_is_bad_input_naming_the_file() {
     let scratch = Scratch::new();
     let pac = scratch.file(

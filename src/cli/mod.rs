@@ -19,6 +19,14 @@ use args::{Cli, Command};
 
 /// Runs pinscope with the process's arguments.
 pub fn main() -> ExitCode {
+    // A copy of pinscope started to evaluate one PAC call under a memory limit (see
+    // `probe::pac_child`): not a command users type, so not in the command list.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == crate::probe::pac_child::CHILD_ARG)
+    {
+        return ExitCode::from(crate::probe::pac_child::child_main());
+    }
     // The matches are kept: `serve` needs to know which flags were given (they override its
     // config file) rather than left at their defaults.
     let matches = match Cli::command().try_get_matches() {

@@ -5,6 +5,7 @@
 pub mod connect_to;
 pub mod danger;
 mod http;
+pub mod pac_child;
 pub mod pac_route;
 pub mod proxy;
 pub mod resolve;

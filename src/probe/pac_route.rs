@@ -5,9 +5,10 @@
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ProbeConfig;
+use super::pac_child::{self, IsolatedError};
 use super::proxy::ProxySettings;
 use super::resolve::Resolve;
 use crate::model::observation::{Failure, FailureKind, Phase};
@@ -94,8 +95,16 @@ pub async fn evaluate(
     });
     let script = Arc::clone(pac);
     let host = target.host.clone();
+    let deadline = Instant::now() + config.timeout;
     let joined = tokio::task::spawn_blocking(move || {
-        Pac::with_env(&script.text, env).and_then(|mut p| p.find_proxy(&url, &host))
+        // In a memory-limited child, so that a runaway script costs this target only; in this
+        // process where there is no pinscope binary to run (unit tests).
+        match pac_child::evaluate(&script.text, &url, &host, env.as_ref(), deadline) {
+            Err(IsolatedError::NotAvailable) => Pac::with_env(&script.text, env)
+                .and_then(|mut p| p.find_proxy(&url, &host))
+                .map_err(|e| e.to_string()),
+            other => other.map_err(|e| e.to_string()),
+        }
     })
     .await;
     let failure = |detail: String| Failure {
