@@ -543,7 +543,21 @@ async fn follow_route(
     let answer = pac_route::evaluate(&pac, target, config).await;
     let mut route = crate::model::observation::RouteTaken {
         pac: pac.shown.clone(),
-        answer: answer.as_ref().map_or_else(|_| String::new(), Clone::clone),
+        // Entries may carry credentials (`PROXY user:pw@host:port`): each is shown redacted.
+        answer: answer.as_ref().map_or_else(
+            |_| String::new(),
+            |a| {
+                a.split(';')
+                    .map(|entry| match entry.trim().split_once(char::is_whitespace) {
+                        Some((kind, address)) => {
+                            format!("{kind} {}", proxy::redact(address.trim()))
+                        }
+                        None => entry.trim().to_owned(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        ),
         chosen: None,
         failed: Vec::new(),
     };

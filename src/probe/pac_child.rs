@@ -8,7 +8,7 @@
 //! the result, or first asks the parent's [`PacEnv`] what a name resolves to or what this
 //! machine's addresses are (the run's resolver, `--resolve` rules and all, stay in the parent).
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +31,9 @@ struct Request {
     text: String,
     url: String,
     host: String,
+    /// Only load the script (its top level runs), do not call `FindProxyForURL`.
+    #[serde(default)]
+    load_only: bool,
 }
 
 /// What the child writes, one per line.
@@ -69,6 +72,28 @@ pub enum IsolatedError {
     Io(#[from] std::io::Error),
 }
 
+/// Loads `text` in a memory-limited child (its top level runs there, not here), as the check
+/// before a run: the engine's error when it does not load. Its top level's network questions are
+/// answered with nothing.
+pub fn load(text: &str, deadline: Instant) -> Result<(), IsolatedError> {
+    struct Offline;
+    impl PacEnv for Offline {
+        fn resolve(&self, _host: &str) -> Vec<IpAddr> {
+            Vec::new()
+        }
+        fn my_addresses(&self) -> Vec<IpAddr> {
+            Vec::new()
+        }
+    }
+    let request = Request {
+        text: text.to_owned(),
+        url: String::new(),
+        host: String::new(),
+        load_only: true,
+    };
+    run(&request, &Offline, deadline).map(|_| ())
+}
+
 /// Runs `FindProxyForURL(url, host)` of `text` in a memory-limited child, answering its network
 /// questions with `env`, and stops it at `deadline`. Blocking: call it off the async threads.
 pub fn evaluate(
@@ -78,12 +103,33 @@ pub fn evaluate(
     env: &dyn PacEnv,
     deadline: Instant,
 ) -> Result<String, IsolatedError> {
-    let exe = std::env::current_exe()?;
+    let request = Request {
+        text: text.to_owned(),
+        url: url.to_owned(),
+        host: host.to_owned(),
+        load_only: false,
+    };
+    run(&request, env, deadline)
+}
+
+/// The program to start as the child: this one. On Linux `/proc/self/exe`, which still works
+/// after a package upgrade replaced the file on disk (the path `current_exe` gives then ends in
+/// " (deleted)").
+fn this_program() -> std::io::Result<std::path::PathBuf> {
+    let proc_self = std::path::Path::new("/proc/self/exe");
+    if proc_self.exists() {
+        Ok(proc_self.to_path_buf())
+    } else {
+        std::env::current_exe()
+    }
+}
+
+fn run(request: &Request, env: &dyn PacEnv, deadline: Instant) -> Result<String, IsolatedError> {
     // Unit tests run inside the test harness, which is not a pinscope to re-run.
-    if exe.file_stem().and_then(|s| s.to_str()) != Some("pinscope") {
+    if cfg!(test) {
         return Err(IsolatedError::NotAvailable);
     }
-    let mut child = Command::new(exe)
+    let mut child = Command::new(this_program()?)
         .arg(CHILD_ARG)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -117,7 +163,7 @@ pub fn evaluate(
             }
         })
     };
-    let result = converse(&mut stdin, stdout, text, url, host, env);
+    let result = converse(&mut stdin, stdout, request, env);
     done.store(true, Ordering::Release);
     drop(stdin);
     let _ = watchdog.join();
@@ -142,28 +188,37 @@ pub fn evaluate(
 fn converse(
     stdin: &mut std::process::ChildStdin,
     stdout: std::process::ChildStdout,
-    text: &str,
-    url: &str,
-    host: &str,
+    request: &Request,
     env: &dyn PacEnv,
 ) -> Option<Result<String, String>> {
-    let request = Request {
-        text: text.to_owned(),
-        url: url.to_owned(),
-        host: host.to_owned(),
-    };
-    send(stdin, &request).ok()?;
-    let mut lines = BufReader::new(stdout).lines();
+    send(stdin, request).ok()?;
+    let mut reader = BufReader::new(stdout);
     loop {
-        let line = lines.next()?.ok()?;
-        match serde_json::from_str::<FromChild>(&line).ok()? {
+        // The child runs the script, so what it writes is bounded here: a line longer than any
+        // answer or host name a PAC can mean ends the conversation (the child is then killed).
+        let mut line = Vec::new();
+        (&mut reader)
+            .take(MAX_LINE_BYTES)
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        if !line.ends_with(b"\n") {
+            return None;
+        }
+        match serde_json::from_slice::<FromChild>(&line).ok()? {
             FromChild::Answer(answer) => return Some(Ok(answer)),
             FromChild::Error(message) => return Some(Err(message)),
+            // No DNS name is longer than 253 characters: a longer one is not looked up.
+            FromChild::Resolve(name) if name.len() > 253 => {
+                send(stdin, &Addresses(Vec::new())).ok()?;
+            }
             FromChild::Resolve(name) => send(stdin, &Addresses(env.resolve(&name))).ok()?,
             FromChild::MyAddresses => send(stdin, &Addresses(env.my_addresses())).ok()?,
         }
     }
 }
+
+/// The longest line the parent reads from the child.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
 
 fn send<T: Serialize>(out: &mut impl std::io::Write, value: &T) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(value).map_err(std::io::Error::from)?;
@@ -189,8 +244,13 @@ pub fn child_main() -> u8 {
     let Ok(request) = serde_json::from_str::<Request>(&first) else {
         return 2;
     };
-    let result = Pac::with_env(&request.text, Arc::new(ParentEnv))
-        .and_then(|mut pac| pac.find_proxy(&request.url, &request.host));
+    let result = Pac::with_env(&request.text, Arc::new(ParentEnv)).and_then(|mut pac| {
+        if request.load_only {
+            Ok(String::new())
+        } else {
+            pac.find_proxy(&request.url, &request.host)
+        }
+    });
     let message = match result {
         Ok(answer) => FromChild::Answer(answer),
         Err(e) => FromChild::Error(e.to_string()),

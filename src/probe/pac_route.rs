@@ -43,7 +43,8 @@ pub fn hops(answer: &str) -> Vec<Hop> {
                 proxy: Ok(None),
             },
             Route::Proxy { kind, address } => {
-                let entry = format!("{kind} {address}");
+                // A PAC may put credentials in an entry; reports show it without them.
+                let entry = format!("{kind} {}", super::proxy::redact(&address));
                 let url = match kind.as_str() {
                     "PROXY" | "HTTP" => Some(format!("http://{address}")),
                     "HTTPS" => Some(format!("https://{address}")),
@@ -139,6 +140,8 @@ pub enum FetchError {
     Status(String),
     #[error("the answer is not HTTP or not UTF-8")]
     Malformed,
+    #[error("the PAC is larger than {} KiB", MAX_PAC_BYTES / 1024)]
+    TooLarge,
 }
 
 /// Fetches a PAC over plain HTTP (`GET`, `Connection: close`, no redirects), within `timeout`
@@ -193,10 +196,30 @@ pub fn fetch(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/x-ns-proxy-autoconfig, */*\r\nUser-Agent: pinscope/{}\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     )?;
+    // One deadline for the whole answer (a server sending a byte at a time would otherwise
+    // reset the read timeout forever), and a PAC larger than the limit is an error, not cut.
+    let deadline = std::time::Instant::now() + timeout;
+    let limit = usize::try_from(MAX_PAC_BYTES + 16 * 1024).unwrap_or(usize::MAX);
     let mut raw = Vec::new();
-    stream
-        .take(MAX_PAC_BYTES + 16 * 1024)
-        .read_to_end(&mut raw)?;
+    let mut buf = [0u8; 8192];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(FetchError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no whole answer within {}s", timeout.as_secs_f64()),
+            )));
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if raw.len() > limit {
+            return Err(FetchError::TooLarge);
+        }
+    }
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -217,6 +240,9 @@ pub fn fetch(
     } else {
         body.to_vec()
     };
+    if body.len() as u64 > MAX_PAC_BYTES {
+        return Err(FetchError::TooLarge);
+    }
     String::from_utf8(body).map_err(|_| FetchError::Malformed)
 }
 
@@ -252,12 +278,21 @@ fn resolve_blocking(
 
 /// The WPAD URLs a device configured for automatic proxy discovery tries by DNS, in order: for
 /// each search domain, `http://wpad.<domain>/wpad.dat`, then the same for each parent domain of
-/// two labels or more (never `wpad.<tld>`).
+/// two labels or more (never `wpad.<tld>`), except a two-label parent under a country code
+/// (`co.uk`, `com.au`): names there belong to whoever registers them, the classic WPAD
+/// devolution attack. Without a public-suffix list this is a rule of thumb, stated in
+/// docs/proxies.md.
 pub fn wpad_candidates(domains: &[String]) -> Vec<String> {
     let mut urls = Vec::new();
     for domain in domains {
         let mut d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let given = d.clone();
         while d.contains('.') {
+            let labels: Vec<&str> = d.split('.').collect();
+            let under_country_code = labels.len() == 2 && labels[1].len() == 2;
+            if d != given && under_country_code {
+                break;
+            }
             let url = format!("http://wpad.{d}/wpad.dat");
             if !urls.contains(&url) {
                 urls.push(url);
@@ -297,11 +332,14 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
             break;
         };
         let start = eol + 2;
-        let Some(chunk) = body.get(start..start + size) else {
+        let Some(end) = start.checked_add(size) else {
+            break;
+        };
+        let Some(chunk) = body.get(start..end) else {
             break;
         };
         out.extend_from_slice(chunk);
-        body = body.get(start + size + 2..).unwrap_or(&[]);
+        body = body.get(end.saturating_add(2)..).unwrap_or(&[]);
     }
     out
 }
@@ -368,6 +406,14 @@ mod tests {
             ]
         );
         assert_eq!(search_domains("domain corp.example\n"), ["corp.example"]);
+        // Never up to a name a stranger can register under a country code.
+        assert_eq!(
+            wpad_candidates(&["eng.corp.co.uk".to_owned()]),
+            [
+                "http://wpad.eng.corp.co.uk/wpad.dat",
+                "http://wpad.corp.co.uk/wpad.dat"
+            ]
+        );
     }
 
     #[test]

@@ -166,8 +166,9 @@ fn bracket(host: &str) -> String {
 /// Replaces `user:pass@` in a URL-ish string with `***@`, without parsing it (it may be invalid).
 pub fn redact(raw: &str) -> String {
     let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    // The last '@' anywhere, not only before the first '/': a password may hold '/' (or '\',
+    // which URL parsers read as '/'), and redacting a path's '@' too is harmless.
+    match rest.rfind('@') {
         Some(at) => {
             let prefix = if scheme.is_empty() {
                 String::new()
@@ -382,6 +383,17 @@ mod tests {
             Some(format!("Basic {}", STANDARD.encode("alice:s3cr@t")).as_str())
         );
         assert_eq!(redact("http://bob:pw@host:1/x"), "http://***@host:1/x");
+        // A password holding '/' or '\\' (an invalid URL, shown in the error) stays hidden.
+        assert_eq!(
+            redact("http://alice:pa/ss@proxy:3128"),
+            "http://***@proxy:3128"
+        );
+        assert_eq!(
+            redact("http://alice:pa\\ss@proxy:3128"),
+            "http://***@proxy:3128"
+        );
+        let err = ProxySettings::parse("http://alice:pa/ss@proxy:3128", &[]).expect_err("bad");
+        assert!(!err.to_string().contains("pa/ss"), "{err}");
         let err = ProxySettings::parse("socks4://u:p@h:1", &[]).expect_err("socks4");
         assert!(!err.to_string().contains("u:p"), "{err}");
         let socks = ProxySettings::parse("socks5h://u:pw@h", &[]).expect("socks5h");

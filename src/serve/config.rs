@@ -165,6 +165,14 @@ impl Config {
         {
             join(p);
         }
+        // `pac` is a file, a URL or `auto`: only a relative file is the config folder's.
+        if let Some(pac) = &mut a.pac
+            && pac != "auto"
+            && !pac.contains("://")
+            && Path::new(pac.as_str()).is_relative()
+        {
+            *pac = dir.join(pac.as_str()).display().to_string();
+        }
     }
 }
 

@@ -554,8 +554,16 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    // Before authentication: bcrypt is slow, and guessing passwords should be too.
-    if !state.requests.take() {
+    // Before authentication: bcrypt is slow, and guessing passwords should be too. A client
+    // whose credentials were already verified is not held back by strangers' requests.
+    let known = state.web.auth.as_ref().is_some_and(|auth| {
+        auth.known(
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        )
+    });
+    if !known && !state.requests.take() {
         return too_many(state, "too many requests");
     }
     if let Some(auth) = &state.web.auth {

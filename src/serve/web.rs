@@ -131,6 +131,19 @@ fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
 }
 
 impl BasicAuth {
+    /// Whether this exact `Authorization` header was verified before (cheap: no bcrypt). Such
+    /// requests (Prometheus' scrapes) are not held back by the limit that guards bcrypt from
+    /// password guessing, so unauthenticated traffic cannot starve them.
+    pub fn known(&self, header: Option<&str>) -> bool {
+        let Some(header) = header else {
+            return false;
+        };
+        let digest: [u8; 32] = Sha256::digest(header.as_bytes()).into();
+        self.verified
+            .lock()
+            .is_ok_and(|verified| verified.contains(&digest))
+    }
+
     /// Whether an `Authorization` header value names a user with the right password. Slow (bcrypt)
     /// the first time a credential is seen: call it off the async threads.
     pub fn check(&self, header: Option<&str>) -> bool {

@@ -461,9 +461,17 @@ fn json(text: &str, file: &str) -> Result<Vec<Entry>, ExemptionsError> {
             })?;
         // Where the pattern is written: the next occurrence of its JSON string.
         let quoted = serde_json::to_string(pattern).unwrap_or_default();
-        let at = text[from..].find(&quoted).map_or(from, |p| from + p);
-        from = at + quoted.len().min(text.len() - at);
-        let line = text[..at].matches('\n').count() + 1;
+        // Not found verbatim (written with escapes): the line of the last one found, and the
+        // search goes on from there (never into the middle of a character).
+        let at = text
+            .get(from..)
+            .and_then(|rest| rest.find(&quoted))
+            .map(|p| from + p);
+        if let Some(at) = at {
+            from = at + quoted.len();
+        }
+        let at = at.unwrap_or(from);
+        let line = text.get(..at).unwrap_or(text).matches('\n').count() + 1;
         out.push(entry(pattern, file, line)?);
     }
     Ok(out)
