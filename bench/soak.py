@@ -224,7 +224,7 @@ def run(opts, serve: subprocess.Popen, port: int, log: Path, args: list[str], co
           f"{per_audit(first, end) * 1000:.0f} ms (the /metrics scrapes included)")
     print()
     print(f"One `/metrics` scrape of this audit ({summary['total']} targets): {series} series, "
-          f"{len(body):,} bytes ({len(gzip.compress(body)):,} gzipped, which serve does not do), "
+          f"{len(body):,} bytes ({len(gzip.compress(body)):,} gzipped, as serve sends it to a scraper asking for gzip; this scrape does not ask), "
           f"median {statistics.median(timings) * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms "
           f"over {opts.scrapes} scrapes (HTTP/1.0 from Python, first byte sent to last byte read)\n")
     print("Samples:\n")
