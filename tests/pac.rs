@@ -12,102 +12,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 
-const INTERCEPTORS: &str = "PINSCOPE_REQUIRE_INTERCEPTORS";
 const SOCKS: &str = "PINSCOPE_REQUIRE_SOCKS";
-
-/// A child process killed when the test ends, with the shared-memory files it leaves.
-struct Running {
-    child: Child,
-    cleanup: Vec<std::path::PathBuf>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for p in &self.cleanup {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-/// squid with ssl_bump (as in tests/interceptors.rs), `hosts` resolved to loopback.
-fn bumping_squid(scratch: &Scratch, hosts: &[&str]) -> Option<(Running, u16)> {
-    let squid = require_tool("/usr/sbin/squid", INTERCEPTORS)?;
-    let certgen = require_tool("/usr/lib/squid/security_file_certgen", INTERCEPTORS)?;
-    let dir = scratch.dir.path().join(format!("squid-{}", free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = Ca::root_with("Squid Proxy CA", "Example Corp", Vec::new());
-    std::fs::write(dir.join("ca.pem"), &ca.pem).unwrap();
-    std::fs::write(dir.join("ca.key"), ca.key_pem()).unwrap();
-    let status = Command::new(&certgen)
-        .args(["-c", "-s"])
-        .arg(dir.join("ssl_db"))
-        .args(["-M", "4MB"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "security_file_certgen -c failed");
-    let hosts_file: String = hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect();
-    std::fs::write(dir.join("hosts"), hosts_file).unwrap();
-    let port = free_port();
-    let d = dir.display();
-    let conf = format!(
-        "http_port 127.0.0.1:{port} ssl-bump tls-cert={d}/ca.pem tls-key={d}/ca.key generate-host-certificates=on\n\
-         sslcrtd_program {certgen} -s {d}/ssl_db -M 4MB\n\
-         sslcrtd_children 2\n\
-         acl step1 at_step SslBump1\nssl_bump peek step1\nssl_bump bump all\n\
-         http_access allow all\n\
-         hosts_file {d}/hosts\n\
-         dns_nameservers 127.0.0.1\n\
-         shutdown_lifetime 0 seconds\n\
-         pid_filename {d}/squid.pid\n\
-         cache_log {d}/cache.log\n\
-         access_log none\n\
-         cache deny all\n\
-         cache_mem 0 MB\n\
-         cache_effective_user proxy\n\
-         coredump_dir {d}\n\
-         sslproxy_cert_error allow all\n\
-         tls_outgoing_options flags=DONT_VERIFY_PEER\n",
-        certgen = certgen.display()
-    );
-    std::fs::write(dir.join("squid.conf"), conf).unwrap();
-    let _ = Command::new("chown")
-        .arg("-R")
-        .arg("proxy")
-        .arg(&dir)
-        .status();
-    let _ = Command::new("chmod")
-        .arg("-R")
-        .arg("a+rwX")
-        .arg(scratch.dir.path())
-        .status();
-    let name = format!("pinscope{port}");
-    let mut child = Command::new(squid)
-        .args(["-N", "-n", &name, "-f"])
-        .arg(dir.join("squid.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, &mut child, "squid");
-    let cleanup = [
-        "cf__metadata",
-        "cf__queues",
-        "cf__readers",
-        "tls_session_cache",
-    ]
-    .iter()
-    .map(|s| Path::new("/dev/shm").join(format!("{name}-{s}.shm")))
-    .collect();
-    Some((Running { child, cleanup }, port))
-}
 
 /// microsocks on loopback, with a user and password when given.
 fn microsocks(auth: Option<(&str, &str)>) -> Option<(Running, u16)> {
@@ -153,7 +63,7 @@ fn a_pac_sends_each_host_its_own_way_and_falls_back_past_a_dead_proxy() {
         "iprofiles.apple.com",
     ];
     let upstream = tls_server(&lab.leaf(&hosts, true));
-    let Some((_squid, squid_port)) = bumping_squid(&scratch, &hosts) else {
+    let Some((_squid, squid_port)) = squid(&scratch, true, &hosts, None) else {
         return;
     };
     let dead = closed_port();
@@ -369,68 +279,6 @@ fn port_80_goes_through_an_http_proxy_in_absolute_form() {
         "{t:#}"
     );
     assert!(!t["service"].is_null(), "{t:#}");
-}
-
-/// squid as an HTTPS proxy (`https_port`, TLS to the proxy, CONNECT inside it) that only tunnels,
-/// its own certificate for `localhost` issued by `proxy_ca`.
-fn https_squid(scratch: &Scratch, proxy_ca: &Ca, hosts: &[&str]) -> Option<(Running, u16)> {
-    let squid = require_tool("/usr/sbin/squid", INTERCEPTORS)?;
-    let dir = scratch
-        .dir
-        .path()
-        .join(format!("squid-https-{}", free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let leaf = proxy_ca.leaf_reusing_ca_key(&["localhost"]);
-    std::fs::write(dir.join("proxy.pem"), &leaf.pem).unwrap();
-    std::fs::write(dir.join("proxy.key"), proxy_ca.key_pem()).unwrap();
-    let hosts_file: String = hosts.iter().map(|h| format!("127.0.0.1 {h}\n")).collect();
-    std::fs::write(dir.join("hosts"), hosts_file).unwrap();
-    let port = free_port();
-    let d = dir.display();
-    let conf = format!(
-        "https_port 127.0.0.1:{port} tls-cert={d}/proxy.pem tls-key={d}/proxy.key\n\
-         http_access allow all\n\
-         hosts_file {d}/hosts\n\
-         dns_nameservers 127.0.0.1\n\
-         shutdown_lifetime 0 seconds\n\
-         pid_filename {d}/squid.pid\n\
-         cache_log {d}/cache.log\n\
-         access_log none\n\
-         cache deny all\n\
-         cache_mem 0 MB\n\
-         cache_effective_user proxy\n\
-         coredump_dir {d}\n"
-    );
-    std::fs::write(dir.join("squid.conf"), conf).unwrap();
-    let _ = Command::new("chown")
-        .arg("-R")
-        .arg("proxy")
-        .arg(&dir)
-        .status();
-    let _ = Command::new("chmod")
-        .arg("-R")
-        .arg("a+rwX")
-        .arg(scratch.dir.path())
-        .status();
-    let name = format!("pinscope{port}");
-    let mut child = Command::new(squid)
-        .args(["-N", "-n", &name, "-f"])
-        .arg(dir.join("squid.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, &mut child, "squid");
-    let cleanup = [
-        "cf__metadata",
-        "cf__queues",
-        "cf__readers",
-        "tls_session_cache",
-    ]
-    .iter()
-    .map(|s| Path::new("/dev/shm").join(format!("{name}-{s}.shm")))
-    .collect();
-    Some((Running { child, cleanup }, port))
 }
 
 #[test]
