@@ -136,21 +136,6 @@ fn a_directory_as_output_is_refused_naming_it() {
     assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
 }
 
-/// `pinscope ARGS` with `input` on standard input.
-fn with_stdin(args: &[&str], input: &[u8]) -> Run {
-    use std::io::Write as _;
-    let started = std::time::Instant::now();
-    let mut child = pinscope_command()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    Run::from_output(child.wait_with_output().unwrap(), started)
-}
-
 #[test]
 fn inspect_reads_the_chain_from_standard_input_and_normalises_the_host() {
     let lab = Lab::new();
@@ -164,10 +149,10 @@ fn inspect_reads_the_chain_from_standard_input_and_normalises_the_host() {
     ];
     args.extend(lab.trust());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = with_stdin(&args, leaf.pem.as_bytes());
+    let run = pinscope_with_stdin(&args, leaf.pem.as_bytes());
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(target(&run.json(), host)["verdict"], "pass");
-    let twice = with_stdin(&["inspect", "-", "-", "--host=a.example"], b"");
+    let twice = pinscope_with_stdin(&["inspect", "-", "-", "--host=a.example"], b"");
     assert_eq!(twice.code, 2);
     assert!(twice.stderr.contains("only once"), "{}", twice.stderr);
 }
@@ -178,7 +163,7 @@ fn targets_from_standard_input_accept_urls_idn_trailing_dots_and_a_bom() {
     let list = format!(
         "\u{feff}https://gdmf.apple.com:{port}/path?q\nbücher.example.:{port}\nGDMF.apple.com.:{port} # again\n"
     );
-    let run = with_stdin(
+    let run = pinscope_with_stdin(
         &[
             "audit",
             "--targets",

@@ -424,21 +424,14 @@ fn pac_resolver_from_npm_gives_the_same_answers_for_the_catalogs_hosts() {
             ours.push(route["answer"].as_str().unwrap().to_owned());
         }
         assert!(pairs.len() > 100, "{file}: only {} routes", pairs.len());
-        let mut child = Command::new(&node)
-            .arg(root.join("tools/pac_second_opinion.js"))
-            .arg(&pac)
-            .env("NODE_PATH", &modules)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         let input = serde_json::to_vec(&pairs).unwrap();
-        {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(&input).unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = output_with_stdin(
+            Command::new(&node)
+                .arg(root.join("tools/pac_second_opinion.js"))
+                .arg(&pac)
+                .env("NODE_PATH", &modules),
+            &input,
+        );
         assert!(
             out.status.success(),
             "{}",

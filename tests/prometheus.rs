@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use pinscope::report::prometheus::{self, Health, Site};
@@ -16,20 +15,10 @@ use pinscope::report::saved::SavedReport;
 
 /// `promtool check metrics` of `text`: whether it passed, and what it said.
 fn check_metrics(promtool: &Path, text: &str) -> (bool, String) {
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(
+        Command::new(promtool).args(["check", "metrics"]),
+        text.as_bytes(),
+    );
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

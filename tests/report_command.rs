@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use common::*;
 
 const GOOD: &str = "deviceenrollment.apple.com";
@@ -126,20 +123,10 @@ fn saved_results_are_re_rendered_in_every_format_with_the_audits_exit_code() {
 fn standard_input_and_cut_short_json_lines_are_read() {
     let s = saved();
     let text = std::fs::read_to_string(&s.jsonl).unwrap();
-    let mut child = pinscope_command()
-        .args(["report", "-", "--format=markdown"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(
+        pinscope_command().args(["report", "-", "--format=markdown"]),
+        text.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains(BAD));
     // Without the trailer (a run cut off), the exit code comes from the verdicts.

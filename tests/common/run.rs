@@ -65,6 +65,29 @@ impl Run {
     }
 }
 
+/// Runs `cmd` with `input` on its standard input, capturing its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Dropped at the end of the statement: the program sees the end of its input.
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `pinscope ARGS` with `input` on standard input.
+pub fn pinscope_with_stdin(args: &[&str], input: &[u8]) -> Run {
+    let started = Instant::now();
+    Run::from_output(
+        output_with_stdin(pinscope_command().args(args), input),
+        started,
+    )
+}
+
 /// The built binary as a command, colours off; the caller adds arguments and environment.
 pub fn pinscope_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinscope"));
