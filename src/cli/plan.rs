@@ -391,13 +391,8 @@ fn pac_script(
     };
     // The top level runs in a memory-limited child (a WPAD file is anyone's on the LAN); the
     // engine quotes the script: shown on one line, escaped.
-    let loaded = match crate::probe::pac_child::load(&text, std::time::Instant::now() + timeout) {
-        Err(crate::probe::pac_child::IsolatedError::NotAvailable) => crate::pac::Pac::new(&text)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        other => other.map_err(|e| e.to_string()),
-    };
-    loaded.map_err(|e| anyhow!("{shown}: {}", crate::pac::clean_line(&e)))?;
+    crate::probe::pac_child::load(&text, std::time::Instant::now() + timeout)
+        .map_err(|e| anyhow!("{shown}: {}", crate::pac::clean_line(&e.to_string())))?;
     Ok(Some((PacScript { shown, text }, from)))
 }
 

@@ -12,11 +12,12 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::lock;
 use crate::pac::{Pac, PacEnv};
 
 /// The hidden first argument that makes the binary a PAC child.
@@ -53,9 +54,6 @@ struct Addresses(Vec<IpAddr>);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IsolatedError {
-    /// This program is not pinscope (a test harness): evaluate in-process instead.
-    #[error("no pinscope binary to run the PAC in")]
-    NotAvailable,
     /// The engine's own error (does not load, threw, hit a step bound, not a string).
     #[error("{0}")]
     Pac(String),
@@ -91,7 +89,7 @@ pub fn load(text: &str, deadline: Instant) -> Result<(), IsolatedError> {
         host: String::new(),
         load_only: true,
     };
-    run(&request, &Offline, deadline).map(|_| ())
+    run(&request, Arc::new(Offline), deadline).map(|_| ())
 }
 
 /// Runs `FindProxyForURL(url, host)` of `text` in a memory-limited child, answering its network
@@ -100,7 +98,7 @@ pub fn evaluate(
     text: &str,
     url: &str,
     host: &str,
-    env: &dyn PacEnv,
+    env: Arc<dyn PacEnv>,
     deadline: Instant,
 ) -> Result<String, IsolatedError> {
     let request = Request {
@@ -124,10 +122,15 @@ fn this_program() -> std::io::Result<std::path::PathBuf> {
     }
 }
 
-fn run(request: &Request, env: &dyn PacEnv, deadline: Instant) -> Result<String, IsolatedError> {
-    // Unit tests run inside the test harness, which is not a pinscope to re-run.
+fn run(
+    request: &Request,
+    env: Arc<dyn PacEnv>,
+    deadline: Instant,
+) -> Result<String, IsolatedError> {
+    // Unit tests run inside the test harness, which is not a pinscope to re-run: there the script
+    // runs in this process.
     if cfg!(test) {
-        return Err(IsolatedError::NotAvailable);
+        return answer(request, env).map_err(|e| IsolatedError::Pac(e.to_string()));
     }
     let mut child = Command::new(this_program()?)
         .arg(CHILD_ARG)
@@ -163,7 +166,7 @@ fn run(request: &Request, env: &dyn PacEnv, deadline: Instant) -> Result<String,
             }
         })
     };
-    let result = converse(&mut stdin, stdout, request, env);
+    let result = converse(&mut stdin, stdout, request, env.as_ref());
     done.store(true, Ordering::Release);
     drop(stdin);
     let _ = watchdog.join();
@@ -227,10 +230,6 @@ fn send<T: Serialize>(out: &mut impl std::io::Write, value: &T) -> std::io::Resu
     out.flush()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The child's side (`pinscope __pac-child`): limit this process's memory, read the request,
 /// evaluate, write the result. Returns the exit status.
 pub fn child_main() -> u8 {
@@ -244,20 +243,24 @@ pub fn child_main() -> u8 {
     let Ok(request) = serde_json::from_str::<Request>(&first) else {
         return 2;
     };
-    let result = Pac::with_env(&request.text, Arc::new(ParentEnv)).and_then(|mut pac| {
-        if request.load_only {
-            Ok(String::new())
-        } else {
-            pac.find_proxy(&request.url, &request.host)
-        }
-    });
-    let message = match result {
+    let message = match answer(&request, Arc::new(ParentEnv)) {
         Ok(answer) => FromChild::Answer(answer),
         Err(e) => FromChild::Error(e.to_string()),
     };
     match send(&mut std::io::stdout().lock(), &message) {
         Ok(()) => 0,
         Err(_) => 2,
+    }
+}
+
+/// What a request asks of the engine: load the script, and call `FindProxyForURL` unless only
+/// loading was asked (the empty answer then).
+fn answer(request: &Request, env: Arc<dyn PacEnv>) -> Result<String, crate::pac::PacError> {
+    let mut pac = Pac::with_env(&request.text, env)?;
+    if request.load_only {
+        Ok(String::new())
+    } else {
+        pac.find_proxy(&request.url, &request.host)
     }
 }
 

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::ProbeConfig;
-use super::pac_child::{self, IsolatedError};
+use super::pac_child;
 use super::proxy::ProxySettings;
 use super::resolve::Resolve;
 use crate::model::observation::{Failure, FailureKind, Phase};
 use crate::model::target::Target;
-use crate::pac::{self, Pac, PacEnv, Route};
+use crate::pac::{self, PacEnv, Route};
 
 /// A PAC script as the run holds it: checked once when the plan was made (it loads and defines
 /// `FindProxyForURL`), then loaded afresh for each target on a blocking thread.
@@ -98,14 +98,8 @@ pub async fn evaluate(
     let host = target.host.clone();
     let deadline = Instant::now() + config.timeout;
     let joined = tokio::task::spawn_blocking(move || {
-        // In a memory-limited child, so that a runaway script costs this target only; in this
-        // process where there is no pinscope binary to run (unit tests).
-        match pac_child::evaluate(&script.text, &url, &host, env.as_ref(), deadline) {
-            Err(IsolatedError::NotAvailable) => Pac::with_env(&script.text, env)
-                .and_then(|mut p| p.find_proxy(&url, &host))
-                .map_err(|e| e.to_string()),
-            other => other.map_err(|e| e.to_string()),
-        }
+        // In a memory-limited child, so that a runaway script costs this target only.
+        pac_child::evaluate(&script.text, &url, &host, env, deadline).map_err(|e| e.to_string())
     })
     .await;
     let failure = |detail: String| Failure {

@@ -135,13 +135,11 @@ impl BasicAuth {
     /// requests (Prometheus' scrapes) are not held back by the limit that guards bcrypt from
     /// password guessing, so unauthenticated traffic cannot starve them.
     pub fn known(&self, header: Option<&str>) -> bool {
-        let Some(header) = header else {
-            return false;
-        };
-        let digest: [u8; 32] = Sha256::digest(header.as_bytes()).into();
-        self.verified
-            .lock()
-            .is_ok_and(|verified| verified.contains(&digest))
+        header.is_some_and(|h| {
+            self.verified
+                .lock()
+                .is_ok_and(|verified| verified.contains(&digest(h)))
+        })
     }
 
     /// Whether an `Authorization` header value names a user with the right password. Slow (bcrypt)
@@ -150,7 +148,7 @@ impl BasicAuth {
         let Some(header) = header else {
             return false;
         };
-        let digest: [u8; 32] = Sha256::digest(header.as_bytes()).into();
+        let digest = digest(header);
         if let Ok(verified) = self.verified.lock()
             && verified.contains(&digest)
         {
@@ -191,4 +189,10 @@ impl BasicAuth {
         }
         ok
     }
+}
+
+/// What the verified-credentials cache keeps of an `Authorization` header: its SHA-256, never the
+/// password.
+fn digest(header: &str) -> [u8; 32] {
+    Sha256::digest(header.as_bytes()).into()
 }
